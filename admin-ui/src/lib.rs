@@ -1,0 +1,1 @@
+//! Operator web panel placeholder: the Leptos app arrives with the panel issue.

@@ -1,0 +1,1 @@
+//! Serde DTOs shared by the admin API and the admin UI.

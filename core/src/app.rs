@@ -1,0 +1,88 @@
+//! The application's shared dependencies, built once per process (Lambda cold start or
+//! `promo serve`) and cloned cheaply into every handler.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::{Secret, Settings};
+use crate::db::{self, PgPool};
+use crate::store::Redis;
+use crate::telegram::TelegramClient;
+use crate::texts::Texts;
+use crate::users::Users;
+
+/// The token the sandbox's fake Bot API is addressed with.
+pub const SANDBOX_BOT_TOKEN: &str = "100000:sandbox-token";
+
+#[derive(Clone)]
+pub struct App {
+    pub settings: Arc<Settings>,
+    pub bot_id: i64,
+    pub pool: PgPool,
+    pub redis: Redis,
+    pub telegram: TelegramClient,
+    pub texts: Texts,
+    pub users: Users,
+}
+
+impl App {
+    /// Connects to Postgres and Redis and registers the bot row. Migrations are applied
+    /// by `promo migrate` / `promo serve` and the deploy step, not by every Lambda.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let pool = db::connect(settings.database_url.expose(), 16)?;
+        let bot_id = db::ensure_bot(&pool, &settings.bot_slug, &settings.promo.name)
+            .await
+            .context("the database is not ready: run `promo migrate`")?;
+        let redis = Redis::connect(
+            settings.redis_url.expose(),
+            &format!("promo:{}", settings.bot_slug),
+        )
+        .await?;
+        let token = settings
+            .telegram
+            .bot_token
+            .clone()
+            .unwrap_or_else(|| Secret::new(SANDBOX_BOT_TOKEN));
+        let telegram = TelegramClient::new(&settings.telegram.api_url, &token)?;
+        Ok(App {
+            texts: Texts::new(pool.clone(), bot_id),
+            users: Users::new(pool.clone(), bot_id),
+            settings: Arc::new(settings),
+            bot_id,
+            pool,
+            redis,
+            telegram,
+        })
+    }
+
+    pub fn is_admin(&self, telegram_id: i64) -> bool {
+        self.settings.telegram.admin_ids.contains(&telegram_id)
+    }
+
+    /// Records `update_id` as processed; `false` when it already was (a Telegram retry
+    /// or a concurrent duplicate: the primary key settles the race).
+    pub async fn claim_update(&self, update_id: i64) -> anyhow::Result<bool> {
+        let client = self.pool.get().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO processed_updates (bot_id, update_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&self.bot_id, &update_id],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Forgets a claim whose processing failed, so Telegram's retry is processed.
+    pub async fn release_update(&self, update_id: i64) -> anyhow::Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "DELETE FROM processed_updates WHERE bot_id = $1 AND update_id = $2",
+                &[&self.bot_id, &update_id],
+            )
+            .await?;
+        Ok(())
+    }
+}

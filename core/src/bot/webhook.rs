@@ -1,0 +1,82 @@
+//! The webhook route: authenticate Telegram, drop repeats, run the dialogue, answer fast.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::app::App;
+use crate::telegram::{IncomingUpdate, UpdateKind};
+
+pub const WEBHOOK_PATH: &str = "/telegram/webhook";
+const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route(WEBHOOK_PATH, post(receive_update))
+        .with_state(app)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn secret_matches(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(SECRET_HEADER)
+        .map(|got| bool::from(got.as_bytes().ct_eq(expected.as_bytes())))
+        .unwrap_or(false)
+}
+
+async fn receive_update(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    if !secret_matches(&headers, app.settings.telegram.webhook_secret.expose()) {
+        tracing::warn!("webhook call with a missing or wrong secret token");
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong secret token");
+    }
+    let update = match IncomingUpdate::parse(&body) {
+        Ok(update) => update,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    if let UpdateKind::Unknown { kind, reason } = &update.kind {
+        tracing::debug!(update_id = update.update_id, kind, ?reason, "ignoring update kind");
+        return StatusCode::OK.into_response();
+    }
+    match app.claim_update(update.update_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(update_id = update.update_id, "repeated update dropped");
+            return StatusCode::OK.into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "could not record the update");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unavailable");
+        }
+    }
+    match crate::bot::handle_update(&app, &update.kind).await {
+        Ok(mut replies) => {
+            if replies.len() == 1 && app.settings.telegram.reply_in_webhook_response {
+                if let Some(reply) = replies.pop() {
+                    return Json(reply.as_webhook_reply()).into_response();
+                }
+            }
+            for reply in &replies {
+                if let Err(e) = app.telegram.execute(reply).await {
+                    tracing::warn!(update_id = update.update_id, error = %e, "reply failed");
+                }
+            }
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::error!(update_id = update.update_id, error = ?e, "update failed");
+            // Let Telegram retry a failure we could not finish (e.g. a database blip).
+            if let Err(e) = app.release_update(update.update_id).await {
+                tracing::error!(error = ?e, "could not release the update claim");
+            }
+            error(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unavailable")
+        }
+    }
+}

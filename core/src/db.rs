@@ -1,0 +1,112 @@
+//! Postgres: the connection pool, the embedded migrations and the bot registry row.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+pub use deadpool_postgres::{Object as Connection, Pool as PgPool};
+
+/// Migrations in the order they are applied; names say what they do.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_create_product_schema",
+    include_str!("../../migrations/0001_create_product_schema.sql"),
+)];
+
+/// A fixed advisory-lock key so that two processes starting together (the local binary
+/// and a deploy step, or two Lambdas) never apply the same migration twice.
+const MIGRATION_LOCK: i64 = 0x7072_6f6d_6f00_0001;
+
+pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
+    let config = tokio_postgres::Config::from_str(database_url)
+        .context("DATABASE_URL is not a valid Postgres URL")?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            // Fast: a statement on a broken connection fails and deadpool drops it.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    // Time-outs turn "database down" into a clear error instead of a request that hangs.
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .build()
+        .context("building the Postgres pool")
+}
+
+/// Applies every migration not applied yet, each in its own transaction.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<&'static str>> {
+    let mut client = pool.get().await.context("connecting to Postgres")?;
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version TEXT PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .context("creating schema_migrations")?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = apply_pending(&mut client).await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result
+}
+
+async fn apply_pending(client: &mut Connection) -> anyhow::Result<Vec<&'static str>> {
+    let mut applied = Vec::new();
+    for (version, sql) in MIGRATIONS {
+        let tx = client.transaction().await?;
+        let done = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[version],
+            )
+            .await?
+            .is_some();
+        if done {
+            continue;
+        }
+        tx.batch_execute(sql)
+            .await
+            .with_context(|| format!("applying migration {version}"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await?;
+        tx.commit().await?;
+        applied.push(*version);
+    }
+    Ok(applied)
+}
+
+/// Returns the id of the bot row for `slug`, creating it on first start.
+pub async fn ensure_bot(pool: &Pool, slug: &str, title: &str) -> anyhow::Result<i64> {
+    let client = pool.get().await.context("connecting to Postgres")?;
+    let row = client
+        .query_one(
+            "INSERT INTO bots (slug, title) VALUES ($1, $2)
+             ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug
+             RETURNING id",
+            &[&slug, &title],
+        )
+        .await
+        .context("registering the bot row")?;
+    Ok(row.get(0))
+}
+
+/// `SELECT 1` with a short timeout, for `/health`.
+pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    client.simple_query("SELECT 1").await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! `GET /health`: reports whether Postgres and Redis answer, for load balancers and humans.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::app::App;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn router(app: App) -> Router {
+    Router::new().route("/health", get(health)).with_state(app)
+}
+
+async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    let (database, redis) = tokio::join!(
+        tokio::time::timeout(CHECK_TIMEOUT, crate::db::ping(&app.pool)),
+        tokio::time::timeout(CHECK_TIMEOUT, app.redis.ping()),
+    );
+    let describe = |r: Result<anyhow::Result<()>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(())) => ("ok".to_owned(), true),
+        Ok(Err(e)) => (format!("error: {e}"), false),
+        Err(_) => ("error: timed out".to_owned(), false),
+    };
+    let (database, db_ok) = describe(database);
+    let (redis, redis_ok) = describe(redis);
+    let healthy = db_ok && redis_ok;
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if healthy { "ok" } else { "degraded" },
+            "database": database,
+            "redis": redis,
+            "sandbox": app.settings.is_sandbox(),
+        })),
+    )
+}

@@ -1,0 +1,18 @@
+//! Core library of the receipt-promo platform: domain rules, storage, clients and the
+//! local composition that every function binary and the `promo` binary share.
+
+pub mod app;
+pub mod bot;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod pii;
+pub mod proverkacheka;
+pub mod queue;
+pub mod receipts;
+pub mod server;
+pub mod store;
+pub mod telegram;
+pub mod telemetry;
+pub mod texts;
+pub mod users;

@@ -1,0 +1,47 @@
+//! HTTP composition: every HTTP function's router on one axum app. Lambda binaries hand
+//! their part to `lambda_http::run`; `promo serve` and tests serve the whole thing.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+
+/// Routes of the `telegram-webhook` function.
+pub fn webhook_router(app: App) -> Router {
+    crate::bot::webhook::router(app.clone()).merge(crate::health::router(app))
+}
+
+/// Everything the local binary serves on one port.
+pub fn local_router(app: App) -> Router {
+    webhook_router(app).layer(TraceLayer::new_for_http())
+}
+
+/// A bound HTTP server; binding first lets callers learn the port (tests bind port 0).
+pub struct HttpServer {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl HttpServer {
+    pub async fn bind(addr: SocketAddr, router: Router) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self { listener, router })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}

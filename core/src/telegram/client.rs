@@ -1,0 +1,203 @@
+//! The Bot API HTTP client. Errors keep Telegram's `error_code` and `retry_after` so
+//! callers branch on them (429 wait, 403 blocked, 400 chat not found) rather than on
+//! description text.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::types::{OutgoingMessage, SendMessage, SetWebhook};
+use crate::config::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("Telegram answered {code}: {description}")]
+    Api {
+        code: u16,
+        description: String,
+        retry_after: Option<u64>,
+    },
+    #[error("Telegram could not be reached: {0}")]
+    Transport(String),
+    #[error("Telegram's answer was not understood: {0}")]
+    Decode(String),
+}
+
+impl TelegramError {
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            TelegramError::Api {
+                retry_after: Some(s),
+                ..
+            } => Some(Duration::from_secs(*s)),
+            _ => None,
+        }
+    }
+
+    /// 403: blocked, deactivated, or never started the bot. The recipient is unreachable.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, TelegramError::Api { code: 403, .. })
+    }
+
+    pub fn is_chat_not_found(&self) -> bool {
+        matches!(self, TelegramError::Api { code: 400, description, .. }
+            if description.contains("chat not found"))
+    }
+
+    /// Worth retrying the same call: flood control, Telegram's own failures, the network.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TelegramError::Api { code, .. } => *code == 429 || *code >= 500,
+            TelegramError::Transport(_) => true,
+            TelegramError::Decode(_) => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ok: bool,
+    result: Option<Value>,
+    error_code: Option<u16>,
+    description: Option<String>,
+    parameters: Option<Parameters>,
+}
+
+#[derive(Deserialize)]
+struct Parameters {
+    retry_after: Option<u64>,
+}
+
+/// The subset of `Message` the platform reads back from sends.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SentMessage {
+    pub message_id: i64,
+}
+
+#[derive(Clone)]
+pub struct TelegramClient {
+    http: reqwest::Client,
+    /// `{api_url}/bot{token}/`: the token is inside, so this is never logged.
+    method_base: String,
+    file_base: String,
+}
+
+impl fmt::Debug for TelegramClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TelegramClient { .. }")
+    }
+}
+
+impl TelegramClient {
+    pub fn new(api_url: &str, token: &Secret) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(256)
+            .build()?;
+        let api_url = api_url.trim_end_matches('/');
+        Ok(Self {
+            http,
+            method_base: format!("{api_url}/bot{}/", token.expose()),
+            file_base: format!("{api_url}/file/bot{}/", token.expose()),
+        })
+    }
+
+    pub async fn call<P: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, TelegramError> {
+        let response = self
+            .http
+            .post(format!("{}{method}", self.method_base))
+            .json(params)
+            .send()
+            .await
+            // without_url: reqwest errors print the URL, which holds the token.
+            .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;
+        Self::decode(response).await
+    }
+
+    async fn decode<R: DeserializeOwned>(response: reqwest::Response) -> Result<R, TelegramError> {
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;
+        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|_| {
+            if status.is_success() {
+                TelegramError::Decode(format!("HTTP {status} with a non-JSON body"))
+            } else {
+                TelegramError::Api {
+                    code: status.as_u16(),
+                    description: format!("HTTP {status}"),
+                    retry_after: None,
+                }
+            }
+        })?;
+        if envelope.ok {
+            serde_json::from_value(envelope.result.unwrap_or(Value::Bool(true)))
+                .map_err(|e| TelegramError::Decode(e.to_string()))
+        } else {
+            Err(TelegramError::Api {
+                code: envelope.error_code.unwrap_or(status.as_u16()),
+                description: envelope.description.unwrap_or_default(),
+                retry_after: envelope.parameters.and_then(|p| p.retry_after),
+            })
+        }
+    }
+
+    pub async fn send_message(&self, message: &SendMessage) -> Result<SentMessage, TelegramError> {
+        self.call("sendMessage", message).await
+    }
+
+    /// Executes a reply produced by a handler.
+    pub async fn execute(&self, message: &OutgoingMessage) -> Result<(), TelegramError> {
+        let _: Value = self.call(message.method(), &message.params()).await?;
+        Ok(())
+    }
+
+    pub async fn set_webhook(&self, params: &SetWebhook) -> Result<bool, TelegramError> {
+        self.call("setWebhook", params).await
+    }
+
+    pub async fn get_me(&self) -> Result<Value, TelegramError> {
+        self.call("getMe", &serde_json::json!({})).await
+    }
+
+    /// Downloads a file by the `file_path` that `getFile` returned.
+    pub async fn download(&self, file_path: &str, max_bytes: u64) -> Result<Vec<u8>, TelegramError> {
+        let response = self
+            .http
+            .get(format!("{}{file_path}", self.file_base))
+            .send()
+            .await
+            .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(TelegramError::Api {
+                code: response.status().as_u16(),
+                description: "file download failed".into(),
+                retry_after: None,
+            });
+        }
+        if response.content_length().is_some_and(|len| len > max_bytes) {
+            return Err(TelegramError::Decode(format!(
+                "file is larger than {max_bytes} bytes"
+            )));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(TelegramError::Decode(format!(
+                "file is larger than {max_bytes} bytes"
+            )));
+        }
+        Ok(bytes.to_vec())
+    }
+}

@@ -1,0 +1,12 @@
+//! Telegram Bot API: the one HTTP client every component uses, and the update/method
+//! types (telegram-bot-raw where it is complete, our own small types where it is not).
+
+mod client;
+pub mod types;
+
+pub use client::{TelegramClient, TelegramError};
+pub use types::{
+    CallbackQuery, ChatMemberUpdated, IncomingUpdate, InlineKeyboardButton,
+    InlineKeyboardMarkup, KeyboardButton, Message, MessageKind, OutgoingMessage, ReplyKeyboardMarkup,
+    ReplyKeyboardRemove, ReplyMarkup, SendMessage, SetWebhook, UpdateKind, User,
+};

@@ -1,0 +1,2 @@
+//! admin-api entry point.
+fn main() {}

@@ -1,0 +1,2 @@
+//! campaign-runner entry point.
+fn main() {}

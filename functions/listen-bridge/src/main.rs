@@ -1,0 +1,2 @@
+//! listen-bridge entry point.
+fn main() {}

@@ -1,0 +1,2 @@
+//! local entry point.
+fn main() {}

@@ -1,0 +1,2 @@
+//! receipt-verifier entry point.
+fn main() {}

@@ -1,0 +1,2 @@
+//! telegram-webhook entry point.
+fn main() {}

@@ -1,0 +1,41 @@
+//! Per-test databases: each test gets a fresh, migrated Postgres database of its own, so
+//! tests run in parallel without seeing each other's rows.
+
+use anyhow::Context;
+use tokio_postgres::NoTls;
+
+/// Server URL without a database name; `PROMO_TEST_DATABASE_URL` overrides it.
+pub fn server_url() -> String {
+    std::env::var("PROMO_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Prefix of every database a test creates; the test script drops leftovers by it.
+pub const TEST_DB_PREFIX: &str = "promo_test_";
+
+/// Creates an empty database and returns its URL; migrations are the caller's choice.
+pub async fn create_database() -> anyhow::Result<String> {
+    let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let admin_url = format!("{}/postgres", server_url());
+    let (client, connection) = tokio_postgres::connect(&admin_url, NoTls)
+        .await
+        .with_context(|| format!("connecting to {admin_url}: is Postgres running?"))?;
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .context("creating the test database")?;
+    drop(client);
+    let _ = driver.await;
+    Ok(format!("{}/{name}", server_url()))
+}
+
+/// A fresh database with the product schema applied.
+pub async fn migrated_database() -> anyhow::Result<String> {
+    let url = create_database().await?;
+    let pool = promo_core::db::connect(&url, 2)?;
+    promo_core::db::migrate(&pool).await?;
+    Ok(url)
+}

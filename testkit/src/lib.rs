@@ -1,0 +1,10 @@
+//! Test doubles and harness for the receipt-promo platform: a fake Telegram Bot API, a
+//! fake ProverkaCheka, receipt/QR builders, per-test databases and `spawn_app`.
+
+pub mod app;
+pub mod db;
+pub mod proverkacheka;
+pub mod receipts;
+pub mod telegram;
+
+pub use app::{spawn_app, spawn_app_with, TestApp, TestConfig};
