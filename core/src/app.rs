@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::config::{Secret, Settings};
 use crate::db::{self, PgPool};
+use crate::queue::{InMemoryQueue, JobQueue, SqsQueue};
 use crate::store::Redis;
 use crate::telegram::TelegramClient;
 use crate::texts::Texts;
@@ -24,6 +25,8 @@ pub struct App {
     pub telegram: TelegramClient,
     pub texts: Texts,
     pub users: Users,
+    /// SQS when both queue URLs are configured, otherwise in-process queues.
+    pub queue: Arc<dyn JobQueue>,
 }
 
 impl App {
@@ -45,7 +48,9 @@ impl App {
             .clone()
             .unwrap_or_else(|| Secret::new(SANDBOX_BOT_TOKEN));
         let telegram = TelegramClient::new(&settings.telegram.api_url, &token)?;
+        let queue = build_queue(&settings).await;
         Ok(App {
+            queue,
             texts: Texts::new(pool.clone(), bot_id),
             users: Users::new(pool.clone(), bot_id),
             settings: Arc::new(settings),
@@ -84,5 +89,21 @@ impl App {
             )
             .await?;
         Ok(())
+    }
+}
+
+async fn build_queue(settings: &Settings) -> Arc<dyn JobQueue> {
+    let queues = &settings.queues;
+    match (&queues.receipts_queue_url, &queues.campaigns_queue_url) {
+        (Some(receipts), Some(campaigns)) => Arc::new(
+            SqsQueue::connect(
+                receipts.clone(),
+                campaigns.clone(),
+                queues.sqs_endpoint_url.as_deref(),
+                &queues.aws_region,
+            )
+            .await,
+        ),
+        _ => Arc::new(InMemoryQueue::new()),
     }
 }

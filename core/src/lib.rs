@@ -1,11 +1,14 @@
 //! Core library of the receipt-promo platform: domain rules, storage, clients and the
 //! local composition that every function binary and the `promo` binary share.
 
+pub mod admin;
 pub mod app;
 pub mod bot;
+pub mod campaigns;
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod jobs;
 pub mod pii;
 pub mod proverkacheka;
 pub mod queue;

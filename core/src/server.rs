@@ -14,6 +14,12 @@ pub fn webhook_router(app: App) -> Router {
     crate::bot::webhook::router(app.clone()).merge(crate::health::router(app))
 }
 
+/// Routes of the `admin-api` function. The panel's endpoints arrive with the admin API
+/// issue; until then it answers health checks so the deployment can be verified.
+pub fn admin_router(app: App) -> Router {
+    crate::health::router(app)
+}
+
 /// Everything the local binary serves on one port.
 pub fn local_router(app: App) -> Router {
     webhook_router(app).layer(TraceLayer::new_for_http())

@@ -14,6 +14,7 @@ use crate::proverkacheka::FakeProverkaCheka;
 use crate::telegram::FakeTelegram;
 
 pub const TEST_WEBHOOK_SECRET: &str = "test-webhook-secret";
+pub const TEST_BOT_TOKEN: &str = "123456:test-token";
 pub const TEST_PROVERKA_TOKEN: &str = "12345.AbCdEfGhIjKlMnOpQ";
 
 pub struct TestApp {
@@ -52,7 +53,7 @@ pub async fn spawn_app_with(config: TestConfig) -> anyhow::Result<TestApp> {
     let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let mut env: HashMap<String, String> = HashMap::from([
         ("BOT_SLUG".into(), slug),
-        ("BOT_TOKEN".into(), "123456:test-token".into()),
+        ("BOT_TOKEN".into(), TEST_BOT_TOKEN.into()),
         ("TELEGRAM_API_URL".into(), telegram.base_url()),
         ("WEBHOOK_SECRET".into(), TEST_WEBHOOK_SECRET.into()),
         ("DATABASE_URL".into(), database_url.clone()),
@@ -135,6 +136,29 @@ impl TestApp {
         let bytes = response.bytes().await?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok(WebhookAnswer { status, body })
+    }
+
+    /// Delivers an update as Telegram would: posts it to the webhook and, when the answer
+    /// body is a method call, executes that call against the fake Bot API (Telegram does
+    /// exactly this with webhook replies), so tests see every reply in the fake's log.
+    pub async fn send_update(&self, update: &Value) -> anyhow::Result<WebhookAnswer> {
+        let answer = self.post_update(update).await?;
+        if let Some(method) = answer.body.get("method").and_then(Value::as_str) {
+            let mut params = answer.body.clone();
+            if let Value::Object(map) = &mut params {
+                map.remove("method");
+            }
+            self.http
+                .post(format!(
+                    "{}/bot{}/{method}",
+                    self.telegram.base_url(),
+                    TEST_BOT_TOKEN
+                ))
+                .json(&params)
+                .send()
+                .await?;
+        }
+        Ok(answer)
     }
 
     /// Opens a connection to this test's database.

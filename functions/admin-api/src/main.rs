@@ -1,2 +1,12 @@
-//! admin-api entry point.
-fn main() {}
+//! admin-api Lambda: the admin API router under lambda_http.
+
+use promo_core::app::App;
+use promo_core::config::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    promo_core::telemetry::init();
+    let settings = Settings::from_env()?;
+    let app = App::build(settings).await?;
+    lambda_http::run(promo_core::server::admin_router(app)).await
+}

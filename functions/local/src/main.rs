@@ -1,2 +1,211 @@
-//! local entry point.
-fn main() {}
+//! `promo`: the whole platform in one process (serve), plus the operator's chores
+//! (migrate, set-webhook, create-admin).
+
+mod sandbox;
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use promo_core::app::App;
+use promo_core::config::Settings;
+use promo_core::server::{local_router, HttpServer};
+
+#[derive(Parser)]
+#[command(name = "promo", about = "Receipt-promo platform for Telegram", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack: webhook, admin API, queues, workers and the bridge.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Point Telegram at WEBHOOK_BASE_URL + /telegram/webhook with WEBHOOK_SECRET.
+    SetWebhook {
+        /// Drop updates Telegram queued while no webhook was set.
+        #[arg(long)]
+        drop_pending_updates: bool,
+    },
+    /// Create (or reset the password of) a panel user; the password is read from stdin.
+    CreateAdmin {
+        #[arg(long)]
+        login: String,
+        #[arg(long, default_value = "admin", value_parser = ["owner", "admin", "operator", "viewer"])]
+        role: String,
+        /// Link the panel user to a Telegram account (admin menu in the bot).
+        #[arg(long)]
+        telegram_id: Option<i64>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    promo_core::telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::SetWebhook {
+            drop_pending_updates,
+        } => set_webhook(drop_pending_updates).await,
+        Command::CreateAdmin {
+            login,
+            role,
+            telegram_id,
+        } => create_admin(&login, &role, telegram_id).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings_with(overrides: &HashMap<&str, String>) -> anyhow::Result<Settings> {
+    Settings::from_lookup(|name| {
+        overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })
+    .context("invalid configuration")
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let settings = settings_with(&HashMap::new())?;
+    let applied = run_migrations(&settings).await?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    }
+    for version in applied {
+        println!("applied {version}");
+    }
+    Ok(())
+}
+
+async fn run_migrations(settings: &Settings) -> anyhow::Result<Vec<&'static str>> {
+    let pool = promo_core::db::connect(settings.database_url.expose(), 2)?;
+    promo_core::db::migrate(&pool).await
+}
+
+async fn serve() -> anyhow::Result<()> {
+    // Sandbox mode: with no bot token the fakes stand in for Telegram and ProverkaCheka,
+    // so the product can be tried offline. They must run before settings are read
+    // because their random ports become the API base URLs.
+    let sandbox_wanted = std::env::var("BOT_TOKEN").map_or(true, |t| t.trim().is_empty());
+    let fakes = if sandbox_wanted {
+        Some(sandbox::Fakes::start().await?)
+    } else {
+        None
+    };
+    let overrides = fakes
+        .as_ref()
+        .map(sandbox::Fakes::setting_overrides)
+        .unwrap_or_default();
+    let settings = settings_with(&overrides)?;
+    for version in run_migrations(&settings).await? {
+        tracing::info!(version, "migration applied");
+    }
+    let app = App::build(settings).await?;
+    bootstrap_admin(&app).await?;
+
+    let mut router = local_router(app.clone());
+    if let Some(fakes) = &fakes {
+        router = router.merge(sandbox::router(app.clone(), fakes.clone()));
+    }
+    let server = HttpServer::bind(app.settings.bind_addr, router).await?;
+    let address = server.local_addr()?;
+    let base = format!("http://{address}");
+    if let Some(fakes) = &fakes {
+        fakes.point_webhook_at(&app, &base).await?;
+    }
+
+    println!("promo is running");
+    println!("  health:        {base}/health");
+    println!("  webhook:       POST {base}{}", promo_core::bot::webhook::WEBHOOK_PATH);
+    println!("  admin panel:   {base}/ (login: {})", app.settings.admin.panel_user);
+    if fakes.is_some() {
+        println!("  SANDBOX MODE:  no BOT_TOKEN set; fake Telegram and ProverkaCheka run in-process.");
+        println!("  try the bot:   {base}/sandbox");
+    }
+    println!("Press Ctrl+C to stop.");
+
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+/// Creates the panel user from ADMIN_PANEL_USER / ADMIN_PANEL_PASSWORD on first start.
+async fn bootstrap_admin(app: &App) -> anyhow::Result<()> {
+    let Some(password) = &app.settings.admin.panel_password else {
+        return Ok(());
+    };
+    let created = promo_core::admin::create_admin_user(
+        &app.pool,
+        app.bot_id,
+        &app.settings.admin.panel_user,
+        password.expose(),
+        "owner",
+        None,
+        false,
+    )
+    .await?;
+    if created {
+        tracing::info!(login = %app.settings.admin.panel_user, "bootstrap panel user created");
+    }
+    Ok(())
+}
+
+async fn set_webhook(drop_pending_updates: bool) -> anyhow::Result<()> {
+    let settings = settings_with(&HashMap::new())?;
+    let base = settings
+        .telegram
+        .webhook_base_url
+        .clone()
+        .context("WEBHOOK_BASE_URL is required to set the webhook")?;
+    if settings.telegram.bot_token.is_none() {
+        anyhow::bail!("BOT_TOKEN is required to set the webhook");
+    }
+    let app = App::build(settings).await?;
+    let url = format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        promo_core::bot::webhook::WEBHOOK_PATH
+    );
+    app.telegram
+        .set_webhook(&promo_core::telegram::SetWebhook {
+            url: url.clone(),
+            secret_token: app.settings.telegram.webhook_secret.expose().to_owned(),
+            allowed_updates: promo_core::telegram::types::ALLOWED_UPDATES.to_vec(),
+            max_connections: 40,
+            drop_pending_updates,
+        })
+        .await?;
+    println!("webhook set to {url}");
+    Ok(())
+}
+
+async fn create_admin(login: &str, role: &str, telegram_id: Option<i64>) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let settings = settings_with(&HashMap::new())?;
+    let pool = promo_core::db::connect(settings.database_url.expose(), 2)?;
+    let bot_id =
+        promo_core::db::ensure_bot(&pool, &settings.bot_slug, &settings.promo.name).await?;
+    promo_core::admin::create_admin_user(&pool, bot_id, login, password, role, telegram_id, true)
+        .await?;
+    println!("panel user `{login}` ({role}) is ready");
+    Ok(())
+}

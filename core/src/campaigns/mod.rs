@@ -1,0 +1,4 @@
+//! Campaigns: broadcasts, raffles and single messages, from the row an operator inserts
+//! to the job on the campaigns queue.
+
+pub mod bridge;

@@ -1,0 +1,174 @@
+//! Schema facts the rest of the product relies on: idempotent migrations, the unique
+//! fiscal triple, the campaign NOTIFY trigger and the bridge's claim.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use promo_core::campaigns::bridge::{Bridge, CHANNEL};
+use promo_core::queue::{InMemoryQueue, JobQueue, QueueName};
+use promo_testkit::db::migrated_database;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+async fn pool() -> (String, promo_core::db::PgPool, i64) {
+    let url = migrated_database().await.expect("database");
+    let pool = promo_core::db::connect(&url, 4).expect("pool");
+    let bot_id = promo_core::db::ensure_bot(&pool, "main", "Test")
+        .await
+        .expect("bot");
+    (url, pool, bot_id)
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_a_second_run_changes_nothing() {
+    let (_, pool, _) = pool().await;
+    let again = promo_core::db::migrate(&pool).await.expect("second run");
+    assert!(again.is_empty());
+}
+
+#[tokio::test]
+async fn one_fiscal_triple_is_stored_once_per_bot_even_for_different_users() {
+    let (_, pool, bot_id) = pool().await;
+    let client = pool.get().await.expect("client");
+    for telegram_id in [1_i64, 2] {
+        client
+            .execute(
+                "INSERT INTO users (bot_id, telegram_id) VALUES ($1, $2)",
+                &[&bot_id, &telegram_id],
+            )
+            .await
+            .expect("user");
+    }
+    let insert = "INSERT INTO receipts (bot_id, user_id, fiscal_drive_number, fiscal_document_number,
+                      fiscal_sign, operation_type, receipt_at, total_kopecks, raw_qr)
+                  SELECT $1, id, '7281440500751551', 30526, 1168453787, 1,
+                         '2024-09-17 18:01', 128521, 'qr' FROM users WHERE bot_id = $1 AND telegram_id = $2";
+    client
+        .execute(insert, &[&bot_id, &1_i64])
+        .await
+        .expect("first receipt");
+    let duplicate = client.execute(insert, &[&bot_id, &2_i64]).await;
+    let code = duplicate
+        .err()
+        .and_then(|e| e.code().cloned())
+        .map(|c| c.code().to_owned());
+    assert_eq!(code.as_deref(), Some("23505"), "unique violation expected");
+}
+
+#[tokio::test]
+async fn a_due_campaign_notifies_the_channel_and_a_draft_does_not() {
+    let (url, pool, bot_id) = pool().await;
+    let (listener, mut connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("listen connection");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = stream.next().await {
+            if let AsyncMessage::Notification(n) = message {
+                let _ = tx.send(n.payload().to_owned());
+            }
+        }
+    });
+    listener
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .expect("listen");
+
+    let client = pool.get().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'broadcast', 'draft')",
+            &[&bot_id],
+        )
+        .await
+        .expect("draft");
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'broadcast', 'scheduled') RETURNING id",
+            &[&bot_id],
+        )
+        .await
+        .expect("scheduled")
+        .get(0);
+    let payload = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .expect("notified in time")
+        .expect("payload");
+    let payload: serde_json::Value = serde_json::from_str(&payload).expect("json");
+    assert_eq!(payload["campaign_id"], id);
+    assert_eq!(payload["bot_id"], bot_id);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), rx.recv())
+            .await
+            .is_err(),
+        "the draft must not notify"
+    );
+}
+
+#[tokio::test]
+async fn two_bridges_relay_a_due_campaign_exactly_once() {
+    let (url, pool, bot_id) = pool().await;
+    let queue = Arc::new(InMemoryQueue::new());
+    let bridge = |q: Arc<InMemoryQueue>| Bridge {
+        database_url: url.clone(),
+        pool: pool.clone(),
+        queue: q,
+    };
+    let (a, b) = (bridge(queue.clone()), bridge(queue.clone()));
+    let client = pool.get().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'broadcast', 'scheduled')",
+            &[&bot_id],
+        )
+        .await
+        .expect("campaign");
+    client
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status, scheduled_for)
+             VALUES ($1, 'broadcast', 'scheduled', now() + interval '1 hour')",
+            &[&bot_id],
+        )
+        .await
+        .expect("future campaign");
+    let (ra, rb) = tokio::join!(a.relay_due(), b.relay_due());
+    assert_eq!(ra.expect("a") + rb.expect("b"), 1);
+    let messages = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_millis(50))
+        .await
+        .expect("receive");
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].body.contains("\"kind\":\"run\""));
+}
+
+#[tokio::test]
+async fn the_listening_bridge_relays_a_new_campaign_within_milliseconds() {
+    let (url, pool, bot_id) = pool().await;
+    let queue = Arc::new(InMemoryQueue::new());
+    let bridge = Bridge {
+        database_url: url,
+        pool: pool.clone(),
+        queue: queue.clone(),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(async move { bridge.run(stopped).await });
+    // Let the bridge connect and LISTEN before the insert.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pool.get()
+        .await
+        .expect("client")
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'single_message', 'scheduled')",
+            &[&bot_id],
+        )
+        .await
+        .expect("campaign");
+    let messages = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_secs(2))
+        .await
+        .expect("receive");
+    assert_eq!(messages.len(), 1);
+    let _ = stop.send(true);
+    let _ = running.await;
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Shared helpers of run.sh and test.sh: make sure the local services are up, installing
+# them from the distribution's packages when they are missing and we are allowed to.
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+REDIS_PORT=6379
+MOTO_PORT=${MOTO_PORT:-9324}
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+can_install() {
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
+}
+
+apt_install() {
+    can_install || die "please install: $* (e.g. sudo apt-get install -y $*)"
+    say "installing $* from the distribution's packages"
+    if [ -z "${APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_up() {
+    if command -v pg_isready >/dev/null 2>&1; then
+        pg_isready -q -h "$PG_HOST" -p "$PG_PORT"
+    else
+        (exec 3<>"/dev/tcp/$PG_HOST/$PG_PORT") 2>/dev/null
+    fi
+}
+
+ensure_postgres() {
+    pg_up && return 0
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+        apt_install postgresql
+        trust_local_postgres=1
+    fi
+    say "starting PostgreSQL"
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$version" ] || die "PostgreSQL is installed but has no cluster in /etc/postgresql"
+    if [ -n "${trust_local_postgres:-}" ]; then
+        # A cluster we just installed: let the local postgres user in without a password,
+        # as on the development machines (never do this on a shared server).
+        local hba="/etc/postgresql/$version/main/pg_hba.conf"
+        sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+        || pg_ctlcluster "$version" main start
+    for _ in $(seq 1 50); do pg_up && return 0; sleep 0.2; done
+    die "PostgreSQL did not start on $PG_HOST:$PG_PORT"
+}
+
+redis_up() {
+    if command -v redis-cli >/dev/null 2>&1; then
+        [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null
+    fi
+}
+
+ensure_redis() {
+    redis_up && return 0
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    say "starting Redis"
+    mkdir -p /tmp/promo-redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" \
+        --appendonly no --dir /tmp/promo-redis --logfile /tmp/promo-redis/redis.log
+    for _ in $(seq 1 50); do redis_up && return 0; sleep 0.1; done
+    die "Redis did not start on 127.0.0.1:$REDIS_PORT"
+}
+
+psql_admin() {
+    command -v psql >/dev/null 2>&1 || apt_install postgresql-client
+    psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres "$@"
+}
+
+ensure_database() {
+    local name=$1
+    if [ -z "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")" ]; then
+        say "creating database $name"
+        psql_admin -c "CREATE DATABASE \"$name\""
+    fi
+}
+
+moto_up() {
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$MOTO_PORT/" 2>/dev/null
+}
+
+ensure_moto() {
+    moto_up && return 0
+    if ! command -v moto_server >/dev/null 2>&1; then
+        command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || apt_install python3-pip
+        say "installing the SQS emulator (moto[server])"
+        local pip
+        pip=$(command -v pip3 || command -v pip)
+        "$pip" install -q 'moto[server]' 2>/dev/null \
+            || "$pip" install -q --break-system-packages 'moto[server]'
+        hash -r
+    fi
+    say "starting the SQS emulator on 127.0.0.1:$MOTO_PORT"
+    mkdir -p .local
+    nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >.local/moto.log 2>&1 &
+    for _ in $(seq 1 100); do moto_up && return 0; sleep 0.2; done
+    die "the SQS emulator did not start (see .local/moto.log)"
+}
+
+ensure_rust() {
+    command -v cargo >/dev/null 2>&1 && return 0
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH" && return 0
+    die "Rust is not installed: see https://rustup.rs"
+}
+
+# Secrets for local runs, generated once and kept in .local/secrets.env (git-ignored).
+ensure_local_secrets() {
+    mkdir -p .local
+    local file=.local/secrets.env
+    if [ ! -f "$file" ]; then
+        say "generating local secrets in $file"
+        local password
+        password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-16)
+        umask 077
+        cat >"$file" <<SECRETS
+PHONE_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+ADMIN_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '/+=')
+WEBHOOK_SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+ADMIN_PANEL_PASSWORD=$password
+SECRETS
+        say "panel login: admin / $password (stored in $file)"
+    fi
+    set -a
+    # shellcheck disable=SC1090
+    . "$file"
+    set +a
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check of the workspace against real services: formatting, clippy, then all
+# tests with Postgres, Redis and the SQS emulator (moto) on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. infra/scripts/lib.sh
+
+ensure_rust
+ensure_postgres
+ensure_redis
+ensure_moto
+
+# Databases left behind by earlier runs (tests never drop their own mid-run).
+psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'promo\_test\_%'" \
+    | while read -r db; do [ -n "$db" ] && psql_admin -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+
+export PROMO_TEST_SQS_ENDPOINT=${PROMO_TEST_SQS_ENDPOINT:-http://127.0.0.1:$MOTO_PORT}
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "cargo test"
+cargo test --workspace
