@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use promo_api_types::HealthReport;
 
 use crate::app::App;
 
@@ -16,7 +16,7 @@ pub fn router(app: App) -> Router {
     Router::new().route("/health", get(health)).with_state(app)
 }
 
-async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
+async fn health(State(app): State<App>) -> (StatusCode, Json<HealthReport>) {
     let (database, redis) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, crate::db::ping(&app.pool)),
         tokio::time::timeout(CHECK_TIMEOUT, app.redis.ping()),
@@ -36,11 +36,11 @@ async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({
-            "status": if healthy { "ok" } else { "degraded" },
-            "database": database,
-            "redis": redis,
-            "sandbox": app.settings.is_sandbox(),
-        })),
+        Json(HealthReport {
+            status: if healthy { "ok" } else { "degraded" }.to_owned(),
+            database,
+            redis,
+            sandbox: app.settings.is_sandbox(),
+        }),
     )
 }

@@ -20,5 +20,9 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "api-types builds for the browser (wasm32)"
+rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+cargo check --quiet -p promo-api-types --target wasm32-unknown-unknown
 say "cargo test"
 cargo test --workspace

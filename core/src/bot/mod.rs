@@ -99,7 +99,7 @@ async fn handle_message(app: &App, message: &Message) -> anyhow::Result<Vec<Outg
         MessageKind::Text { data, .. } => Input::Text(data.as_str()),
         MessageKind::Contact { data } => Input::Contact {
             phone: &data.phone_number,
-            owner: data.user_id.map(Into::into),
+            owner: data.user_id,
         },
         _ => Input::Other,
     };

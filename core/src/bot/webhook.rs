@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::app::App;
@@ -22,7 +21,10 @@ pub fn router(app: App) -> Router {
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    let body = promo_api_types::ApiError {
+        error: message.to_owned(),
+    };
+    (status, Json(body)).into_response()
 }
 
 fn secret_matches(headers: &HeaderMap, expected: &str) -> bool {
