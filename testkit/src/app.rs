@@ -142,23 +142,18 @@ impl TestApp {
     /// body is a method call, executes that call against the fake Bot API (Telegram does
     /// exactly this with webhook replies), so tests see every reply in the fake's log.
     pub async fn send_update(&self, update: &Value) -> anyhow::Result<WebhookAnswer> {
-        let answer = self.post_update(update).await?;
-        if let Some(method) = answer.body.get("method").and_then(Value::as_str) {
-            let mut params = answer.body.clone();
-            if let Value::Object(map) = &mut params {
-                map.remove("method");
-            }
-            self.http
-                .post(format!(
-                    "{}/bot{}/{method}",
-                    self.telegram.base_url(),
-                    TEST_BOT_TOKEN
-                ))
-                .json(&params)
-                .send()
-                .await?;
-        }
-        Ok(answer)
+        let url = self.url(promo_core::bot::webhook::WEBHOOK_PATH);
+        let reply = self
+            .telegram
+            .deliver_update_to(&url, Some(TEST_WEBHOOK_SECRET), update.clone())
+            .await?;
+        self.telegram
+            .execute_webhook_reply(TEST_BOT_TOKEN, &reply)
+            .await?;
+        Ok(WebhookAnswer {
+            status: reply.status,
+            body: serde_json::from_str(&reply.body).unwrap_or(Value::Null),
+        })
     }
 
     /// Opens a connection to this test's database.
