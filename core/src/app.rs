@@ -61,8 +61,9 @@ impl App {
         })
     }
 
-    pub fn is_admin(&self, telegram_id: i64) -> bool {
-        self.settings.telegram.admin_ids.contains(&telegram_id)
+    /// Admins are listed in ADMIN_IDS or are panel users linked to their Telegram id.
+    pub fn is_admin(&self, user: &crate::users::User) -> bool {
+        user.linked_admin || self.settings.telegram.admin_ids.contains(&user.telegram_id)
     }
 
     /// Records `update_id` as processed; `false` when it already was (a Telegram retry

@@ -204,9 +204,17 @@ impl Texts {
     }
 }
 
+/// Every capability keeps its own texts next to its code; lookups search them all.
+pub const TABLES: &[&[(&str, &str, &str)]] = &[
+    DEFAULTS,
+    crate::bot::admin::TEXTS,
+    crate::receipts::texts::TEXTS,
+];
+
 pub fn default_text(key: &str, lang: Lang) -> &'static str {
-    DEFAULTS
+    TABLES
         .iter()
+        .flat_map(|table| table.iter())
         .find(|(k, _, _)| *k == key)
         .map(|(_, ru, en)| match lang {
             Lang::Ru => *ru,
@@ -228,14 +236,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_default_text_exists_in_both_languages() {
-        for (key, ru, en) in DEFAULTS {
+    fn every_default_text_exists_in_both_languages_under_a_unique_key() {
+        let all: Vec<_> = TABLES.iter().flat_map(|t| t.iter()).collect();
+        for (key, ru, en) in &all {
             assert!(!ru.trim().is_empty() && !en.trim().is_empty(), "{key}");
         }
-        let mut keys: Vec<_> = DEFAULTS.iter().map(|(k, _, _)| *k).collect();
+        let mut keys: Vec<_> = all.iter().map(|(k, _, _)| *k).collect();
         keys.sort_unstable();
         keys.dedup();
-        assert_eq!(keys.len(), DEFAULTS.len(), "duplicate text keys");
+        assert_eq!(keys.len(), all.len(), "duplicate text keys");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct User {
     pub lang: Lang,
     pub status: UserStatus,
     pub reachable: bool,
+    /// A panel user is linked to this Telegram account (admin menu in the bot).
+    pub linked_admin: bool,
 }
 
 impl User {
@@ -51,6 +53,7 @@ impl User {
             lang: Lang::from_code(row.get("language")).unwrap_or(Lang::Ru),
             status: UserStatus::from_db(row.get("status")),
             reachable: row.get("reachable"),
+            linked_admin: row.get("linked_admin"),
         }
     }
 
@@ -59,7 +62,10 @@ impl User {
     }
 }
 
-const COLUMNS: &str = "id, telegram_id, username, first_name, full_name, phone_masked, language, status, reachable";
+const COLUMNS: &str = "id, telegram_id, username, first_name, full_name, phone_masked, language, status, reachable,
+     EXISTS (SELECT 1 FROM admin_users a
+             WHERE a.bot_id = users.bot_id AND a.telegram_id = users.telegram_id
+               AND a.disabled_at IS NULL) AS linked_admin";
 
 /// What Telegram tells us about the sender of an update.
 #[derive(Debug, Clone)]

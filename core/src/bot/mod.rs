@@ -3,6 +3,7 @@
 //! Handlers return their replies instead of sending them, so the webhook can put a single
 //! reply into its HTTP response and tests can assert replies without a server.
 
+pub mod admin;
 pub mod dialogue;
 pub mod webhook;
 
@@ -21,7 +22,7 @@ use dialogue::DialogueState;
 
 /// What the shopper sent, reduced to what the dialogue cares about.
 #[derive(Debug)]
-enum Input<'a> {
+pub(crate) enum Input<'a> {
     Command(&'a str),
     Text(&'a str),
     Contact {
@@ -118,11 +119,11 @@ async fn handle_message(app: &App, message: &Message) -> anyhow::Result<Vec<Outg
     conversation.step(state, input).await
 }
 
-struct Conversation<'a> {
-    app: &'a App,
-    chat_id: i64,
-    user: &'a User,
-    lang: Lang,
+pub(crate) struct Conversation<'a> {
+    pub(crate) app: &'a App,
+    pub(crate) chat_id: i64,
+    pub(crate) user: &'a User,
+    pub(crate) lang: Lang,
 }
 
 impl Conversation<'_> {
@@ -131,6 +132,11 @@ impl Conversation<'_> {
         state: DialogueState,
         input: Input<'_>,
     ) -> anyhow::Result<Vec<OutgoingMessage>> {
+        if self.app.is_admin(self.user) {
+            if let Some(replies) = admin::try_handle(self, &input).await? {
+                return Ok(replies);
+            }
+        }
         let cancel = self.text("btn_cancel").await;
         let is_cancel = matches!(input, Input::Command("/cancel"))
             || matches!(input, Input::Text(t) if t.trim() == cancel);
@@ -252,7 +258,7 @@ impl Conversation<'_> {
         self.reply("hint_start", &[]).await
     }
 
-    async fn set_state(&self, state: &DialogueState) -> anyhow::Result<()> {
+    pub(crate) async fn set_state(&self, state: &DialogueState) -> anyhow::Result<()> {
         let key = dialogue::key(self.chat_id);
         if *state == DialogueState::Idle {
             self.app.redis.delete(&key).await
@@ -264,11 +270,11 @@ impl Conversation<'_> {
         }
     }
 
-    async fn text(&self, key: &str) -> String {
+    pub(crate) async fn text(&self, key: &str) -> String {
         self.app.texts.get(key, self.lang).await
     }
 
-    async fn reply(&self, key: &str, args: &[(&str, &str)]) -> anyhow::Result<Vec<OutgoingMessage>> {
+    pub(crate) async fn reply(&self, key: &str, args: &[(&str, &str)]) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self.app.texts.render(key, self.lang, args).await;
         Ok(vec![OutgoingMessage::Send(SendMessage::new(
             self.chat_id,
@@ -276,7 +282,7 @@ impl Conversation<'_> {
         ))])
     }
 
-    async fn reply_with_cancel(&self, key: &str) -> anyhow::Result<Vec<OutgoingMessage>> {
+    pub(crate) async fn reply_with_cancel(&self, key: &str) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self.text(key).await;
         Ok(vec![self.with_cancel_keyboard(text).await])
     }
@@ -299,14 +305,14 @@ impl Conversation<'_> {
         )])
     }
 
-    async fn with_cancel_keyboard(&self, text: String) -> OutgoingMessage {
+    pub(crate) async fn with_cancel_keyboard(&self, text: String) -> OutgoingMessage {
         let mut keyboard =
             ReplyKeyboardMarkup::from(vec![vec![KeyboardButton::new(self.text("btn_cancel").await)]]);
         keyboard.resize_keyboard();
         OutgoingMessage::Send(SendMessage::new(self.chat_id, text).markup(keyboard))
     }
 
-    async fn with_main_menu(&self, text: String) -> OutgoingMessage {
+    pub(crate) async fn with_main_menu(&self, text: String) -> OutgoingMessage {
         let mut rows = vec![
             vec![KeyboardButton::new(self.text("btn_upload").await)],
             vec![
@@ -318,7 +324,7 @@ impl Conversation<'_> {
                 KeyboardButton::new(self.text("btn_support").await),
             ],
         ];
-        if self.app.is_admin(self.user.telegram_id) {
+        if self.app.is_admin(self.user) {
             rows.push(vec![
                 KeyboardButton::new(self.text("btn_stats").await),
                 KeyboardButton::new(self.text("btn_broadcast").await),
