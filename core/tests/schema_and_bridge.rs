@@ -172,3 +172,132 @@ async fn the_listening_bridge_relays_a_new_campaign_within_milliseconds() {
     let _ = stop.send(true);
     let _ = running.await;
 }
+
+fn spawn_bridge(
+    url: &str,
+    pool: &promo_core::db::PgPool,
+    queue: Arc<InMemoryQueue>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let bridge = Bridge {
+        database_url: url.to_owned(),
+        pool: pool.clone(),
+        queue,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(async move { bridge.run(stopped).await }))
+}
+
+#[tokio::test]
+async fn a_scheduled_campaign_is_relayed_when_it_falls_due_not_before() {
+    let (url, pool, bot_id) = pool().await;
+    let queue = Arc::new(InMemoryQueue::new());
+    let (stop, running) = spawn_bridge(&url, &pool, queue.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let due_at: chrono::DateTime<chrono::Utc> = pool
+        .get()
+        .await
+        .expect("client")
+        .query_one(
+            "INSERT INTO campaigns (bot_id, kind, status, scheduled_for)
+             VALUES ($1, 'broadcast', 'scheduled', now() + interval '1500 milliseconds')
+             RETURNING scheduled_for",
+            &[&bot_id],
+        )
+        .await
+        .expect("campaign")
+        .get(0);
+    let early = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_millis(1000))
+        .await
+        .expect("receive");
+    assert!(early.is_empty(), "relayed before it was due");
+    let on_time = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_secs(3))
+        .await
+        .expect("receive");
+    let late_ms = (chrono::Utc::now() - due_at).num_milliseconds();
+    assert_eq!(on_time.len(), 1);
+    assert!(late_ms < 500, "relayed {late_ms} ms after its time");
+    let _ = stop.send(true);
+    let _ = running.await;
+}
+
+#[tokio::test]
+async fn the_bridge_reconnects_after_its_connection_is_killed_and_relays_what_it_missed() {
+    let (url, pool, bot_id) = pool().await;
+    let queue = Arc::new(InMemoryQueue::new());
+    let (stop, running) = spawn_bridge(&url, &pool, queue.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = pool.get().await.expect("client");
+    let killed: i64 = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .expect("terminate")
+        .get(0);
+    assert_eq!(killed, 1, "the bridge's LISTEN session");
+    // Inserted while the bridge is disconnected: its NOTIFY is lost.
+    client
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'broadcast', 'scheduled')",
+            &[&bot_id],
+        )
+        .await
+        .expect("campaign");
+    let relayed = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_secs(5))
+        .await
+        .expect("receive");
+    assert_eq!(relayed.len(), 1);
+    // And it is listening again: a new campaign is relayed at once.
+    client
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'broadcast', 'scheduled')",
+            &[&bot_id],
+        )
+        .await
+        .expect("campaign");
+    let again = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_secs(2))
+        .await
+        .expect("receive");
+    assert_eq!(again.len(), 1);
+    let _ = stop.send(true);
+    let _ = running.await;
+}
+
+#[tokio::test]
+async fn a_campaign_whose_runner_went_silent_is_re_enqueued_by_the_sweep() {
+    let (url, pool, bot_id) = pool().await;
+    let queue = Arc::new(InMemoryQueue::new());
+    let bridge = Bridge {
+        database_url: url,
+        pool: pool.clone(),
+        queue: queue.clone(),
+    };
+    let client = pool.get().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO campaigns (bot_id, kind, status, relayed_at, started_at, heartbeat_at)
+             VALUES ($1, 'broadcast', 'running', now() - interval '10 minutes',
+                     now() - interval '10 minutes', now() - interval '5 minutes'),
+                    ($1, 'broadcast', 'running', now() - interval '10 minutes',
+                     now() - interval '10 minutes', now())",
+            &[&bot_id],
+        )
+        .await
+        .expect("campaigns");
+    assert_eq!(bridge.relay_stalled().await.expect("sweep"), 1);
+    assert_eq!(bridge.relay_stalled().await.expect("sweep again"), 0);
+    let messages = queue
+        .receive(QueueName::Campaigns, 10, Duration::from_millis(50))
+        .await
+        .expect("receive");
+    assert_eq!(messages.len(), 1);
+}

@@ -18,6 +18,9 @@ use crate::queue::{JobQueue, QueueName};
 
 pub const CHANNEL: &str = "campaigns_due";
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// A relayed or running campaign silent for this long has lost its job.
+const STALLED_AFTER: Duration = Duration::from_secs(120);
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct Bridge {
@@ -40,12 +43,47 @@ impl Bridge {
                      ORDER BY scheduled_for NULLS FIRST, id
                      FOR UPDATE SKIP LOCKED
                  )
-                 RETURNING id, created_at",
+                 RETURNING id, COALESCE(scheduled_for, created_at)",
                 &[],
             )
             .await
             .context("claiming due campaigns")?;
-        for row in &rows {
+        self.enqueue(&client, &rows, "campaign relayed").await?;
+        Ok(rows.len())
+    }
+
+    /// Re-enqueues campaigns whose job got lost: relayed but never picked up, or running
+    /// without a heartbeat (its runner died and the queue message is gone). Under SQS a
+    /// crashed slice normally comes back by itself; this is the safety net behind it.
+    pub async fn relay_stalled(&self) -> anyhow::Result<usize> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "UPDATE campaigns SET relayed_at = now(), relay_count = relay_count + 1
+                 WHERE id IN (
+                     SELECT id FROM campaigns
+                     WHERE (status = 'scheduled' AND relayed_at < now() - make_interval(secs => $1))
+                        OR (status = 'running'
+                            AND COALESCE(heartbeat_at, started_at, relayed_at) < now() - make_interval(secs => $1)
+                            AND relayed_at < now() - make_interval(secs => $1))
+                     FOR UPDATE SKIP LOCKED
+                 )
+                 RETURNING id, COALESCE(scheduled_for, created_at)",
+                &[&(STALLED_AFTER.as_secs_f64())],
+            )
+            .await
+            .context("finding stalled campaigns")?;
+        self.enqueue(&client, &rows, "stalled campaign re-enqueued").await?;
+        Ok(rows.len())
+    }
+
+    async fn enqueue(
+        &self,
+        client: &crate::db::Connection,
+        rows: &[tokio_postgres::Row],
+        what: &'static str,
+    ) -> anyhow::Result<()> {
+        for row in rows {
             let campaign_id: i64 = row.get(0);
             let body = serde_json::to_string(&CampaignJob::Run { campaign_id })?;
             if let Err(e) = self
@@ -56,25 +94,47 @@ impl Bridge {
                 // Un-claim so the next sweep tries again.
                 client
                     .execute(
-                        "UPDATE campaigns SET relayed_at = NULL WHERE id = $1",
+                        "UPDATE campaigns SET relayed_at = NULL WHERE id = $1 AND status = 'scheduled'",
                         &[&campaign_id],
                     )
                     .await?;
-                return Err(e).context("enqueueing a due campaign");
+                return Err(e).context("enqueueing a campaign");
             }
-            let created: chrono::DateTime<chrono::Utc> = row.get(1);
-            let latency_ms = (chrono::Utc::now() - created).num_milliseconds();
-            tracing::info!(campaign_id, latency_ms, "campaign relayed");
+            let due: chrono::DateTime<chrono::Utc> = row.get(1);
+            let latency_ms = (chrono::Utc::now() - due).num_milliseconds().max(0);
+            tracing::info!(campaign_id, latency_ms, "{what}");
         }
-        Ok(rows.len())
+        Ok(())
     }
 
-    /// LISTENs until `shutdown`, relaying on every notification and every sweep tick;
-    /// reconnects with backoff when the connection drops.
+    /// How long until the next scheduled campaign is due (`None`: nothing scheduled).
+    pub async fn next_due_in(&self) -> anyhow::Result<Option<Duration>> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT EXTRACT(EPOCH FROM (min(scheduled_for) - now()))::FLOAT8
+                 FROM campaigns
+                 WHERE status = 'scheduled' AND relayed_at IS NULL AND scheduled_for > now()",
+                &[],
+            )
+            .await?;
+        let seconds: Option<f64> = row.get(0);
+        Ok(seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
+    }
+
+    async fn sweep(&self) -> anyhow::Result<()> {
+        self.relay_due().await?;
+        self.relay_stalled().await?;
+        Ok(())
+    }
+
+    /// LISTENs until `shutdown`, relaying on every notification, when the next scheduled
+    /// campaign falls due, and on every sweep; reconnects with backoff when the
+    /// connection drops.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = FIRST_BACKOFF;
         while !*shutdown.borrow() {
-            match self.listen(&mut shutdown).await {
+            match self.listen(&mut shutdown, &mut backoff).await {
                 Ok(()) => return,
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), ?backoff, "bridge connection lost");
@@ -88,7 +148,11 @@ impl Bridge {
         }
     }
 
-    async fn listen(&self, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+    async fn listen(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        backoff: &mut Duration,
+    ) -> anyhow::Result<()> {
         let (client, mut connection) = tokio_postgres::connect(&self.database_url, NoTls)
             .await
             .context("connecting the LISTEN session")?;
@@ -110,11 +174,13 @@ impl Bridge {
         });
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         tracing::info!("listen-bridge connected");
+        *backoff = FIRST_BACKOFF;
         // Sweep right away: notifications sent while we were away are gone.
-        self.relay_due().await?;
+        self.sweep().await?;
         let mut last_sweep = Instant::now();
         loop {
             let until_sweep = SWEEP_EVERY.saturating_sub(last_sweep.elapsed());
+            let until_due = self.next_due_in().await?.unwrap_or(until_sweep);
             tokio::select! {
                 received = notifications.recv() => {
                     if received.is_none() {
@@ -124,11 +190,18 @@ impl Bridge {
                         };
                         anyhow::bail!("LISTEN connection ended: {reason}");
                     }
+                    // A burst of inserts sends a burst of notifications; one claim pass
+                    // relays them all, so drain what is already queued first.
+                    while notifications.try_recv().is_ok() {}
                     self.relay_due().await?;
                 }
-                _ = tokio::time::sleep(until_sweep) => {
-                    self.relay_due().await?;
-                    last_sweep = Instant::now();
+                _ = tokio::time::sleep(until_due.min(until_sweep)) => {
+                    if last_sweep.elapsed() >= SWEEP_EVERY {
+                        self.sweep().await?;
+                        last_sweep = Instant::now();
+                    } else {
+                        self.relay_due().await?;
+                    }
                 }
                 _ = shutdown.changed() => return Ok(()),
             }
