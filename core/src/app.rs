@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::config::{Secret, Settings};
 use crate::db::{self, PgPool};
+use crate::proverkacheka::ProverkaChekaClient;
 use crate::queue::{InMemoryQueue, JobQueue, SqsQueue};
 use crate::store::Redis;
 use crate::telegram::TelegramClient;
@@ -25,6 +26,8 @@ pub struct App {
     pub telegram: TelegramClient,
     pub texts: Texts,
     pub users: Users,
+    /// `None` when no PROVERKA_CHEKA_TOKEN is configured: receipts cannot be verified.
+    pub proverkacheka: Option<ProverkaChekaClient>,
     /// SQS when both queue URLs are configured, otherwise in-process queues.
     pub queue: Arc<dyn JobQueue>,
 }
@@ -49,7 +52,16 @@ impl App {
             .unwrap_or_else(|| Secret::new(SANDBOX_BOT_TOKEN));
         let telegram = TelegramClient::new(&settings.telegram.api_url, &token)?;
         let queue = build_queue(&settings).await;
+        let proverkacheka = match &settings.proverkacheka.token {
+            Some(token) => Some(ProverkaChekaClient::new(
+                &settings.proverkacheka.api_url,
+                token.expose().to_owned(),
+                settings.proverkacheka.timeout,
+            )?),
+            None => None,
+        };
         Ok(App {
+            proverkacheka,
             queue,
             texts: Texts::new(pool.clone(), bot_id),
             users: Users::new(pool.clone(), bot_id),

@@ -71,6 +71,14 @@ struct Parameters {
     retry_after: Option<u64>,
 }
 
+/// `getFile`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileInfo {
+    pub file_id: String,
+    pub file_size: Option<u64>,
+    pub file_path: Option<String>,
+}
+
 /// The subset of `Message` the platform reads back from sends.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SentMessage {
@@ -167,6 +175,11 @@ impl TelegramClient {
 
     pub async fn get_me(&self) -> Result<Value, TelegramError> {
         self.call("getMe", &serde_json::json!({})).await
+    }
+
+    pub async fn get_file(&self, file_id: &str) -> Result<FileInfo, TelegramError> {
+        self.call("getFile", &serde_json::json!({ "file_id": file_id }))
+            .await
     }
 
     /// Downloads a file by the `file_path` that `getFile` returned.

@@ -1,0 +1,179 @@
+//! Reading the QR text from receipt pictures: clean codes, simulated phone photos and
+//! garbage bytes.
+
+use std::io::Cursor;
+
+use image::{GrayImage, ImageFormat, Luma};
+use promo_core::receipts::decode::{decode_qr_text, DecodeError};
+use promo_core::receipts::FiscalQr;
+use promo_testkit::receipts::{qr_jpeg, qr_photo_jpeg, qr_png, PhotoOptions, ReceiptBuilder};
+
+fn png_of(image: &GrayImage) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, ImageFormat::Png)
+        .expect("PNG encodes");
+    bytes.into_inner()
+}
+
+#[test]
+fn a_built_receipt_survives_the_round_trip_through_a_png_qr() {
+    let receipt = ReceiptBuilder::pyaterochka();
+    let text = decode_qr_text(&qr_png(&receipt.qr_text())).expect("the QR is read");
+    assert_eq!(text, receipt.qr_text());
+    let qr = FiscalQr::parse(&text).expect("a fiscal QR");
+    assert_eq!(qr.dedup_key(), receipt.key());
+    assert_eq!(qr.sum(), receipt.total());
+}
+
+#[test]
+fn a_jpeg_qr_is_read() {
+    let receipt = ReceiptBuilder::new()
+        .item("Чипсы Lay's 140г", 18999, 2)
+        .qr_with_seconds();
+    assert_eq!(
+        decode_qr_text(&qr_jpeg(&receipt.qr_text())),
+        Ok(receipt.qr_text())
+    );
+}
+
+#[test]
+fn a_simulated_phone_photo_of_a_turned_receipt_is_read() {
+    let receipt = ReceiptBuilder::pyaterochka();
+    let photo = qr_photo_jpeg(&receipt.qr_text(), &PhotoOptions::default());
+    assert_eq!(decode_qr_text(&photo), Ok(receipt.qr_text()));
+}
+
+#[test]
+fn a_faded_low_contrast_print_is_read() {
+    let receipt = ReceiptBuilder::pyaterochka();
+    let faded = PhotoOptions {
+        ink: 150,
+        paper: 185,
+        noise: 4,
+        angle_degrees: -4.0,
+        ..PhotoOptions::default()
+    };
+    assert_eq!(
+        decode_qr_text(&qr_photo_jpeg(&receipt.qr_text(), &faded)),
+        Ok(receipt.qr_text())
+    );
+}
+
+#[test]
+fn a_large_camera_image_is_downscaled_and_read() {
+    let receipt = ReceiptBuilder::pyaterochka();
+    let large = PhotoOptions {
+        // Beyond the 1600 px cap; a 12 MP picture would only slow the debug test down.
+        width: 2400,
+        height: 1800,
+        module_px: 11.0,
+        ..PhotoOptions::default()
+    };
+    assert_eq!(
+        decode_qr_text(&qr_photo_jpeg(&receipt.qr_text(), &large)),
+        Ok(receipt.qr_text())
+    );
+}
+
+#[test]
+fn a_white_on_black_code_is_read_after_inversion() {
+    let receipt = ReceiptBuilder::pyaterochka();
+    let clean = image::load_from_memory(&qr_png(&receipt.qr_text()))
+        .expect("PNG decodes")
+        .into_luma8();
+    let mut inverted = clean.clone();
+    image::imageops::invert(&mut inverted);
+    assert_eq!(decode_qr_text(&png_of(&inverted)), Ok(receipt.qr_text()));
+}
+
+#[test]
+fn a_fiscal_code_is_preferred_over_another_code_in_the_same_picture() {
+    let receipt = ReceiptBuilder::pyaterochka();
+    let advert = image::load_from_memory(&qr_png("https://5ka.ru/app"))
+        .expect("PNG decodes")
+        .into_luma8();
+    let fiscal = image::load_from_memory(&qr_png(&receipt.qr_text()))
+        .expect("PNG decodes")
+        .into_luma8();
+    let mut both = GrayImage::from_pixel(
+        advert.width() + fiscal.width(),
+        advert.height().max(fiscal.height()),
+        Luma([255]),
+    );
+    image::imageops::overlay(&mut both, &advert, 0, 0);
+    image::imageops::overlay(&mut both, &fiscal, i64::from(advert.width()), 0);
+    assert_eq!(decode_qr_text(&png_of(&both)), Ok(receipt.qr_text()));
+}
+
+#[test]
+fn a_non_fiscal_code_is_still_returned_for_the_caller_to_reject() {
+    assert_eq!(
+        decode_qr_text(&qr_png("https://example.com")),
+        Ok("https://example.com".to_owned())
+    );
+}
+
+#[test]
+fn a_picture_without_a_code_is_reported_as_such() {
+    let blank = GrayImage::from_pixel(640, 480, Luma([200]));
+    assert_eq!(decode_qr_text(&png_of(&blank)), Err(DecodeError::NoQrCode));
+}
+
+#[test]
+fn empty_bytes_are_rejected() {
+    assert_eq!(decode_qr_text(&[]), Err(DecodeError::Empty));
+}
+
+#[test]
+fn bytes_that_are_not_an_image_are_rejected() {
+    assert_eq!(
+        decode_qr_text(b"this is not a picture at all"),
+        Err(DecodeError::UnsupportedFormat)
+    );
+}
+
+#[test]
+fn an_unsupported_image_format_is_rejected() {
+    // A GIF header: recognised, but only JPEG and PNG are compiled in.
+    assert_eq!(
+        decode_qr_text(b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!"),
+        Err(DecodeError::UnsupportedFormat)
+    );
+}
+
+#[test]
+fn truncated_and_corrupted_images_never_panic() {
+    let png = qr_png("t=20240917T1801&s=1285.21&fn=7281440500751551&i=30526&fp=1168453787&n=1");
+    let jpeg = qr_jpeg("t=20240917T1801&s=1285.21&fn=7281440500751551&i=30526&fp=1168453787&n=1");
+    for original in [png, jpeg] {
+        for cut in [8, 30, 100, original.len() / 2, original.len() - 1] {
+            let _ = decode_qr_text(&original[..cut]);
+        }
+        let mut state = 0x2545_f491_u32;
+        for _ in 0..20 {
+            let mut corrupted = original.clone();
+            for _ in 0..12 {
+                // xorshift: a deterministic "random" byte flip.
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let at = 16 + state as usize % (corrupted.len() - 16);
+                corrupted[at] ^= (state >> 24) as u8 | 1;
+            }
+            let _ = decode_qr_text(&corrupted);
+        }
+    }
+}
+
+#[test]
+fn a_png_declaring_a_huge_canvas_is_refused_without_allocating_it() {
+    // 1x1 grayscale PNG whose header claims 100000 x 100000 pixels.
+    let mut png = png_of(&GrayImage::from_pixel(1, 1, Luma([0])));
+    png[16..20].copy_from_slice(&100_000_u32.to_be_bytes());
+    png[20..24].copy_from_slice(&100_000_u32.to_be_bytes());
+    assert!(matches!(
+        decode_qr_text(&png),
+        Err(DecodeError::Unreadable(_) | DecodeError::UnsupportedFormat)
+    ));
+}
