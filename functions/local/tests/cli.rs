@@ -1,0 +1,129 @@
+//! The `promo` binary as an operator uses it: migrate, create-admin, set-webhook, and
+//! start-up errors that name the variable at fault.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine;
+use promo_testkit::db::create_database;
+use promo_testkit::telegram::FakeTelegram;
+
+fn promo(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_promo"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("WEBHOOK_SECRET", "cli-test-secret")
+        .env("ADMIN_SECRET_KEY", "cli-test-admin-secret-key-0123456789")
+        .env(
+            "PHONE_ENCRYPTION_KEY",
+            base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+        )
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("promo starts");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().expect("promo finishes")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_once_then_reports_up_to_date() {
+    let url = create_database().await.expect("database");
+    let first = promo(&["migrate"], &[("DATABASE_URL", &url)], "");
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied 0001_create_product_schema"));
+    let second = promo(&["migrate"], &[("DATABASE_URL", &url)], "");
+    assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
+}
+
+#[tokio::test]
+async fn an_invalid_setting_stops_start_up_with_a_message_naming_it() {
+    let output = promo(&["migrate"], &[("ADMIN_SECRET_KEY", "short")], "");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("ADMIN_SECRET_KEY"), "{}", stderr(&output));
+
+    let output = promo(&["migrate"], &[("PHONE_ENCRYPTION_KEY", "")], "");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("PHONE_ENCRYPTION_KEY"));
+}
+
+#[tokio::test]
+async fn create_admin_stores_an_argon2_hash_and_refuses_short_passwords() {
+    let url = create_database().await.expect("database");
+    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "").status.success());
+
+    let weak = promo(
+        &["create-admin", "--login", "ops"],
+        &[("DATABASE_URL", &url)],
+        "short\n",
+    );
+    assert!(!weak.status.success());
+    assert!(stderr(&weak).contains("at least 12"), "{}", stderr(&weak));
+
+    let ok = promo(
+        &["create-admin", "--login", "ops", "--role", "operator", "--telegram-id", "555"],
+        &[("DATABASE_URL", &url)],
+        "a much longer password\n",
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let pool = promo_core::db::connect(&url, 1).expect("pool");
+    let row = pool
+        .get()
+        .await
+        .expect("client")
+        .query_one(
+            "SELECT password_hash, role, telegram_id FROM admin_users WHERE login = 'ops'",
+            &[],
+        )
+        .await
+        .expect("row");
+    let hash: String = row.get(0);
+    assert!(promo_core::admin::verify_password("a much longer password", &hash));
+    assert_eq!(row.get::<_, String>(1), "operator");
+    assert_eq!(row.get::<_, Option<i64>>(2), Some(555));
+}
+
+// Multi-threaded: the fake Bot API must keep serving while this thread waits for `promo`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_webhook_registers_the_url_with_the_secret_token() {
+    let url = create_database().await.expect("database");
+    let telegram = FakeTelegram::start().await.expect("fake telegram");
+    let api = telegram.base_url();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("BOT_TOKEN", "123456:cli-token"),
+        ("TELEGRAM_API_URL", api.as_str()),
+        ("WEBHOOK_BASE_URL", "https://promo.example.org/"),
+    ];
+
+    let unmigrated = promo(&["set-webhook"], &env, "");
+    assert!(!unmigrated.status.success());
+    assert!(stderr(&unmigrated).contains("promo migrate"), "{}", stderr(&unmigrated));
+    assert!(telegram.webhook().is_none());
+
+    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "").status.success());
+    let output = promo(&["set-webhook"], &env, "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let hook = telegram.webhook().expect("webhook set");
+    assert_eq!(hook.url, "https://promo.example.org/telegram/webhook");
+    assert_eq!(hook.secret_token.as_deref(), Some("cli-test-secret"));
+    assert_eq!(
+        hook.allowed_updates,
+        Some(vec![
+            "message".to_owned(),
+            "callback_query".to_owned(),
+            "my_chat_member".to_owned()
+        ])
+    );
+}
