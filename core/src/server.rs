@@ -51,3 +51,46 @@ impl HttpServer {
         Ok(())
     }
 }
+
+/// What Lambda's SQS event sources and the bridge VM do in AWS, done in this process: the
+/// bridge and one consumer per queue, running the very handlers the Lambdas run, fed by
+/// the configured queues (in-process or SQS). They stop when `stopped` turns true.
+pub fn spawn_workers(
+    app: &App,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use crate::queue::{run_consumer, QueueName};
+    let bridge = crate::campaigns::bridge::Bridge {
+        database_url: app.settings.database_url.expose().to_owned(),
+        pool: app.pool.clone(),
+        queue: app.queue.clone(),
+    };
+    let bridge_stop = stopped.clone();
+    let receipts_app = app.clone();
+    let campaigns_app = app.clone();
+    vec![
+        tokio::spawn(async move { bridge.run(bridge_stop).await }),
+        tokio::spawn(run_consumer(
+            app.queue.clone(),
+            QueueName::Receipts,
+            4,
+            stopped.clone(),
+            move |message| {
+                let app = receipts_app.clone();
+                async move { crate::jobs::handle_receipt_job(&app, message).await }
+            },
+        )),
+        // Several campaigns run side by side, so a single message never waits behind a
+        // long broadcast.
+        tokio::spawn(run_consumer(
+            app.queue.clone(),
+            QueueName::Campaigns,
+            4,
+            stopped,
+            move |message| {
+                let app = campaigns_app.clone();
+                async move { crate::jobs::handle_campaign_job(&app, message).await }
+            },
+        )),
+    ]
+}

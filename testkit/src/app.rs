@@ -25,15 +25,24 @@ pub struct TestApp {
     pub database_url: String,
     http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
 }
 
 /// Settings a test may change before the stack starts (variable name → value).
 #[derive(Default, Clone)]
 pub struct TestConfig {
     pub env: HashMap<String, String>,
+    /// Also run the bridge and the queue consumers, as `promo serve` does. Off by
+    /// default so tests can drain queues deterministically with `consume_once`.
+    pub workers: bool,
 }
 
 impl TestConfig {
+    pub fn with_workers(mut self) -> Self {
+        self.workers = true;
+        self
+    }
+
     pub fn with(mut self, name: &str, value: &str) -> Self {
         self.env.insert(name.to_owned(), value.to_owned());
         self
@@ -69,12 +78,17 @@ pub async fn spawn_app_with(config: TestConfig) -> anyhow::Result<TestApp> {
         ("PROMO_NAME".into(), "Хрустящее лето".into()),
         ("PROMO_PRIZES".into(), "iPhone 16 и сертификаты".into()),
     ]);
+    let workers = config.workers;
     env.extend(config.env);
     let settings = Settings::from_lookup(|name| env.get(name).cloned())?;
 
     let app = App::build(settings).await?;
     let server = HttpServer::bind(app.settings.bind_addr, local_router(app.clone())).await?;
     let address = server.local_addr()?;
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    if workers {
+        promo_core::server::spawn_workers(&app, workers_stopped);
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         if let Err(e) = server
@@ -94,6 +108,7 @@ pub async fn spawn_app_with(config: TestConfig) -> anyhow::Result<TestApp> {
         database_url,
         http: reqwest::Client::new(),
         shutdown: Some(tx),
+        stop_workers,
     })
 }
 
@@ -167,5 +182,6 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        let _ = self.stop_workers.send(true);
     }
 }

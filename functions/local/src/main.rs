@@ -138,7 +138,7 @@ async fn serve() -> anyhow::Result<()> {
     println!("Press Ctrl+C to stop.");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = spawn_workers(&app, stopped);
+    let workers = promo_core::server::spawn_workers(&app, stopped);
     let result = server
         .run_until(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -149,46 +149,6 @@ async fn serve() -> anyhow::Result<()> {
         let _ = worker.await;
     }
     result
-}
-
-/// What Lambda's SQS event sources and the bridge VM do in AWS, done in this process: the
-/// same handlers, fed by the configured queues (in-process or SQS).
-fn spawn_workers(
-    app: &App,
-    stopped: tokio::sync::watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    use promo_core::queue::{run_consumer, QueueName};
-    let bridge = promo_core::campaigns::bridge::Bridge {
-        database_url: app.settings.database_url.expose().to_owned(),
-        pool: app.pool.clone(),
-        queue: app.queue.clone(),
-    };
-    let bridge_stop = stopped.clone();
-    let receipts_app = app.clone();
-    let campaigns_app = app.clone();
-    vec![
-        tokio::spawn(async move { bridge.run(bridge_stop).await }),
-        tokio::spawn(run_consumer(
-            app.queue.clone(),
-            QueueName::Receipts,
-            4,
-            stopped.clone(),
-            move |message| {
-                let app = receipts_app.clone();
-                async move { promo_core::jobs::handle_receipt_job(&app, message).await }
-            },
-        )),
-        tokio::spawn(run_consumer(
-            app.queue.clone(),
-            QueueName::Campaigns,
-            2,
-            stopped,
-            move |message| {
-                let app = campaigns_app.clone();
-                async move { promo_core::jobs::handle_campaign_job(&app, message).await }
-            },
-        )),
-    ]
 }
 
 /// Creates the panel user from ADMIN_PANEL_USER / ADMIN_PANEL_PASSWORD on first start.
