@@ -61,6 +61,10 @@ pub struct TelegramSettings {
     pub admin_ids: Vec<i64>,
     /// Answer single-reply updates in the webhook HTTP response body.
     pub reply_in_webhook_response: bool,
+    /// Channel (`@username` or numeric id) shoppers must join before registration completes.
+    pub required_channel: Option<String>,
+    /// Join link shown with the subscription request (needed for private channels).
+    pub required_channel_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,39 +135,173 @@ pub struct Settings {
 /// Every variable the platform reads, with its default (`None` = required or optional
 /// without default). README's configuration table is generated from the same facts.
 pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
-    ("BOT_SLUG", Some("main"), "which promo bot of this deployment the process serves"),
-    ("BOT_TOKEN", None, "Telegram bot token; unset = sandbox mode with the fakes"),
-    ("TELEGRAM_API_URL", Some("https://api.telegram.org"), "Bot API base URL"),
-    ("WEBHOOK_SECRET", None, "secret_token for setWebhook, 1-256 of A-Z a-z 0-9 _ - (required)"),
-    ("WEBHOOK_BASE_URL", None, "public HTTPS base URL used by `promo set-webhook`"),
-    ("WEBHOOK_REPLY_IN_RESPONSE", Some("true"), "answer one-reply updates in the webhook response"),
-    ("ADMIN_IDS", Some(""), "comma-separated Telegram ids with admin commands in the bot"),
-    ("DATABASE_URL", Some("postgres://postgres@127.0.0.1:5432/promo"), "Postgres connection URL"),
-    ("REDIS_URL", Some("redis://127.0.0.1:6379"), "Redis connection URL"),
-    ("BIND_ADDR", Some("127.0.0.1:8080"), "listen address of `promo serve`"),
-    ("PHONE_ENCRYPTION_KEY", None, "base64 of 32 random bytes; encrypts phone numbers (required)"),
-    ("PROMO_NAME", Some("Промо-акция"), "promotion name shown to shoppers"),
-    ("PROMO_PRIZES", Some("Главный приз — смартфон"), "prizes text shown to shoppers"),
-    ("PROMO_START_DATE", None, "first day of the promotion, YYYY-MM-DD (unset: already running)"),
-    ("PROMO_END_DATE", None, "last day of the promotion, YYYY-MM-DD (unset: open-ended)"),
-    ("TARGET_KEYWORDS", Some(""), "comma-separated promo product keywords"),
-    ("EXCLUDE_KEYWORDS", Some(""), "comma-separated keywords that disqualify an item"),
+    (
+        "BOT_SLUG",
+        Some("main"),
+        "which promo bot of this deployment the process serves",
+    ),
+    (
+        "BOT_TOKEN",
+        None,
+        "Telegram bot token; unset = sandbox mode with the fakes",
+    ),
+    (
+        "TELEGRAM_API_URL",
+        Some("https://api.telegram.org"),
+        "Bot API base URL",
+    ),
+    (
+        "WEBHOOK_SECRET",
+        None,
+        "secret_token for setWebhook, 1-256 of A-Z a-z 0-9 _ - (required)",
+    ),
+    (
+        "WEBHOOK_BASE_URL",
+        None,
+        "public HTTPS base URL used by `promo set-webhook`",
+    ),
+    (
+        "WEBHOOK_REPLY_IN_RESPONSE",
+        Some("true"),
+        "answer one-reply updates in the webhook response",
+    ),
+    (
+        "REQUIRED_CHANNEL",
+        None,
+        "@username or id of a channel shoppers must join to finish registration",
+    ),
+    (
+        "REQUIRED_CHANNEL_URL",
+        None,
+        "join link for REQUIRED_CHANNEL (default https://t.me/<username>)",
+    ),
+    (
+        "ADMIN_IDS",
+        Some(""),
+        "comma-separated Telegram ids with admin commands in the bot",
+    ),
+    (
+        "DATABASE_URL",
+        Some("postgres://postgres@127.0.0.1:5432/promo"),
+        "Postgres connection URL",
+    ),
+    (
+        "REDIS_URL",
+        Some("redis://127.0.0.1:6379"),
+        "Redis connection URL",
+    ),
+    (
+        "BIND_ADDR",
+        Some("127.0.0.1:8080"),
+        "listen address of `promo serve`",
+    ),
+    (
+        "PHONE_ENCRYPTION_KEY",
+        None,
+        "base64 of 32 random bytes; encrypts phone numbers (required)",
+    ),
+    (
+        "PROMO_NAME",
+        Some("Промо-акция"),
+        "promotion name shown to shoppers",
+    ),
+    (
+        "PROMO_PRIZES",
+        Some("Главный приз — смартфон"),
+        "prizes text shown to shoppers",
+    ),
+    (
+        "PROMO_START_DATE",
+        None,
+        "first day of the promotion, YYYY-MM-DD (unset: already running)",
+    ),
+    (
+        "PROMO_END_DATE",
+        None,
+        "last day of the promotion, YYYY-MM-DD (unset: open-ended)",
+    ),
+    (
+        "TARGET_KEYWORDS",
+        Some(""),
+        "comma-separated promo product keywords",
+    ),
+    (
+        "EXCLUDE_KEYWORDS",
+        Some(""),
+        "comma-separated keywords that disqualify an item",
+    ),
     ("SUPPORT_EMAIL", None, "support e-mail shown in the bot"),
-    ("SUPPORT_TELEGRAM", None, "support Telegram username shown in the bot"),
-    ("RECEIPT_LIMIT_PER_HOUR", Some("50"), "receipt uploads per user per hour"),
-    ("RECEIPT_LIMIT_PER_DAY", Some("200"), "receipt uploads per user per day"),
-    ("ADMIN_PANEL_USER", Some("admin"), "login of the bootstrap panel administrator"),
-    ("ADMIN_PANEL_PASSWORD", None, "password of the bootstrap administrator, at least 12 chars"),
-    ("ADMIN_SECRET_KEY", None, "signs panel sessions, at least 32 chars (required)"),
-    ("PROVERKA_CHEKA_TOKEN", None, "ProverkaCheka API token; unset in sandbox mode"),
-    ("PROVERKA_CHEKA_URL", Some("https://proverkacheka.com"), "ProverkaCheka base URL"),
-    ("PROVERKA_CHEKA_TIMEOUT_SECS", Some("20"), "ProverkaCheka request timeout"),
-    ("RECEIPTS_QUEUE_URL", None, "SQS receipts queue URL; unset = in-process queue"),
-    ("CAMPAIGNS_QUEUE_URL", None, "SQS campaigns queue URL; unset = in-process queue"),
-    ("SQS_ENDPOINT_URL", None, "custom SQS endpoint (moto server locally)"),
+    (
+        "SUPPORT_TELEGRAM",
+        None,
+        "support Telegram username shown in the bot",
+    ),
+    (
+        "RECEIPT_LIMIT_PER_HOUR",
+        Some("50"),
+        "receipt uploads per user per hour",
+    ),
+    (
+        "RECEIPT_LIMIT_PER_DAY",
+        Some("200"),
+        "receipt uploads per user per day",
+    ),
+    (
+        "ADMIN_PANEL_USER",
+        Some("admin"),
+        "login of the bootstrap panel administrator",
+    ),
+    (
+        "ADMIN_PANEL_PASSWORD",
+        None,
+        "password of the bootstrap administrator, at least 12 chars",
+    ),
+    (
+        "ADMIN_SECRET_KEY",
+        None,
+        "signs panel sessions, at least 32 chars (required)",
+    ),
+    (
+        "PROVERKA_CHEKA_TOKEN",
+        None,
+        "ProverkaCheka API token; unset in sandbox mode",
+    ),
+    (
+        "PROVERKA_CHEKA_URL",
+        Some("https://proverkacheka.com"),
+        "ProverkaCheka base URL",
+    ),
+    (
+        "PROVERKA_CHEKA_TIMEOUT_SECS",
+        Some("20"),
+        "ProverkaCheka request timeout",
+    ),
+    (
+        "RECEIPTS_QUEUE_URL",
+        None,
+        "SQS receipts queue URL; unset = in-process queue",
+    ),
+    (
+        "CAMPAIGNS_QUEUE_URL",
+        None,
+        "SQS campaigns queue URL; unset = in-process queue",
+    ),
+    (
+        "SQS_ENDPOINT_URL",
+        None,
+        "custom SQS endpoint (moto server locally)",
+    ),
     ("AWS_REGION", Some("eu-central-1"), "AWS region"),
-    ("BROADCAST_RATE", Some("30"), "global Telegram send rate, messages per second"),
-    ("PAID_BROADCAST", Some("false"), "send with allow_paid_broadcast (rate up to 1000/s)"),
+    (
+        "BROADCAST_RATE",
+        Some("30"),
+        "global Telegram send rate, messages per second",
+    ),
+    (
+        "PAID_BROADCAST",
+        Some("false"),
+        "send with allow_paid_broadcast (rate up to 1000/s)",
+    ),
 ];
 
 impl Settings {
@@ -230,9 +368,10 @@ impl Settings {
 
         let phone_key = parse_phone_key(env.optional("PHONE_ENCRYPTION_KEY"))?;
 
-        let bind_addr = env.string("BIND_ADDR").parse().map_err(|_| {
-            ConfigError::new("BIND_ADDR", "must be an address like 127.0.0.1:8080")
-        })?;
+        let bind_addr = env
+            .string("BIND_ADDR")
+            .parse()
+            .map_err(|_| ConfigError::new("BIND_ADDR", "must be an address like 127.0.0.1:8080"))?;
 
         let receipt_limit_per_hour = env.positive("RECEIPT_LIMIT_PER_HOUR")?;
         let receipt_limit_per_day = env.positive("RECEIPT_LIMIT_PER_DAY")?;
@@ -254,8 +393,7 @@ impl Settings {
         }
 
         let database_url = env.string("DATABASE_URL");
-        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://")
-        {
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
             return Err(ConfigError::new(
                 "DATABASE_URL",
                 "must start with postgres:// or postgresql://",
@@ -295,6 +433,8 @@ impl Settings {
                 webhook_base_url: env.optional("WEBHOOK_BASE_URL"),
                 admin_ids,
                 reply_in_webhook_response: env.boolean("WEBHOOK_REPLY_IN_RESPONSE")?,
+                required_channel: required_channel(env.optional("REQUIRED_CHANNEL"))?,
+                required_channel_url: env.optional("REQUIRED_CHANNEL_URL"),
             },
             promo: PromoSettings {
                 name: env.string("PROMO_NAME"),
@@ -426,6 +566,20 @@ fn validate_bot_token(token: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `getChatMember` takes a channel as `@username` or as its numeric id (`-100…`).
+fn required_channel(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(channel) if channel.starts_with('@') || channel.parse::<i64>().is_ok() => {
+            Ok(Some(channel))
+        }
+        Some(_) => Err(ConfigError::new(
+            "REQUIRED_CHANNEL",
+            "must be a channel @username or a numeric chat id like -1001234567890",
+        )),
+        None => Ok(None),
+    }
+}
+
 fn validate_webhook_secret(secret: &str) -> Result<(), ConfigError> {
     let valid = (1..=256).contains(&secret.len())
         && secret
@@ -535,6 +689,7 @@ mod tests {
             ("TELEGRAM_API_URL", "api.telegram.org"),
             ("BIND_ADDR", "localhost"),
             ("BOT_SLUG", "две"),
+            ("REQUIRED_CHANNEL", "t.me/promo"),
         ];
         for (name, value) in cases {
             let mut vars = base();
@@ -556,7 +711,12 @@ mod tests {
         let mut vars = base();
         vars.insert("PAID_BROADCAST", "true".into());
         vars.insert("BROADCAST_RATE", "1000".into());
-        assert_eq!(load(&vars).map(|s| s.campaigns.broadcast_rate_per_second).ok(), Some(1000));
+        assert_eq!(
+            load(&vars)
+                .map(|s| s.campaigns.broadcast_rate_per_second)
+                .ok(),
+            Some(1000)
+        );
     }
 
     #[test]

@@ -114,6 +114,190 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
     ("btn_winners", "🏆 Победители", "🏆 Winners"),
     ("btn_export_winners", "📥 Экспорт победителей", "📥 Export winners"),
     ("btn_manual_receipt", "➕ Ручное добавление", "➕ Manual receipt"),
+    (
+        "banned",
+        "Ваш аккаунт отключён от участия в акции. Если это ошибка, напишите в поддержку.",
+        "Your account has been excluded from the promotion. If this is a mistake, please contact support.",
+    ),
+    (
+        "help",
+        "ℹ️ Как пользоваться ботом\n\n🧾 «Загрузить чек» — отправьте фото QR-кода с чека и получите билеты за товары-участники.\n👤 «Мой профиль», 📋 «Мои чеки» — ваши билеты и статус чеков.\n\nКоманды:\n/start — начать или вернуться в меню\n/status — статус последнего чека и ваши билеты\n/language — язык / language\n/cancel — отменить текущее действие\n/help — эта справка",
+        "ℹ️ How to use the bot\n\n🧾 «Upload receipt» — send a photo of the receipt's QR code and get tickets for promo products.\n👤 «My profile», 📋 «My receipts» — your tickets and receipt status.\n\nCommands:\n/start — begin or return to the menu\n/status — status of your latest receipt and your tickets\n/language — язык / language\n/cancel — cancel the current action\n/help — this help",
+    ),
+    // Receipt upload.
+    (
+        "upload_not_started",
+        "⏳ Акция ещё не началась. Чеки принимаются с {start}.",
+        "⏳ The promotion has not started yet. Receipts are accepted from {start}.",
+    ),
+    (
+        "upload_ended",
+        "🏁 Акция завершилась {end}, чеки больше не принимаются. Спасибо за участие!",
+        "🏁 The promotion ended on {end}; receipts are no longer accepted. Thank you for taking part!",
+    ),
+    (
+        "upload_limit_hour",
+        "⚠️ Вы уже загрузили {limit} чеков за этот час — это максимум. Попробуйте через час.",
+        "⚠️ You have uploaded {limit} receipts this hour, the maximum. Please try again in an hour.",
+    ),
+    (
+        "upload_limit_day",
+        "⚠️ Вы уже загрузили {limit} чеков за сегодня — это максимум. Попробуйте завтра.",
+        "⚠️ You have uploaded {limit} receipts today, the maximum. Please try again tomorrow.",
+    ),
+    (
+        "upload_ask",
+        "📸 Сфотографируйте QR-код на чеке и отправьте фото сюда. Можно отправить снимок файлом (JPEG или PNG, так QR-код чётче) или текст QR-кода вида t=…&s=…&fn=…&i=…&fp=…&n=…",
+        "📸 Take a photo of the QR code on the receipt and send it here. You can also send the picture as a file (JPEG or PNG, the QR code stays sharper) or the QR text like t=…&s=…&fn=…&i=…&fp=…&n=…",
+    ),
+    (
+        "upload_checking",
+        "⏳ Чек получен и отправлен на проверку. Результат придёт сюда через несколько минут.",
+        "⏳ Receipt received and sent for checking. The result will arrive here in a few minutes.",
+    ),
+    (
+        "upload_too_big",
+        "Файл слишком большой: не больше 10 МБ. Отправьте снимок поменьше.",
+        "The file is too large: 10 MB at most. Please send a smaller picture.",
+    ),
+    (
+        "upload_wrong_type",
+        "Этот файл не подходит: нужна фотография чека в формате JPEG или PNG.",
+        "This file will not do: please send a photo of the receipt as JPEG or PNG.",
+    ),
+    (
+        "upload_qr_not_receipt",
+        "Это не похоже на QR-код кассового чека. Нужна строка вида t=20240115T1230&s=1285.21&fn=9999078900012345&i=12345&fp=1234567890&n=1 — или просто отправьте фото QR-кода.",
+        "This does not look like a receipt QR code. It should read like t=20240115T1230&s=1285.21&fn=9999078900012345&i=12345&fp=1234567890&n=1, or just send a photo of the QR code.",
+    ),
+    (
+        "upload_qr_bad_field",
+        "В тексте QR-кода неверное или отсутствующее поле «{field}». Скопируйте строку целиком или отправьте фото QR-кода.",
+        "The QR text has a wrong or missing «{field}» field. Copy the whole line or send a photo of the QR code.",
+    ),
+    (
+        "upload_hint",
+        "Жду фото QR-кода с чека: фото, файл JPEG/PNG или текст QR-кода (или нажмите «❌ Отмена»).",
+        "Waiting for the receipt's QR code: a photo, a JPEG/PNG file or the QR text (or press «❌ Cancel»).",
+    ),
+    // Profile, status, my receipts.
+    (
+        "profile",
+        "👤 Ваш профиль\n\nИмя: {name}\nТелефон: {phone}\nЧеков загружено: {uploads} (принято: {accepted})\n🎟 Билетов: {tickets}\n🏆 Выигрышей: {wins}\n{days_left}",
+        "👤 Your profile\n\nName: {name}\nPhone: {phone}\nReceipts uploaded: {uploads} (accepted: {accepted})\n🎟 Tickets: {tickets}\n🏆 Wins: {wins}\n{days_left}",
+    ),
+    ("phone_unknown", "не указан", "not given"),
+    (
+        "status",
+        "📊 Ваш статус\n\nПоследний чек: {last}\n🎟 Билетов: {tickets}\n{days_left}",
+        "📊 Your status\n\nLatest receipt: {last}\n🎟 Tickets: {tickets}\n{days_left}",
+    ),
+    ("status_last", "№{id} от {date} — {status}", "#{id} of {date}: {status}"),
+    ("status_no_receipts", "чеков пока нет", "no receipts yet"),
+    (
+        "receipts_empty",
+        "У вас пока нет загруженных чеков. Нажмите «🧾 Загрузить чек», чтобы получить билеты.",
+        "You have not uploaded any receipts yet. Press «🧾 Upload receipt» to get tickets.",
+    ),
+    (
+        "receipts_header",
+        "📋 Ваши чеки ({total}), страница {page} из {pages}:",
+        "📋 Your receipts ({total}), page {page} of {pages}:",
+    ),
+    (
+        "receipt_line",
+        "{n}. {date} — {status}\nСумма: {sum} ₽ · Билетов: {tickets} · {product}",
+        "{n}. {date}: {status}\nTotal: {sum} RUB · Tickets: {tickets} · {product}",
+    ),
+    ("status_queued", "⏳ на проверке", "⏳ being checked"),
+    ("status_accepted", "✅ принят", "✅ accepted"),
+    ("status_pending_moderation", "🕵️ на модерации", "🕵️ under review"),
+    ("status_rejected", "❌ отклонён", "❌ rejected"),
+    ("status_failed", "⚠️ не удалось проверить", "⚠️ could not be checked"),
+    ("btn_prev", "◀️ Назад", "◀️ Back"),
+    ("btn_next", "Далее ▶️", "Next ▶️"),
+    ("callback_page_missing", "Такой страницы нет.", "There is no such page."),
+    (
+        "callback_stale",
+        "Эта кнопка устарела. Откройте раздел заново из меню.",
+        "This button is out of date. Please open the section again from the menu.",
+    ),
+    // FAQ and support.
+    ("faq_menu", "ℹ️ Частые вопросы. Выберите тему:", "ℹ️ Frequently asked questions. Choose a topic:"),
+    ("faq_btn_how", "Как участвовать", "How to take part"),
+    ("faq_btn_limits", "Лимиты", "Limits"),
+    ("faq_btn_winners", "Как узнать о выигрыше", "How winners are told"),
+    ("faq_btn_rejected", "Почему чек отклонён", "Why a receipt is rejected"),
+    ("faq_btn_dates", "Сроки акции", "Dates"),
+    ("faq_btn_prizes", "Призы", "Prizes"),
+    ("btn_back", "⬅️ К темам", "⬅️ Topics"),
+    (
+        "faq_how",
+        "🛒 Как участвовать\n\n1. Купите товары-участники акции «{promo}».\n2. Нажмите «🧾 Загрузить чек» и отправьте фото QR-кода с чека.\n3. За каждый подходящий товар в чеке вы получите билеты для розыгрыша.",
+        "🛒 How to take part\n\n1. Buy promo products of «{promo}».\n2. Press «🧾 Upload receipt» and send a photo of the receipt's QR code.\n3. Every promo product on the receipt earns you raffle tickets.",
+    ),
+    (
+        "faq_limits",
+        "📏 Лимиты\n\nНе больше {per_hour} чеков в час и {per_day} чеков в день на одного участника. Каждый чек засчитывается только один раз.",
+        "📏 Limits\n\nAt most {per_hour} receipts an hour and {per_day} receipts a day per shopper. Each receipt counts only once.",
+    ),
+    (
+        "faq_winners",
+        "🏆 Как узнать о выигрыше\n\nПобедителей выбирают случайно: чем больше билетов, тем выше шанс. Победителям бот напишет сам в этот чат — не блокируйте его.",
+        "🏆 How winners are told\n\nWinners are drawn at random: more tickets, better chances. The bot writes to winners in this chat, so please do not block it.",
+    ),
+    (
+        "faq_rejected",
+        "❌ Почему чек отклонён\n\n• в чеке нет товаров-участников;\n• чек уже загружен (вами или кем-то другим);\n• дата покупки вне сроков акции;\n• это чек возврата, а не покупки;\n• QR-код не читается — сфотографируйте его ближе и при хорошем свете.",
+        "❌ Why a receipt is rejected\n\n• no promo products on it;\n• it was already uploaded (by you or someone else);\n• the purchase date is outside the promotion;\n• it is a refund, not a sale;\n• the QR code is unreadable — take a closer photo in good light.",
+    ),
+    (
+        "faq_dates",
+        "📅 Сроки акции\n\nНачало: {start}\nОкончание: {end}\nПринимаются чеки покупок, сделанных в эти даты.",
+        "📅 Dates\n\nStart: {start}\nEnd: {end}\nReceipts of purchases made within these dates take part.",
+    ),
+    ("faq_prizes", "🎁 Призы\n\n{prizes}", "🎁 Prizes\n\n{prizes}"),
+    ("date_running", "акция уже идёт", "already running"),
+    ("date_open", "без даты окончания", "no end date"),
+    (
+        "support",
+        "🆘 Поддержка\n\nЕсли что-то пошло не так, напишите нам — ответим как можно скорее.\n\n{contacts}",
+        "🆘 Support\n\nIf something went wrong, write to us and we will answer as soon as we can.\n\n{contacts}",
+    ),
+    ("support_email", "✉️ E-mail: {email}", "✉️ E-mail: {email}"),
+    ("support_telegram", "💬 Telegram: @{username}", "💬 Telegram: @{username}"),
+    ("support_none", "Контакты поддержки скоро появятся.", "Support contacts will be published soon."),
+    ("btn_support_telegram", "💬 Написать в поддержку", "💬 Message support"),
+    // Language.
+    ("language_choose", "Выберите язык / Choose your language:", "Choose your language / Выберите язык:"),
+    ("btn_lang_ru", "🇷🇺 Русский", "🇷🇺 Русский"),
+    ("btn_lang_en", "🇬🇧 English", "🇬🇧 English"),
+    ("language_set", "Язык: русский ✅", "Language: English ✅"),
+    ("menu_updated", "Меню обновлено 👇", "Menu updated 👇"),
+    // Channel subscription before registration completes.
+    (
+        "subscribe_required",
+        "📢 Последний шаг: подпишитесь на наш канал и нажмите «Проверить подписку».",
+        "📢 One last step: join our channel and press «Check subscription».",
+    ),
+    (
+        "hint_awaiting_subscription",
+        "Чтобы завершить регистрацию, подпишитесь на канал и нажмите «Проверить подписку» (или «❌ Отмена»).",
+        "To finish registration, join the channel and press «Check subscription» (or «❌ Cancel»).",
+    ),
+    (
+        "subscribe_not_yet",
+        "Подписка пока не найдена. Подпишитесь на канал и нажмите кнопку ещё раз.",
+        "No subscription found yet. Join the channel and press the button again.",
+    ),
+    (
+        "subscribe_check_failed",
+        "Не получилось проверить подписку. Попробуйте ещё раз через минуту.",
+        "Could not check the subscription. Please try again in a minute.",
+    ),
+    ("subscribe_confirmed", "✅ Подписка подтверждена.", "✅ Subscription confirmed."),
+    ("btn_subscribe", "📢 Перейти в канал", "📢 Open the channel"),
+    ("btn_check_subscription", "🔄 Проверить подписку", "🔄 Check subscription"),
 ];
 
 /// Built-in texts merged with the bot's overrides; overrides are re-read at most every

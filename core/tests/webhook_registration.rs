@@ -132,7 +132,10 @@ async fn a_shopper_registers_with_name_and_own_shared_contact() {
         .contains("Регистрация завершена"));
     let menu = keyboard_texts(done);
     assert!(menu.contains(&"🧾 Загрузить чек".to_owned()), "{menu:?}");
-    assert!(!menu.contains(&"📊 Статистика".to_owned()), "no admin menu: {menu:?}");
+    assert!(
+        !menu.contains(&"📊 Статистика".to_owned()),
+        "no admin menu: {menu:?}"
+    );
 
     let row = user_row(&app, 2001).await.expect("row");
     assert_eq!(row.get::<_, String>("status"), "registered");
@@ -169,7 +172,10 @@ async fn a_typed_phone_is_accepted_and_an_invalid_one_explained() {
         .unwrap_or_default()
         .contains("+79991234567"));
     assert_eq!(
-        user_row(&app, 2101).await.expect("row").get::<_, String>("status"),
+        user_row(&app, 2101)
+            .await
+            .expect("row")
+            .get::<_, String>("status"),
         "registering"
     );
 
@@ -235,7 +241,10 @@ async fn cancel_during_registration_resets_the_user_at_each_step() {
         .contains("Регистрация отменена"));
     assert_eq!(cancelled["reply_markup"]["remove_keyboard"], true);
     assert_eq!(
-        user_row(&app, 2401).await.expect("row").get::<_, String>("status"),
+        user_row(&app, 2401)
+            .await
+            .expect("row")
+            .get::<_, String>("status"),
         "new"
     );
 
@@ -271,7 +280,10 @@ async fn a_registered_user_is_welcomed_back_with_tickets_and_admins_see_their_me
     assert!(text.contains("До конца акции дней"), "{text}");
     let menu = keyboard_texts(&back);
     assert!(menu.contains(&"📊 Статистика".to_owned()), "{menu:?}");
-    assert!(menu.contains(&"➕ Ручное добавление".to_owned()), "{menu:?}");
+    assert!(
+        menu.contains(&"➕ Ручное добавление".to_owned()),
+        "{menu:?}"
+    );
 }
 
 #[tokio::test]
@@ -315,8 +327,7 @@ async fn concurrent_deliveries_of_one_update_are_processed_once() {
     let config = TestConfig::default().with("WEBHOOK_REPLY_IN_RESPONSE", "false");
     let app = spawn_app_with(config).await.expect("app");
     let update = Updates::text(3201, "/start");
-    let answers =
-        futures::future::join_all((0..8).map(|_| app.post_update(&update))).await;
+    let answers = futures::future::join_all((0..8).map(|_| app.post_update(&update))).await;
     for answer in answers {
         assert_eq!(answer.expect("posted").status, 200);
     }
@@ -327,18 +338,28 @@ async fn concurrent_deliveries_of_one_update_are_processed_once() {
 #[tokio::test]
 async fn unknown_update_kinds_are_acknowledged_and_ignored() {
     let app = spawn_app().await.expect("app");
-    let update = json!({"update_id": 77, "message_reaction": {"chat": {"id": 1, "type": "private"}}});
+    let update =
+        json!({"update_id": 77, "message_reaction": {"chat": {"id": 1, "type": "private"}}});
     let answer = app.post_update(&update).await.expect("posted");
     assert_eq!(answer.status, 200);
     let broken_message = json!({"update_id": 78, "message": {"text": "no ids"}});
-    assert_eq!(app.post_update(&broken_message).await.expect("posted").status, 200);
+    assert_eq!(
+        app.post_update(&broken_message)
+            .await
+            .expect("posted")
+            .status,
+        200
+    );
     assert!(app.telegram.calls().is_empty());
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_an_update_gets_a_clear_400() {
     let app = spawn_app().await.expect("app");
-    let answer = app.post_update(&json!({"hello": "world"})).await.expect("posted");
+    let answer = app
+        .post_update(&json!({"hello": "world"}))
+        .await
+        .expect("posted");
     assert_eq!(answer.status, 400);
     assert!(answer.body["error"]
         .as_str()
@@ -353,11 +374,17 @@ async fn blocking_and_unblocking_the_bot_toggles_reachability() {
     app.send_update(&Updates::my_chat_member(3301, "member", "kicked"))
         .await
         .expect("delivered");
-    assert!(!user_row(&app, 3301).await.expect("row").get::<_, bool>("reachable"));
+    assert!(!user_row(&app, 3301)
+        .await
+        .expect("row")
+        .get::<_, bool>("reachable"));
     app.send_update(&Updates::my_chat_member(3301, "kicked", "member"))
         .await
         .expect("delivered");
-    assert!(user_row(&app, 3301).await.expect("row").get::<_, bool>("reachable"));
+    assert!(user_row(&app, 3301)
+        .await
+        .expect("row")
+        .get::<_, bool>("reachable"));
 }
 
 #[tokio::test]

@@ -12,8 +12,14 @@ pub enum DialogueState {
     AwaitingPhone {
         name: String,
     },
+    /// The phone is stored; registration completes once the shopper has joined the
+    /// required channel (optional setting).
+    AwaitingSubscription,
+    /// The shopper pressed "upload receipt": a photo, an image file or the QR text is next.
+    AwaitingReceipt,
 }
 
+/// Redis key of a chat's dialogue state (the store adds the bot's prefix).
 pub fn key(chat_id: i64) -> String {
     format!("dlg:{chat_id}")
 }
@@ -36,9 +42,15 @@ mod tests {
 
     #[test]
     fn names_between_two_and_a_hundred_letters_are_accepted_and_tidied() {
-        assert_eq!(validate_name("  Иван   Петров "), Some("Иван Петров".into()));
+        assert_eq!(
+            validate_name("  Иван   Петров "),
+            Some("Иван Петров".into())
+        );
         assert_eq!(validate_name("Jo"), Some("Jo".into()));
-        assert_eq!(validate_name("Анна-Мария О'Нил"), Some("Анна-Мария О'Нил".into()));
+        assert_eq!(
+            validate_name("Анна-Мария О'Нил"),
+            Some("Анна-Мария О'Нил".into())
+        );
         assert!(validate_name(&"я".repeat(100)).is_some());
     }
 
@@ -54,8 +66,22 @@ mod tests {
 
     #[test]
     fn states_round_trip_through_json() {
-        let state = DialogueState::AwaitingPhone { name: "Иван".into() };
-        let json = serde_json::to_string(&state).unwrap_or_default();
-        assert_eq!(serde_json::from_str::<DialogueState>(&json).ok(), Some(state));
+        for state in [
+            DialogueState::AwaitingPhone {
+                name: "Иван".into(),
+            },
+            DialogueState::AwaitingSubscription,
+            DialogueState::AwaitingReceipt,
+        ] {
+            let json = serde_json::to_string(&state).unwrap_or_default();
+            assert_eq!(
+                serde_json::from_str::<DialogueState>(&json).ok(),
+                Some(state)
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&DialogueState::AwaitingReceipt).unwrap_or_default(),
+            r#"{"state":"awaiting_receipt"}"#
+        );
     }
 }

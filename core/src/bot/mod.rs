@@ -1,24 +1,32 @@
 //! The shopper dialogue: turns one Telegram update into the bot's replies.
 //!
-//! Handlers return their replies instead of sending them, so the webhook can put a single
-//! reply into its HTTP response and tests can assert replies without a server.
+//! Handlers return their replies instead of sending them, so the webhook can put a reply
+//! into its HTTP response and tests can assert replies without a server.
 
 pub mod admin;
+mod callbacks;
 pub mod dialogue;
+mod faq;
+mod menu;
+mod profile;
+mod subscription;
+mod upload;
 pub mod webhook;
 
 use chrono::NaiveDate;
+use serde_json::Value;
 use telegram_bot_raw::{MessageChat, MessageKind};
 
 use crate::app::App;
 use crate::pii::Phone;
 use crate::telegram::{
-    ChatMemberUpdated, KeyboardButton, Message, OutgoingMessage, ReplyKeyboardMarkup, SendMessage,
-    UpdateKind,
+    ChatMemberUpdated, IncomingUpdate, KeyboardButton, Message, OutgoingMessage,
+    ReplyKeyboardMarkup, SendMessage, UpdateKind,
 };
 use crate::texts::Lang;
 use crate::users::{TelegramProfile, User, UserStatus};
 use dialogue::DialogueState;
+use menu::MenuButton;
 
 /// What the shopper sent, reduced to what the dialogue cares about.
 #[derive(Debug)]
@@ -29,22 +37,103 @@ pub(crate) enum Input<'a> {
         phone: &'a str,
         owner: Option<i64>,
     },
+    /// The largest size of a photo (by width × height).
+    Photo {
+        file_id: &'a str,
+        file_size: Option<i64>,
+    },
+    /// A file sent "as document" (uncompressed; better for reading a QR code).
+    Document {
+        file_id: &'a str,
+        mime_type: Option<&'a str>,
+        file_size: Option<i64>,
+    },
     Other,
 }
 
-/// Handles one update and returns the replies to send, in order.
-pub async fn handle_update(app: &App, kind: &UpdateKind) -> anyhow::Result<Vec<OutgoingMessage>> {
-    match kind {
-        UpdateKind::Message(message) => handle_message(app, message).await,
-        UpdateKind::MyChatMember(change) => {
-            handle_membership(app, change).await?;
-            Ok(Vec::new())
+/// One Bot API call made in answer to an update. Wider than [`OutgoingMessage`]: callbacks
+/// also edit messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotCall {
+    pub method: &'static str,
+    pub params: Value,
+}
+
+impl BotCall {
+    /// `{"method": "...", ...params}`: Telegram executes this when it is the body of the
+    /// webhook response, saving one round trip.
+    pub fn as_webhook_reply(&self) -> Value {
+        let mut body = self.params.clone();
+        if let Value::Object(map) = &mut body {
+            map.insert("method".into(), Value::String(self.method.into()));
         }
-        UpdateKind::CallbackQuery(query) => Ok(vec![OutgoingMessage::AnswerCallback {
-            callback_query_id: callback_query_id(query),
-            text: None,
-        }]),
-        UpdateKind::Unknown { .. } => Ok(Vec::new()),
+        body
+    }
+}
+
+impl From<OutgoingMessage> for BotCall {
+    fn from(message: OutgoingMessage) -> Self {
+        BotCall {
+            method: message.method(),
+            params: message.params(),
+        }
+    }
+}
+
+/// Claims the update (dedup) and handles it. `None`: the update was processed before.
+pub async fn process_update(
+    app: &App,
+    update: &IncomingUpdate,
+) -> anyhow::Result<Option<Vec<BotCall>>> {
+    match &update.kind {
+        UpdateKind::Message(message) => {
+            // Groups and channels are not part of the promo: claimed, then ignored.
+            let MessageChat::Private(_) = &message.chat else {
+                return claim_only(app, update.update_id).await;
+            };
+            let from = &message.from;
+            let Some(user) = app
+                .users
+                .claim_and_touch(update.update_id, &profile_of(from))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let replies = handle_message(app, message, &user).await?;
+            Ok(Some(replies.into_iter().map(BotCall::from).collect()))
+        }
+        UpdateKind::CallbackQuery(query) => {
+            let Some(user) = app
+                .users
+                .claim_and_touch(update.update_id, &profile_of(&query.from))
+                .await?
+            else {
+                return Ok(None);
+            };
+            callbacks::handle(app, query, &user).await.map(Some)
+        }
+        UpdateKind::MyChatMember(change) => {
+            if !app.claim_update(update.update_id).await? {
+                return Ok(None);
+            }
+            handle_membership(app, change).await?;
+            Ok(Some(Vec::new()))
+        }
+        UpdateKind::Unknown { .. } => Ok(Some(Vec::new())),
+    }
+}
+
+async fn claim_only(app: &App, update_id: i64) -> anyhow::Result<Option<Vec<BotCall>>> {
+    Ok(app.claim_update(update_id).await?.then(Vec::new))
+}
+
+fn profile_of(from: &crate::telegram::User) -> TelegramProfile<'_> {
+    TelegramProfile {
+        telegram_id: from.id.into(),
+        username: from.username.as_deref(),
+        first_name: &from.first_name,
+        last_name: from.last_name.as_deref(),
+        language_code: from.language_code.as_deref(),
     }
 }
 
@@ -67,25 +156,9 @@ async fn handle_membership(app: &App, change: &ChatMemberUpdated) -> anyhow::Res
     }
 }
 
-async fn handle_message(app: &App, message: &Message) -> anyhow::Result<Vec<OutgoingMessage>> {
-    // Groups and channels are not part of the promo: stay silent there.
-    let MessageChat::Private(_) = &message.chat else {
-        return Ok(Vec::new());
-    };
-    let chat_id: i64 = message.chat.id().into();
-    let from = &message.from;
-    let user = app
-        .users
-        .touch(&TelegramProfile {
-            telegram_id: from.id.into(),
-            username: from.username.as_deref(),
-            first_name: &from.first_name,
-            last_name: from.last_name.as_deref(),
-            language_code: from.language_code.as_deref(),
-        })
-        .await?;
-
-    let input = match &message.kind {
+/// Reduces a message to an [`Input`].
+fn input_of(message: &Message) -> Input<'_> {
+    match &message.kind {
         MessageKind::Text { data, .. } if data.starts_with('/') => {
             // `/start@bot payload` → `/start`
             let command = data
@@ -102,9 +175,30 @@ async fn handle_message(app: &App, message: &Message) -> anyhow::Result<Vec<Outg
             phone: &data.phone_number,
             owner: data.user_id,
         },
+        // Telegram lists sizes small to large today, but that order is not documented.
+        MessageKind::Photo { data, .. } => data
+            .iter()
+            .max_by_key(|size| size.width.saturating_mul(size.height))
+            .map_or(Input::Other, |size| Input::Photo {
+                file_id: &size.file_id,
+                file_size: size.file_size,
+            }),
+        MessageKind::Document { data, .. } => Input::Document {
+            file_id: &data.file_id,
+            mime_type: data.mime_type.as_deref(),
+            file_size: data.file_size,
+        },
         _ => Input::Other,
-    };
+    }
+}
 
+async fn handle_message(
+    app: &App,
+    message: &Message,
+    user: &User,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let chat_id: i64 = message.chat.id().into();
+    let input = input_of(message);
     let state: DialogueState = app
         .redis
         .get_json(&dialogue::key(chat_id))
@@ -113,7 +207,7 @@ async fn handle_message(app: &App, message: &Message) -> anyhow::Result<Vec<Outg
     let conversation = Conversation {
         app,
         chat_id,
-        user: &user,
+        user,
         lang: user.lang,
     };
     conversation.step(state, input).await
@@ -137,51 +231,86 @@ impl Conversation<'_> {
                 return Ok(replies);
             }
         }
+        if self.user.status == UserStatus::Banned {
+            return self.reply("banned", &[]).await;
+        }
         let cancel = self.text("btn_cancel").await;
         let is_cancel = matches!(input, Input::Command("/cancel"))
             || matches!(input, Input::Text(t) if t.trim() == cancel);
         if is_cancel {
             return self.cancel(&state).await;
         }
-        match (state, input) {
-            (_, Input::Command("/start")) => self.start().await,
-            (DialogueState::AwaitingName, Input::Text(text)) => self.receive_name(text).await,
-            (DialogueState::AwaitingName, _) => self.reply_with_cancel("hint_awaiting_name").await,
-            (DialogueState::AwaitingPhone { name }, Input::Contact { phone, owner }) => {
+        let registered = self.user.status == UserStatus::Registered;
+        let button = match input {
+            Input::Text(text) if registered => menu::button(self, text).await,
+            _ => None,
+        };
+        match (state, input, button) {
+            (state, Input::Command("/start"), _) => self.start(&state).await,
+            (_, Input::Command("/help"), _) => faq::help(self).await,
+            (_, Input::Command("/language"), _) => callbacks::language_menu(self).await,
+            (DialogueState::AwaitingName, Input::Text(text), _) => self.receive_name(text).await,
+            (DialogueState::AwaitingName, _, _) => {
+                self.reply_with_cancel("hint_awaiting_name").await
+            }
+            (DialogueState::AwaitingPhone { name }, Input::Contact { phone, owner }, _) => {
                 if owner != Some(self.user.telegram_id) {
                     return self.phone_keyboard_reply("contact_not_own", &name).await;
                 }
                 self.receive_phone(phone, &name).await
             }
-            (DialogueState::AwaitingPhone { name }, Input::Text(text)) => {
+            (DialogueState::AwaitingPhone { name }, Input::Text(text), _) => {
                 self.receive_phone(text, &name).await
             }
-            (DialogueState::AwaitingPhone { name }, _) => {
+            (DialogueState::AwaitingPhone { name }, _, _) => {
                 self.phone_keyboard_reply("phone_invalid", &name).await
             }
-            (DialogueState::Idle, _) if self.user.status != UserStatus::Registered => {
-                self.reply("hint_start", &[]).await
+            (DialogueState::AwaitingSubscription, _, _) if !registered => {
+                subscription::prompt(self, "hint_awaiting_subscription").await
             }
-            (DialogueState::Idle, _) => {
+            _ if !registered => self.reply("hint_start", &[]).await,
+            (state, Input::Command("/status"), _) => {
+                self.leave(&state).await?;
+                profile::status(self).await
+            }
+            (state, _, Some(button)) => {
+                // Any menu button ends a half-done upload, except pressing upload again.
+                if button != MenuButton::Upload {
+                    self.leave(&state).await?;
+                }
+                menu::open(self, button).await
+            }
+            (state, Input::Photo { file_id, file_size }, _) => {
+                upload::receive_file(self, &state, upload::Upload::photo(file_id, file_size)).await
+            }
+            (
+                state,
+                Input::Document {
+                    file_id,
+                    mime_type,
+                    file_size,
+                },
+                _,
+            ) => {
+                let upload = upload::Upload::document(file_id, mime_type, file_size);
+                upload::receive_file(self, &state, upload).await
+            }
+            (DialogueState::AwaitingReceipt, Input::Text(text), _) => {
+                upload::receive_qr_text(self, text).await
+            }
+            (DialogueState::AwaitingReceipt, _, _) => self.reply_with_cancel("upload_hint").await,
+            _ => {
                 let text = self.text("hint_menu").await;
                 Ok(vec![self.with_main_menu(text).await])
             }
         }
     }
 
-    async fn start(&self) -> anyhow::Result<Vec<OutgoingMessage>> {
+    async fn start(&self, state: &DialogueState) -> anyhow::Result<Vec<OutgoingMessage>> {
         if self.user.status == UserStatus::Registered {
-            let tickets = self.app.users.ticket_count(self.user.id).await?;
-            let days_left = match days_left(self.app.settings.promo.end_date, today()) {
-                Some(days) => {
-                    self.app
-                        .texts
-                        .render("days_left", self.lang, &[("days", &days.to_string())])
-                        .await
-                }
-                None => self.text("promo_open_ended").await,
-            };
-            self.set_state(&DialogueState::Idle).await?;
+            let tickets = self.user.tickets;
+            let days_left = self.days_left_text().await;
+            self.leave(state).await?;
             let text = self
                 .app
                 .texts
@@ -227,6 +356,11 @@ impl Conversation<'_> {
             return self.phone_keyboard_reply("phone_invalid", name).await;
         };
         let sealed = self.app.settings.phone_key.seal(&phone);
+        if self.app.settings.telegram.required_channel.is_some() {
+            self.app.users.save_phone(self.user.id, &sealed).await?;
+            tracing::info!(user_id = self.user.id, phone = %phone, "phone stored, subscription pending");
+            return subscription::after_phone(self).await;
+        }
         self.app
             .users
             .complete_registration(self.user.id, &sealed)
@@ -238,10 +372,12 @@ impl Conversation<'_> {
     }
 
     async fn cancel(&self, state: &DialogueState) -> anyhow::Result<Vec<OutgoingMessage>> {
-        self.set_state(&DialogueState::Idle).await?;
+        self.leave(state).await?;
         let registering = matches!(
             state,
-            DialogueState::AwaitingName | DialogueState::AwaitingPhone { .. }
+            DialogueState::AwaitingName
+                | DialogueState::AwaitingPhone { .. }
+                | DialogueState::AwaitingSubscription
         );
         if registering && self.user.status != UserStatus::Registered {
             self.app.users.reset_registration(self.user.id).await?;
@@ -256,6 +392,14 @@ impl Conversation<'_> {
             return Ok(vec![self.with_main_menu(text).await]);
         }
         self.reply("hint_start", &[]).await
+    }
+
+    /// Back to the menu; skips the Redis round trip when there is no state to forget.
+    pub(crate) async fn leave(&self, state: &DialogueState) -> anyhow::Result<()> {
+        if *state == DialogueState::Idle {
+            return Ok(());
+        }
+        self.set_state(&DialogueState::Idle).await
     }
 
     pub(crate) async fn set_state(&self, state: &DialogueState) -> anyhow::Result<()> {
@@ -274,7 +418,26 @@ impl Conversation<'_> {
         self.app.texts.get(key, self.lang).await
     }
 
-    pub(crate) async fn reply(&self, key: &str, args: &[(&str, &str)]) -> anyhow::Result<Vec<OutgoingMessage>> {
+    pub(crate) async fn render(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.app.texts.render(key, self.lang, args).await
+    }
+
+    /// "Days left: N." or "The promotion is running." for an open-ended promotion.
+    pub(crate) async fn days_left_text(&self) -> String {
+        match days_left(self.app.settings.promo.end_date, today()) {
+            Some(days) => {
+                self.render("days_left", &[("days", &days.to_string())])
+                    .await
+            }
+            None => self.text("promo_open_ended").await,
+        }
+    }
+
+    pub(crate) async fn reply(
+        &self,
+        key: &str,
+        args: &[(&str, &str)],
+    ) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self.app.texts.render(key, self.lang, args).await;
         Ok(vec![OutgoingMessage::Send(SendMessage::new(
             self.chat_id,
@@ -282,7 +445,10 @@ impl Conversation<'_> {
         ))])
     }
 
-    pub(crate) async fn reply_with_cancel(&self, key: &str) -> anyhow::Result<Vec<OutgoingMessage>> {
+    pub(crate) async fn reply_with_cancel(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self.text(key).await;
         Ok(vec![self.with_cancel_keyboard(text).await])
     }
@@ -292,7 +458,11 @@ impl Conversation<'_> {
         key: &str,
         name: &str,
     ) -> anyhow::Result<Vec<OutgoingMessage>> {
-        let text = self.app.texts.render(key, self.lang, &[("name", name)]).await;
+        let text = self
+            .app
+            .texts
+            .render(key, self.lang, &[("name", name)])
+            .await;
         let mut share = KeyboardButton::new(self.text("btn_share_contact").await);
         share.request_contact();
         let mut keyboard = ReplyKeyboardMarkup::from(vec![
@@ -306,8 +476,9 @@ impl Conversation<'_> {
     }
 
     pub(crate) async fn with_cancel_keyboard(&self, text: String) -> OutgoingMessage {
-        let mut keyboard =
-            ReplyKeyboardMarkup::from(vec![vec![KeyboardButton::new(self.text("btn_cancel").await)]]);
+        let mut keyboard = ReplyKeyboardMarkup::from(vec![vec![KeyboardButton::new(
+            self.text("btn_cancel").await,
+        )]]);
         keyboard.resize_keyboard();
         OutgoingMessage::Send(SendMessage::new(self.chat_id, text).markup(keyboard))
     }
@@ -345,7 +516,7 @@ impl Conversation<'_> {
 }
 
 /// Moscow date: the promo's dates are Russian calendar days.
-fn today() -> NaiveDate {
+pub(crate) fn today() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(3)).date_naive()
 }
 
@@ -366,5 +537,16 @@ mod tests {
         assert_eq!(days_left(d("2026-11-30"), today), Some(7));
         assert_eq!(days_left(d("2026-11-01"), today), Some(0));
         assert_eq!(days_left(None, today), None);
+    }
+
+    #[test]
+    fn a_webhook_reply_carries_the_method_and_the_parameters() {
+        let call = BotCall {
+            method: "editMessageText",
+            params: serde_json::json!({"chat_id": 1, "message_id": 2, "text": "x"}),
+        };
+        let body = call.as_webhook_reply();
+        assert_eq!(body["method"], "editMessageText");
+        assert_eq!(body["message_id"], 2);
     }
 }

@@ -44,33 +44,39 @@ async fn receive_update(State(app): State<App>, headers: HeaderMap, body: Bytes)
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     if let UpdateKind::Unknown { kind, reason } = &update.kind {
-        tracing::debug!(update_id = update.update_id, kind, ?reason, "ignoring update kind");
+        tracing::debug!(
+            update_id = update.update_id,
+            kind,
+            ?reason,
+            "ignoring update kind"
+        );
         return StatusCode::OK.into_response();
     }
-    match app.claim_update(update.update_id).await {
-        Ok(true) => {}
-        Ok(false) => {
+    match crate::bot::process_update(&app, &update).await {
+        Ok(None) => {
             tracing::debug!(update_id = update.update_id, "repeated update dropped");
-            return StatusCode::OK.into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = ?e, "could not record the update");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unavailable");
-        }
-    }
-    match crate::bot::handle_update(&app, &update.kind).await {
-        Ok(mut replies) => {
-            if replies.len() == 1 && app.settings.telegram.reply_in_webhook_response {
-                if let Some(reply) = replies.pop() {
-                    return Json(reply.as_webhook_reply()).into_response();
-                }
-            }
-            for reply in &replies {
-                if let Err(e) = app.telegram.execute(reply).await {
-                    tracing::warn!(update_id = update.update_id, error = %e, "reply failed");
-                }
-            }
             StatusCode::OK.into_response()
+        }
+        Ok(Some(mut calls)) => {
+            // The last call rides in the response body, after the earlier ones were made
+            // over HTTP: order is kept (a callback is answered before its message is
+            // edited) and the most common case, one reply, costs no extra round trip.
+            let in_response = if app.settings.telegram.reply_in_webhook_response {
+                calls.pop()
+            } else {
+                None
+            };
+            for call in &calls {
+                let result: Result<serde_json::Value, _> =
+                    app.telegram.call(call.method, &call.params).await;
+                if let Err(e) = result {
+                    tracing::warn!(update_id = update.update_id, method = call.method, error = %e, "reply failed");
+                }
+            }
+            match in_response {
+                Some(call) => Json(call.as_webhook_reply()).into_response(),
+                None => StatusCode::OK.into_response(),
+            }
         }
         Err(e) => {
             tracing::error!(update_id = update.update_id, error = ?e, "update failed");

@@ -1,19 +1,407 @@
 //! Admin commands in the bot (statistics, broadcast, raffle, winners, export, manual
 //! receipt), for admins only. Admin dialogue state lives under its own Redis key so it
 //! never collides with the shopper dialogue.
+//!
+//! Flows are a [`AdminState`] per chat plus one handler per state. Steps that create
+//! something (a campaign, a ticket grant) first *take* the state atomically, so a double
+//! tap or a repeated message commits once.
 
-use crate::telegram::OutgoingMessage;
+mod broadcast;
+mod manual;
+mod raffle;
+mod reports;
+pub mod state;
+mod store;
+mod texts;
+
+pub use state::AdminState;
+pub use texts::TEXTS;
+
+use crate::app::App;
+use crate::telegram::{CallbackQuery, InlineKeyboardButton, OutgoingMessage, SendMessage};
 
 use super::{Conversation, Input};
 
-/// Admin texts (key, Russian, English).
-pub const TEXTS: &[(&str, &str, &str)] = &[];
+/// Every callback of an admin button starts with this, so the dialogue can route it here.
+pub const CALLBACK_PREFIX: &str = "adm:";
+const CB_CANCEL: &str = "adm:cancel";
+const CB_BROADCAST_NOW: &str = "adm:bc:now";
+const CB_BROADCAST_AT: &str = "adm:bc:at";
+const CB_RAFFLE_GO: &str = "adm:rf:go";
+
+/// An unfinished admin flow is forgotten after a day.
+const STATE_TTL_SECS: u64 = 24 * 3600;
+
+pub fn state_key(chat_id: i64) -> String {
+    format!("adm:{chat_id}")
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Button {
+    Stats,
+    Broadcast,
+    Raffle,
+    Winners,
+    Export,
+    Manual,
+}
+
+const BUTTONS: &[(&str, Button)] = &[
+    ("btn_stats", Button::Stats),
+    ("btn_broadcast", Button::Broadcast),
+    ("btn_raffle", Button::Raffle),
+    ("btn_winners", Button::Winners),
+    ("btn_export_winners", Button::Export),
+    ("btn_manual_receipt", Button::Manual),
+];
+
+/// Shopper menu buttons: pressing one mid-flow leaves the admin flow.
+const SHOPPER_BUTTONS: &[&str] = &[
+    "btn_upload",
+    "btn_profile",
+    "btn_receipts",
+    "btn_faq",
+    "btn_support",
+];
 
 /// Handles `input` when it belongs to an admin flow; `None` lets the shopper dialogue
 /// handle it. Callers guarantee the sender is an admin.
 pub(crate) async fn try_handle(
-    _conversation: &Conversation<'_>,
-    _input: &Input<'_>,
+    conversation: &Conversation<'_>,
+    input: &Input<'_>,
 ) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
-    Ok(None)
+    let state = load(conversation).await?;
+    if is_cancel(conversation, input).await {
+        // Without an admin flow, cancel belongs to the shopper dialogue.
+        return match state {
+            Some(_) => cancel(conversation).await.map(Some),
+            None => Ok(None),
+        };
+    }
+    if let Input::Text(text) = input {
+        if let Some(button) = admin_button(conversation, text).await {
+            // A menu button always starts afresh, dropping any unfinished flow.
+            clear(conversation).await?;
+            return start(conversation, button).await.map(Some);
+        }
+    }
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    if leaves_flow(conversation, input).await {
+        clear(conversation).await?;
+        return Ok(None);
+    }
+    step(conversation, state, input).await.map(Some)
+}
+
+/// Handles a tap on an admin inline button (`adm:` callback data); `None` for any other
+/// callback. The first reply always answers the callback query, as Telegram requires.
+pub(crate) async fn try_handle_callback(
+    conversation: &Conversation<'_>,
+    data: &str,
+    callback_query_id: &str,
+) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
+    if !data.starts_with(CALLBACK_PREFIX) {
+        return Ok(None);
+    }
+    let answer = |text: Option<String>| OutgoingMessage::AnswerCallback {
+        callback_query_id: callback_query_id.to_owned(),
+        text,
+    };
+    let replies = match data {
+        CB_CANCEL => match take(conversation).await? {
+            Some(_) => {
+                let short = conversation.text("admin_cancelled_short").await;
+                let mut replies = vec![answer(Some(short))];
+                replies.extend(cancel(conversation).await?);
+                Some(replies)
+            }
+            None => None,
+        },
+        CB_BROADCAST_NOW => match take(conversation).await? {
+            Some(AdminState::BroadcastPreview { text }) => {
+                let mut replies = vec![answer(None)];
+                replies.extend(broadcast::send_now(conversation, text).await?);
+                Some(replies)
+            }
+            other => {
+                restore(conversation, other).await?;
+                None
+            }
+        },
+        CB_BROADCAST_AT => match load(conversation).await? {
+            Some(AdminState::BroadcastPreview { text }) => {
+                let mut replies = vec![answer(None)];
+                replies.extend(broadcast::ask_time(conversation, text).await?);
+                Some(replies)
+            }
+            _ => None,
+        },
+        CB_RAFFLE_GO => match take(conversation).await? {
+            Some(AdminState::RaffleConfirm {
+                prize,
+                winner_count,
+            }) => {
+                let mut replies = vec![answer(None)];
+                replies.extend(raffle::create(conversation, prize, winner_count).await?);
+                Some(replies)
+            }
+            other => {
+                restore(conversation, other).await?;
+                None
+            }
+        },
+        _ => None,
+    };
+    match replies {
+        Some(replies) => Ok(Some(replies)),
+        // An old preview's button, a second tap, or a flow already cancelled.
+        None => {
+            let stale = conversation.text("admin_stale_action").await;
+            Ok(Some(vec![answer(Some(stale))]))
+        }
+    }
+}
+
+/// The webhook's entry point for a callback query: `None` unless the data is an admin
+/// callback from an admin, so anyone else's tap falls back to the ordinary answer.
+pub async fn handle_callback(
+    app: &App,
+    query: &CallbackQuery,
+) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
+    let Some(data) = query
+        .data
+        .as_deref()
+        .filter(|data| data.starts_with(CALLBACK_PREFIX))
+    else {
+        return Ok(None);
+    };
+    let telegram_id: i64 = query.from.id.into();
+    let Some(user) = app.users.find_by_telegram_id(telegram_id).await? else {
+        return Ok(None);
+    };
+    if !app.is_admin(&user) {
+        return Ok(None);
+    }
+    // Admin flows run only in the admin's private chat (chat id = user id); a button
+    // seen anywhere else is not acted on.
+    let in_own_chat = matches!(
+        &query.message,
+        Some(crate::telegram::types::MessageOrChannelPost::Message(message))
+            if i64::from(message.chat.id()) == telegram_id
+    );
+    if !in_own_chat {
+        return Ok(None);
+    }
+    let conversation = Conversation {
+        app,
+        chat_id: telegram_id,
+        user: &user,
+        lang: user.lang,
+    };
+    let query_id = super::callback_query_id(query);
+    try_handle_callback(&conversation, data, &query_id).await
+}
+
+async fn start(
+    conversation: &Conversation<'_>,
+    button: Button,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    match button {
+        Button::Stats => reports::stats(conversation).await,
+        Button::Winners => reports::winners(conversation).await,
+        Button::Export => reports::export(conversation).await,
+        Button::Broadcast => {
+            save(conversation, &AdminState::BroadcastText).await?;
+            prompt(conversation, "admin_broadcast_ask_text", &[]).await
+        }
+        Button::Raffle => {
+            save(conversation, &AdminState::RafflePrize).await?;
+            prompt(conversation, "admin_raffle_ask_prize", &[]).await
+        }
+        Button::Manual => {
+            save(conversation, &AdminState::ManualUser).await?;
+            prompt(conversation, "admin_manual_ask_user", &[]).await
+        }
+    }
+}
+
+async fn step(
+    conversation: &Conversation<'_>,
+    state: AdminState,
+    input: &Input<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    match state {
+        AdminState::BroadcastText => broadcast::receive_text(conversation, input).await,
+        AdminState::BroadcastPreview { .. } => {
+            conversation.reply("admin_broadcast_use_buttons", &[]).await
+        }
+        state @ AdminState::BroadcastTime { .. } => {
+            broadcast::receive_time(conversation, &state, input).await
+        }
+        AdminState::RafflePrize => raffle::receive_prize(conversation, input).await,
+        AdminState::RaffleWinnerCount { prize } => {
+            raffle::receive_count(conversation, prize, input).await
+        }
+        AdminState::RaffleConfirm { .. } => {
+            conversation.reply("admin_raffle_use_buttons", &[]).await
+        }
+        AdminState::ManualUser => manual::receive_query(conversation, input).await,
+        AdminState::ManualAmount { shopper } => {
+            manual::receive_amount(conversation, shopper, input).await
+        }
+        state @ AdminState::ManualReason { .. } => {
+            manual::receive_reason(conversation, &state, input).await
+        }
+    }
+}
+
+async fn is_cancel(conversation: &Conversation<'_>, input: &Input<'_>) -> bool {
+    match input {
+        Input::Command(command) => *command == "/cancel",
+        Input::Text(text) => text.trim() == conversation.text("btn_cancel").await,
+        _ => false,
+    }
+}
+
+async fn admin_button(conversation: &Conversation<'_>, text: &str) -> Option<Button> {
+    let text = text.trim();
+    for (key, button) in BUTTONS {
+        if conversation.text(key).await == text {
+            return Some(*button);
+        }
+    }
+    None
+}
+
+/// Commands and shopper menu buttons are not answers to an admin question.
+async fn leaves_flow(conversation: &Conversation<'_>, input: &Input<'_>) -> bool {
+    match input {
+        Input::Command(_) => true,
+        Input::Text(text) => {
+            let text = text.trim();
+            for key in SHOPPER_BUTTONS {
+                if conversation.text(key).await == text {
+                    return true;
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+async fn cancel(conversation: &Conversation<'_>) -> anyhow::Result<Vec<OutgoingMessage>> {
+    clear(conversation).await?;
+    done(conversation, "cancelled", &[]).await
+}
+
+/// A question: the text with the "❌ Отмена" keyboard.
+async fn prompt(
+    conversation: &Conversation<'_>,
+    key: &str,
+    args: &[(&str, &str)],
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let text = conversation
+        .app
+        .texts
+        .render(key, conversation.lang, args)
+        .await;
+    Ok(vec![conversation.with_cancel_keyboard(text).await])
+}
+
+/// The end of a flow: the text with the main menu back.
+async fn done(
+    conversation: &Conversation<'_>,
+    key: &str,
+    args: &[(&str, &str)],
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let text = conversation
+        .app
+        .texts
+        .render(key, conversation.lang, args)
+        .await;
+    Ok(vec![conversation.with_main_menu(text).await])
+}
+
+/// An inline keyboard with one row of admin actions.
+fn actions(buttons: Vec<(String, &str)>) -> Vec<Vec<InlineKeyboardButton>> {
+    vec![buttons
+        .into_iter()
+        .map(|(text, data)| InlineKeyboardButton::callback(text, data))
+        .collect()]
+}
+
+fn plain(conversation: &Conversation<'_>, text: String) -> OutgoingMessage {
+    OutgoingMessage::Send(SendMessage::new(conversation.chat_id, text))
+}
+
+async fn load(conversation: &Conversation<'_>) -> anyhow::Result<Option<AdminState>> {
+    conversation
+        .app
+        .redis
+        .get_json(&state_key(conversation.chat_id))
+        .await
+}
+
+async fn save(conversation: &Conversation<'_>, state: &AdminState) -> anyhow::Result<()> {
+    conversation
+        .app
+        .redis
+        .set_json(&state_key(conversation.chat_id), state, STATE_TTL_SECS)
+        .await
+}
+
+async fn clear(conversation: &Conversation<'_>) -> anyhow::Result<()> {
+    conversation
+        .app
+        .redis
+        .delete(&state_key(conversation.chat_id))
+        .await
+}
+
+/// Removes and returns the state in one Redis command (GETDEL), so of two concurrent
+/// confirmations only one finds the state and commits.
+async fn take(conversation: &Conversation<'_>) -> anyhow::Result<Option<AdminState>> {
+    let redis = &conversation.app.redis;
+    let mut connection = redis.connection();
+    let raw: Option<String> = redis::cmd("GETDEL")
+        .arg(redis.key(&state_key(conversation.chat_id)))
+        .query_async(&mut connection)
+        .await?;
+    Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+}
+
+/// Puts back a state that [`take`] removed but the action did not belong to.
+async fn restore(conversation: &Conversation<'_>, state: Option<AdminState>) -> anyhow::Result<()> {
+    match state {
+        Some(state) => save(conversation, &state).await,
+        None => Ok(()),
+    }
+}
+
+/// After a taken state's write failed, puts the state back so the retried update (the
+/// webhook lets Telegram retry a failure) or the admin's next tap can still commit.
+async fn restore_on_error<T>(
+    conversation: &Conversation<'_>,
+    state: AdminState,
+    result: anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    if result.is_err() {
+        if let Err(e) = save(conversation, &state).await {
+            tracing::warn!(error = %e, "could not restore the admin state");
+        }
+    }
+    result
+}
+
+/// Takes the state if it still is `expected`; otherwise leaves it as it was.
+async fn claim(conversation: &Conversation<'_>, expected: &AdminState) -> anyhow::Result<bool> {
+    let taken = take(conversation).await?;
+    if taken.as_ref() == Some(expected) {
+        return Ok(true);
+    }
+    restore(conversation, taken).await?;
+    Ok(false)
 }

@@ -24,7 +24,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(Parser)]
-#[command(name = "webhook-bench", about = "Benchmark of the telegram-webhook route")]
+#[command(
+    name = "webhook-bench",
+    about = "Benchmark of the telegram-webhook route"
+)]
 struct Cli {
     #[command(subcommand)]
     driver: Option<Driver>,
@@ -37,6 +40,13 @@ struct Cli {
     /// Registered shoppers the updates come from, round robin.
     #[arg(long, default_value_t = 200)]
     users: i64,
+    /// Run only these scenarios (start, menu_faq, menu_profile, callback).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Experiment: `synchronous_commit = off` on the webhook's connections, to see what
+    /// the WAL flush per update costs (not the default; see BENCHMARKS.md).
+    #[arg(long)]
+    async_commit: bool,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +90,8 @@ struct Report {
     p90_us: u64,
     p99_us: u64,
     max_us: u64,
+    /// CPU time the driver process itself used while measuring.
+    driver_cpu_us: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -107,17 +119,21 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(bench(cli.requests, cli.concurrency, cli.users))
+            runtime.block_on(bench(&cli))
         }
     }
 }
 
-async fn bench(requests: usize, concurrency: usize, users: i64) -> anyhow::Result<()> {
+async fn bench(cli: &Cli) -> anyhow::Result<()> {
+    let (requests, concurrency, users, only) =
+        (cli.requests, cli.concurrency, cli.users, &cli.only);
     let app = spawn_app_with(TestConfig::default()).await?;
     eprintln!("stack up at {}; registering {users} shoppers…", app.address);
     for i in 0..users {
         for text in ["/start", "Иван Петров", "+79991234567"] {
-            let answer = app.post_update(&Updates::text(FIRST_USER + i, text)).await?;
+            let answer = app
+                .post_update(&Updates::text(FIRST_USER + i, text))
+                .await?;
             if answer.status != 200 {
                 bail!("registration answered {}", answer.status);
             }
@@ -126,13 +142,50 @@ async fn bench(requests: usize, concurrency: usize, users: i64) -> anyhow::Resul
 
     let exe = std::env::current_exe()?;
     let warmup = (requests / 10).max(500);
+    // The machine is shared: besides wall-clock figures, report the CPU each part of the
+    // stack spent per update, which other load on the machine barely changes.
+    // Open every pooled connection now, so all backends are known before measuring.
+    let mut held = Vec::new();
+    for _ in 0..app.app.pool.status().max_size {
+        let connection = app.app.pool.get().await?;
+        if cli.async_commit {
+            connection
+                .batch_execute("SET synchronous_commit = off")
+                .await?;
+        }
+        held.push(connection);
+    }
+    drop(held);
+    let backends: Vec<String> = app
+        .db()
+        .await?
+        .query(
+            "SELECT pid::TEXT FROM pg_stat_activity WHERE datname = current_database()",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let redis = pids_named("redis-server");
     println!(
-        "| scenario | updates | concurrency | throughput (updates/s) | p50 | p90 | p99 | max | errors |"
+        "| scenario | updates | concurrency | throughput (updates/s) | p50 | p90 | p99 | max | errors | CPU µs/update: server · Postgres · Redis · driver |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (index, (scenario, label)) in SCENARIOS.iter().enumerate() {
+        if !only.is_empty() && !only.iter().any(|o| o == scenario) {
+            continue;
+        }
+        let cpu = |pids: &[String]| pids.iter().map(|pid| cpu_micros(pid)).sum::<u64>();
+        let before = (cpu_micros("self"), cpu(&backends), cpu(&redis));
         let output = tokio::process::Command::new(&exe)
-            .args(["drive", "--addr", &app.address.to_string(), "--scenario", scenario])
+            .args([
+                "drive",
+                "--addr",
+                &app.address.to_string(),
+                "--scenario",
+                scenario,
+            ])
             .args(["--requests", &requests.to_string()])
             .args(["--warmup", &warmup.to_string()])
             .args(["--concurrency", &concurrency.to_string()])
@@ -148,10 +201,17 @@ async fn bench(requests: usize, concurrency: usize, users: i64) -> anyhow::Resul
         if !output.status.success() {
             bail!("driver for {scenario} failed");
         }
-        let report: Report = serde_json::from_slice(&output.stdout)
-            .context("reading the driver's report")?;
+        let report: Report =
+            serde_json::from_slice(&output.stdout).context("reading the driver's report")?;
+        // Includes the driver's warm-up; the driver's own figure covers the measured part.
+        let total = (report.requests + warmup) as u64;
+        let per_update = |after: u64, before: u64| after.saturating_sub(before) / total.max(1);
+        let server = per_update(cpu_micros("self"), before.0);
+        let postgres = per_update(cpu(&backends), before.1);
+        let redis_cpu = per_update(cpu(&redis), before.2);
+        let driver = report.driver_cpu_us / (report.requests as u64).max(1);
         println!(
-            "| {label} | {} | {concurrency} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+            "| {label} | {} | {concurrency} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} | {server} · {postgres} · {redis_cpu} · {driver} |",
             report.requests,
             report.requests as f64 / report.elapsed_secs,
             report.p50_us as f64 / 1000.0,
@@ -205,8 +265,10 @@ async fn drive(
     let (warm, measured) = requests.split_at(warmup.min(requests.len()));
     run_connections(addr, warm, concurrency).await?;
     let started = Instant::now();
+    let cpu_before = cpu_micros("self");
     let (mut latencies, errors) = run_connections(addr, measured, concurrency).await?;
     let elapsed = started.elapsed();
+    let driver_cpu_us = cpu_micros("self").saturating_sub(cpu_before);
     latencies.sort_unstable();
     let at = |q: usize| {
         latencies
@@ -221,6 +283,7 @@ async fn drive(
         p90_us: at(90),
         p99_us: at(99),
         max_us: latencies.last().map_or(0, |d| d.as_micros() as u64),
+        driver_cpu_us,
     })
 }
 
@@ -306,6 +369,41 @@ async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::
         }
         buffer.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// User + system CPU time of a process from `/proc/<pid>/stat`, in microseconds
+/// (assumes the usual 100 clock ticks per second).
+fn cpu_micros(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name, which may itself contain spaces and parentheses.
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) * 10_000
+}
+
+fn pids_named(name: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == name)
+        })
+        .collect()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1,0 +1,135 @@
+//! ➕ Manual receipt: find a shopper by Telegram id, @username or phone, then grant N
+//! tickets with a reason (e.g. a receipt without a readable QR code checked by hand).
+
+use super::state::{self, AdminState, Shopper, UserQuery};
+use super::store;
+use super::{claim, prompt, restore_on_error, save, Conversation, Input};
+use crate::pii::Phone;
+use crate::telegram::{OutgoingMessage, SendMessage};
+use crate::texts::Lang;
+
+pub(super) async fn receive_query(
+    conversation: &Conversation<'_>,
+    input: &Input<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let query = match input {
+        Input::Text(raw) => UserQuery::parse(raw),
+        // A forwarded contact card names the shopper by phone.
+        Input::Contact { phone, .. } => Phone::parse(phone).ok().map(UserQuery::Phone),
+        _ => None,
+    };
+    let Some(query) = query else {
+        return prompt(conversation, "admin_manual_query_invalid", &[]).await;
+    };
+    let Some(found) = store::find_shopper(conversation.app, &query).await? else {
+        return prompt(conversation, "admin_manual_not_found", &[]).await;
+    };
+    let label = found.label();
+    if !found.registered {
+        return prompt(
+            conversation,
+            "admin_manual_not_registered",
+            &[("shopper", &label)],
+        )
+        .await;
+    }
+    let shopper = Shopper {
+        user_id: found.user_id,
+        telegram_id: found.telegram_id,
+        label: label.clone(),
+        lang: found.lang,
+        reachable: found.reachable,
+    };
+    save(conversation, &AdminState::ManualAmount { shopper }).await?;
+    prompt(
+        conversation,
+        "admin_manual_found",
+        &[("shopper", &label), ("tickets", &found.tickets.to_string())],
+    )
+    .await
+}
+
+pub(super) async fn receive_amount(
+    conversation: &Conversation<'_>,
+    shopper: Shopper,
+    input: &Input<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let Some(amount) = (match input {
+        Input::Text(raw) => state::ticket_amount(raw),
+        _ => None,
+    }) else {
+        return prompt(conversation, "admin_manual_amount_invalid", &[]).await;
+    };
+    save(conversation, &AdminState::ManualReason { shopper, amount }).await?;
+    prompt(conversation, "admin_manual_ask_reason", &[]).await
+}
+
+/// `state` is the `ManualReason` this input answers.
+pub(super) async fn receive_reason(
+    conversation: &Conversation<'_>,
+    state: &AdminState,
+    input: &Input<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let Some(reason) = (match input {
+        Input::Text(raw) => state::reason(raw),
+        _ => None,
+    }) else {
+        return prompt(conversation, "admin_manual_reason_invalid", &[]).await;
+    };
+    let AdminState::ManualReason { shopper, amount } = state else {
+        return conversation.reply("admin_stale_action", &[]).await;
+    };
+    if !claim(conversation, state).await? {
+        return conversation.reply("admin_stale_action", &[]).await;
+    }
+    let app = conversation.app;
+    let granted = store::grant_tickets(
+        app,
+        conversation.user.telegram_id,
+        shopper.user_id,
+        *amount,
+        &reason,
+    )
+    .await;
+    let total = restore_on_error(conversation, state.clone(), granted).await?;
+    tracing::info!(
+        admin = conversation.user.telegram_id,
+        user_id = shopper.user_id,
+        amount,
+        "tickets granted by hand"
+    );
+    let (amount, total) = (amount.to_string(), total.to_string());
+    let mut text = app
+        .texts
+        .render(
+            "admin_manual_done",
+            conversation.lang,
+            &[
+                ("amount", &amount),
+                ("shopper", &shopper.label),
+                ("total", &total),
+            ],
+        )
+        .await;
+    if !shopper.reachable {
+        text.push_str("\n\n");
+        text.push_str(&conversation.text("admin_manual_unreachable").await);
+    }
+    let mut replies = vec![conversation.with_main_menu(text).await];
+    if shopper.reachable {
+        let lang = Lang::from_code(&shopper.lang).unwrap_or(Lang::Ru);
+        let notice = app
+            .texts
+            .render(
+                "admin_manual_shopper_notice",
+                lang,
+                &[("amount", &amount), ("reason", &reason), ("total", &total)],
+            )
+            .await;
+        replies.push(OutgoingMessage::Send(SendMessage::new(
+            shopper.telegram_id,
+            notice,
+        )));
+    }
+    Ok(replies)
+}

@@ -1,0 +1,102 @@
+//! 🎁 Raffle from the bot: prize → winner count → confirm. It becomes a `raffle` campaign;
+//! the raffle engine draws it like one started from the panel.
+
+use serde_json::json;
+
+use super::state::{self, AdminState};
+use super::store::{self, NewCampaign};
+use super::{actions, done, prompt, restore_on_error, save, Conversation, Input};
+use crate::telegram::{OutgoingMessage, SendMessage};
+
+pub(super) async fn receive_prize(
+    conversation: &Conversation<'_>,
+    input: &Input<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let Input::Text(raw) = input else {
+        return prompt(conversation, "admin_text_expected", &[]).await;
+    };
+    let Some(prize) = state::prize(raw) else {
+        return prompt(conversation, "admin_raffle_prize_invalid", &[]).await;
+    };
+    save(conversation, &AdminState::RaffleWinnerCount { prize }).await?;
+    prompt(conversation, "admin_raffle_ask_count", &[]).await
+}
+
+pub(super) async fn receive_count(
+    conversation: &Conversation<'_>,
+    prize: String,
+    input: &Input<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let Some(winner_count) = (match input {
+        Input::Text(raw) => state::winner_count(raw),
+        _ => None,
+    }) else {
+        return prompt(conversation, "admin_raffle_count_invalid", &[]).await;
+    };
+    let participants = store::raffle_participants(conversation.app).await?;
+    let text = conversation
+        .app
+        .texts
+        .render(
+            "admin_raffle_confirm",
+            conversation.lang,
+            &[
+                ("prize", &prize),
+                ("winner_count", &winner_count.to_string()),
+                ("participants", &participants.to_string()),
+            ],
+        )
+        .await;
+    save(
+        conversation,
+        &AdminState::RaffleConfirm {
+            prize,
+            winner_count,
+        },
+    )
+    .await?;
+    let buttons = actions(vec![
+        (
+            conversation.text("admin_btn_raffle_go").await,
+            super::CB_RAFFLE_GO,
+        ),
+        (
+            conversation.text("admin_btn_cancel").await,
+            super::CB_CANCEL,
+        ),
+    ]);
+    Ok(vec![OutgoingMessage::Send(
+        SendMessage::new(conversation.chat_id, text).markup(buttons),
+    )])
+}
+
+pub(super) async fn create(
+    conversation: &Conversation<'_>,
+    prize: String,
+    winner_count: i32,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let campaign = NewCampaign {
+        kind: "raffle",
+        content: json!({ "prize": prize, "winner_count": winner_count }),
+        scheduled_for: None,
+    };
+    let created =
+        store::create_campaign(conversation.app, conversation.user.telegram_id, &campaign).await;
+    let state = AdminState::RaffleConfirm {
+        prize,
+        winner_count,
+    };
+    let id = restore_on_error(conversation, state, created).await?;
+    tracing::info!(
+        campaign_id = id,
+        admin = conversation.user.telegram_id,
+        winner_count,
+        "raffle created from the bot"
+    );
+    done(
+        conversation,
+        "admin_raffle_started",
+        &[("id", &id.to_string())],
+    )
+    .await
+}

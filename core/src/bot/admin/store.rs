@@ -1,0 +1,352 @@
+//! SQL behind the admin commands: figures, campaigns created from the bot, shopper search,
+//! manual ticket grants and raffle winners. Every write is paired with its audit row.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::state::{moscow, UserQuery};
+use crate::app::App;
+
+/// Figures for the 📊 statistics message.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub users_total: i64,
+    pub users_registered: i64,
+    pub users_today: i64,
+    pub registered_today: i64,
+    pub receipts_accepted: i64,
+    pub receipts_pending: i64,
+    pub receipts_rejected: i64,
+    pub tickets_total: i64,
+    pub submissions_today: i64,
+}
+
+/// Midnight of today's Moscow date, the start of "today" for operators.
+fn start_of_moscow_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&moscow());
+    local
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|midnight| midnight.and_local_timezone(moscow()).single())
+        .map_or(now, |midnight| midnight.with_timezone(&Utc))
+}
+
+pub async fn stats(app: &App) -> anyhow::Result<Stats> {
+    let client = app.pool.get().await?;
+    let today = start_of_moscow_day(Utc::now());
+    let row = client
+        .query_one(
+            "SELECT
+                 (SELECT count(*) FROM users WHERE bot_id = $1),
+                 (SELECT count(*) FROM users WHERE bot_id = $1 AND status = 'registered'),
+                 (SELECT count(*) FROM users WHERE bot_id = $1 AND created_at >= $2),
+                 (SELECT count(*) FROM users WHERE bot_id = $1 AND status = 'registered'
+                                                 AND registered_at >= $2),
+                 (SELECT count(*) FROM receipts WHERE bot_id = $1 AND status = 'accepted'),
+                 (SELECT count(*) FROM receipts WHERE bot_id = $1 AND status = 'pending'),
+                 (SELECT count(*) FROM receipts WHERE bot_id = $1 AND status = 'rejected'),
+                 (SELECT COALESCE(SUM(amount), 0)::BIGINT FROM tickets WHERE bot_id = $1),
+                 (SELECT count(*) FROM receipt_submissions WHERE bot_id = $1 AND created_at >= $2)",
+            &[&app.bot_id, &today],
+        )
+        .await
+        .context("reading statistics")?;
+    Ok(Stats {
+        users_total: row.get(0),
+        users_registered: row.get(1),
+        users_today: row.get(2),
+        registered_today: row.get(3),
+        receipts_accepted: row.get(4),
+        receipts_pending: row.get(5),
+        receipts_rejected: row.get(6),
+        tickets_total: row.get(7),
+        submissions_today: row.get(8),
+    })
+}
+
+/// The recipients the campaign runner will materialise for `{"all": true}`.
+pub async fn broadcast_recipients(app: &App) -> anyhow::Result<i64> {
+    let client = app.pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM users WHERE bot_id = $1 AND reachable AND status = 'registered'",
+            &[&app.bot_id],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Shoppers holding at least one ticket: the raffle's pool.
+pub async fn raffle_participants(app: &App) -> anyhow::Result<i64> {
+    let client = app.pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT user_id FROM tickets WHERE bot_id = $1
+                                   GROUP BY user_id HAVING SUM(amount) > 0) AS holders",
+            &[&app.bot_id],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The panel user linked to this Telegram account, if any, so audit rows name them.
+const LINKED_ADMIN: &str = "(SELECT id FROM admin_users
+      WHERE bot_id = $1 AND telegram_id = $2 AND disabled_at IS NULL ORDER BY id LIMIT 1)";
+
+fn actor(admin_telegram_id: i64) -> String {
+    format!("bot:{admin_telegram_id}")
+}
+
+/// A campaign to create from the bot, in the same shape the panel writes.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub kind: &'static str,
+    pub content: Value,
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// Inserts the campaign as `scheduled` (the trigger announces it to the listen-bridge)
+/// together with its audit row; returns the campaign id.
+pub async fn create_campaign(
+    app: &App,
+    admin_telegram_id: i64,
+    campaign: &NewCampaign,
+) -> anyhow::Result<i64> {
+    let mut client = app.pool.get().await?;
+    let tx = client.transaction().await?;
+    let audience = json!({ "all": true });
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO campaigns (bot_id, kind, status, content, audience, scheduled_for,
+                                        created_via, created_by)
+                 VALUES ($1, $3, 'scheduled', $4, $5, $6, 'bot', {LINKED_ADMIN})
+                 RETURNING id"
+            ),
+            &[
+                &app.bot_id,
+                &admin_telegram_id,
+                &campaign.kind,
+                &campaign.content,
+                &audience,
+                &campaign.scheduled_for,
+            ],
+        )
+        .await
+        .context("creating the campaign")?;
+    let id: i64 = row.get(0);
+    let details = json!({
+        "kind": campaign.kind,
+        "content": campaign.content,
+        "audience": audience,
+        "scheduled_for": campaign.scheduled_for,
+    });
+    tx.execute(
+        &format!(
+            "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
+             VALUES ($1, {LINKED_ADMIN}, $3, 'campaign.create', $4, $5)"
+        ),
+        &[
+            &app.bot_id,
+            &admin_telegram_id,
+            &actor(admin_telegram_id),
+            &format!("campaign:{id}"),
+            &details,
+        ],
+    )
+    .await
+    .context("auditing the campaign")?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A shopper as the manual-grant flow shows them.
+#[derive(Debug, Clone)]
+pub struct FoundShopper {
+    pub user_id: i64,
+    pub telegram_id: i64,
+    pub name: String,
+    pub username: Option<String>,
+    pub phone_masked: Option<String>,
+    pub registered: bool,
+    pub reachable: bool,
+    pub lang: String,
+    pub tickets: i64,
+}
+
+impl FoundShopper {
+    pub fn label(&self) -> String {
+        let mut label = self.name.clone();
+        if let Some(username) = &self.username {
+            label.push_str(&format!(" (@{username})"));
+        }
+        if let Some(phone) = &self.phone_masked {
+            label.push_str(&format!(", {phone}"));
+        }
+        label.push_str(&format!(", ID {}", self.telegram_id));
+        label
+    }
+}
+
+pub async fn find_shopper(app: &App, query: &UserQuery) -> anyhow::Result<Option<FoundShopper>> {
+    let hash = |phone: &crate::pii::Phone| app.settings.phone_key.hash(phone);
+    let (telegram_id, phone_hash, username): (Option<i64>, Option<Vec<u8>>, Option<&str>) =
+        match query {
+            UserQuery::Username(name) => (None, None, Some(name.as_str())),
+            UserQuery::Phone(phone) => (None, Some(hash(phone)), None),
+            UserQuery::IdOrPhone { id, phone } => (*id, phone.as_ref().map(hash), None),
+        };
+    let client = app.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT u.id, u.telegram_id, COALESCE(u.full_name, u.first_name), u.username,
+                    u.phone_masked, u.status = 'registered', u.reachable, u.language,
+                    (SELECT COALESCE(SUM(t.amount), 0)::BIGINT FROM tickets t
+                      WHERE t.bot_id = u.bot_id AND t.user_id = u.id)
+             FROM users u
+             WHERE u.bot_id = $1
+               AND (u.telegram_id = $2 OR u.phone_hash = $3 OR lower(u.username) = lower($4))
+             ORDER BY (u.telegram_id = $2) IS TRUE DESC, u.id
+             LIMIT 1",
+            &[&app.bot_id, &telegram_id, &phone_hash, &username],
+        )
+        .await
+        .context("searching the shopper")?;
+    Ok(row.map(|row| FoundShopper {
+        user_id: row.get(0),
+        telegram_id: row.get(1),
+        name: row.get(2),
+        username: row.get(3),
+        phone_masked: row.get(4),
+        registered: row.get(5),
+        reachable: row.get(6),
+        lang: row.get(7),
+        tickets: row.get(8),
+    }))
+}
+
+/// Adds a manual grant to the ticket ledger with its audit row; returns the new total.
+pub async fn grant_tickets(
+    app: &App,
+    admin_telegram_id: i64,
+    user_id: i64,
+    amount: i32,
+    reason: &str,
+) -> anyhow::Result<i64> {
+    let mut client = app.pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO tickets (bot_id, user_id, amount, source, reason, admin_user_id)
+                 VALUES ($1, $3, $4, 'manual', $5, {LINKED_ADMIN})
+                 RETURNING id"
+            ),
+            &[&app.bot_id, &admin_telegram_id, &user_id, &amount, &reason],
+        )
+        .await
+        .context("granting tickets")?;
+    let ticket_id: i64 = row.get(0);
+    let details = json!({
+        "ticket_id": ticket_id,
+        "user_id": user_id,
+        "amount": amount,
+        "reason": reason,
+    });
+    tx.execute(
+        &format!(
+            "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
+             VALUES ($1, {LINKED_ADMIN}, $3, 'tickets.grant', $4, $5)"
+        ),
+        &[
+            &app.bot_id,
+            &admin_telegram_id,
+            &actor(admin_telegram_id),
+            &format!("user:{user_id}"),
+            &details,
+        ],
+    )
+    .await
+    .context("auditing the grant")?;
+    let total = tx
+        .query_one(
+            "SELECT COALESCE(SUM(amount), 0)::BIGINT FROM tickets WHERE bot_id = $1 AND user_id = $2",
+            &[&app.bot_id, &user_id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(total.get(0))
+}
+
+/// One winner of one draw, for the list and the CSV export.
+#[derive(Debug, Clone)]
+pub struct WinnerRow {
+    pub draw_id: i64,
+    pub prize: String,
+    pub drawn_at: DateTime<Utc>,
+    pub position: i32,
+    pub name: String,
+    pub username: Option<String>,
+    pub phone_masked: Option<String>,
+    pub tickets: i32,
+    pub notified_at: Option<DateTime<Utc>>,
+}
+
+/// Winners of the latest `draws` draws (all draws when `None`), newest draw first.
+pub async fn winners(app: &App, draws: Option<i64>) -> anyhow::Result<Vec<WinnerRow>> {
+    let client = app.pool.get().await?;
+    let rows = client
+        .query(
+            "WITH latest AS (
+                 SELECT id FROM raffle_draws WHERE bot_id = $1
+                 ORDER BY drawn_at DESC, id DESC LIMIT $2)
+             SELECT d.id, d.prize, d.drawn_at, w.position, COALESCE(u.full_name, u.first_name),
+                    u.username, u.phone_masked, w.tickets_at_draw, w.notified_at
+             FROM latest
+             JOIN raffle_draws d ON d.id = latest.id
+             JOIN raffle_winners w ON w.draw_id = d.id
+             JOIN users u ON u.id = w.user_id
+             ORDER BY d.drawn_at DESC, d.id DESC, w.position",
+            &[&app.bot_id, &draws],
+        )
+        .await
+        .context("reading winners")?;
+    Ok(rows
+        .iter()
+        .map(|row| WinnerRow {
+            draw_id: row.get(0),
+            prize: row.get(1),
+            drawn_at: row.get(2),
+            position: row.get(3),
+            name: row.get(4),
+            username: row.get(5),
+            phone_masked: row.get(6),
+            tickets: row.get(7),
+            notified_at: row.get(8),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operators_day_starts_at_moscow_midnight() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        // 22:30 UTC is already 01:30 the next day in Moscow.
+        assert_eq!(
+            start_of_moscow_day(at("2026-11-24T22:30:00Z")),
+            at("2026-11-24T21:00:00Z")
+        );
+        assert_eq!(
+            start_of_moscow_day(at("2026-11-24T20:59:00Z")),
+            at("2026-11-23T21:00:00Z")
+        );
+    }
+}

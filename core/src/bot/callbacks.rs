@@ -1,0 +1,238 @@
+//! Inline-button taps. Every callback is answered (else the client shows a spinner), and
+//! data the bot never sent, or sent long ago, is answered with a notice and changes
+//! nothing: callback_data comes from the client and can be forged.
+
+use serde_json::json;
+use telegram_bot_raw::MessageOrChannelPost;
+
+use crate::app::App;
+use crate::telegram::{
+    CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, OutgoingMessage, ReplyMarkup,
+    SendMessage,
+};
+use crate::texts::Lang;
+use crate::users::{User, UserStatus};
+
+use super::{callback_query_id, faq, profile, subscription, BotCall, Conversation};
+
+/// Highest page number worth a database query; anything above is forged.
+const MAX_PAGE: i64 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callback<'a> {
+    FaqTopics,
+    FaqTopic(&'a str),
+    ReceiptsPage(i64),
+    Language(Lang),
+    CheckSubscription,
+}
+
+impl<'a> Callback<'a> {
+    fn parse(data: &'a str) -> Option<Self> {
+        let mut parts = data.split(':');
+        let parsed = match (parts.next(), parts.next(), parts.next()) {
+            (Some("faq"), Some("m"), None) => Callback::FaqTopics,
+            (Some("faq"), Some(code), None) => Callback::FaqTopic(code),
+            (Some("rc"), Some("p"), Some(page)) => Callback::ReceiptsPage(
+                page.parse::<i64>()
+                    .ok()
+                    .filter(|page| (1..=MAX_PAGE).contains(page))?,
+            ),
+            (Some("lang"), Some(code), None) => Callback::Language(Lang::from_code(code)?),
+            _ if data == subscription::CHECK => Callback::CheckSubscription,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(parsed)
+    }
+}
+
+/// `editMessageText` of one of the bot's messages; `None` removes the inline keyboard.
+pub(crate) fn edit(
+    chat_id: i64,
+    message_id: i64,
+    text: String,
+    keyboard: Option<InlineKeyboardMarkup>,
+) -> BotCall {
+    let mut params = json!({"chat_id": chat_id, "message_id": message_id, "text": text});
+    if let Some(keyboard) = keyboard {
+        params["reply_markup"] =
+            serde_json::to_value(ReplyMarkup::from(keyboard)).unwrap_or_default();
+    }
+    BotCall {
+        method: "editMessageText",
+        params,
+    }
+}
+
+pub(crate) async fn handle(
+    app: &App,
+    query: &CallbackQuery,
+    user: &User,
+) -> anyhow::Result<Vec<BotCall>> {
+    let id = callback_query_id(query);
+    let answer = |text: Option<String>| {
+        BotCall::from(OutgoingMessage::AnswerCallback {
+            callback_query_id: id.clone(),
+            text,
+        })
+    };
+    let stale = app.texts.get("callback_stale", user.lang).await;
+    let admin_data = query
+        .data
+        .as_deref()
+        .is_some_and(|data| data.starts_with(super::admin::CALLBACK_PREFIX));
+    if admin_data {
+        // The admin module checks the sender itself; anyone else's tap gets the notice.
+        return Ok(match super::admin::handle_callback(app, query).await? {
+            Some(replies) => replies.into_iter().map(BotCall::from).collect(),
+            None => vec![answer(Some(stale))],
+        });
+    }
+    // Only buttons under the bot's messages in the shopper's own chat: a tap in another
+    // chat must never show this shopper's data there.
+    let message = match &query.message {
+        Some(MessageOrChannelPost::Message(message))
+            if i64::from(message.chat.id()) == user.telegram_id =>
+        {
+            message
+        }
+        _ => return Ok(vec![answer(Some(stale))]),
+    };
+    let message_id: i64 = message.id.into();
+    let conversation = Conversation {
+        app,
+        chat_id: user.telegram_id,
+        user,
+        lang: user.lang,
+    };
+    let callback = query.data.as_deref().and_then(Callback::parse);
+    let registered = user.status == UserStatus::Registered;
+    let calls = match callback {
+        _ if user.status == UserStatus::Banned => vec![answer(Some(stale))],
+        Some(Callback::FaqTopics) => {
+            let (text, keyboard) = faq::topics_view(&conversation).await;
+            vec![
+                answer(None),
+                edit(conversation.chat_id, message_id, text, Some(keyboard)),
+            ]
+        }
+        Some(Callback::FaqTopic(code)) => match faq::topic_view(&conversation, code).await {
+            Some((text, keyboard)) => vec![
+                answer(None),
+                edit(conversation.chat_id, message_id, text, Some(keyboard)),
+            ],
+            None => vec![answer(Some(stale))],
+        },
+        Some(Callback::ReceiptsPage(page)) if registered => {
+            match profile::receipts_page(&conversation, page).await? {
+                Some((text, keyboard)) => vec![
+                    answer(None),
+                    edit(conversation.chat_id, message_id, text, keyboard),
+                ],
+                None => vec![answer(Some(
+                    conversation.text("callback_page_missing").await,
+                ))],
+            }
+        }
+        Some(Callback::Language(lang)) => {
+            choose_language(&conversation, lang, message_id, answer).await?
+        }
+        Some(Callback::CheckSubscription) => {
+            subscription::check(&conversation, message_id, answer).await?
+        }
+        _ => vec![answer(Some(stale))],
+    };
+    Ok(calls)
+}
+
+/// `/language`: two inline buttons, each name in its own language.
+pub(crate) async fn language_menu(
+    conversation: &Conversation<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let keyboard = InlineKeyboardMarkup::from(vec![vec![
+        InlineKeyboardButton::callback(conversation.text("btn_lang_ru").await, "lang:ru"),
+        InlineKeyboardButton::callback(conversation.text("btn_lang_en").await, "lang:en"),
+    ]]);
+    let text = conversation.text("language_choose").await;
+    Ok(vec![OutgoingMessage::Send(
+        SendMessage::new(conversation.chat_id, text).markup(keyboard),
+    )])
+}
+
+async fn choose_language(
+    conversation: &Conversation<'_>,
+    lang: Lang,
+    message_id: i64,
+    answer: impl Fn(Option<String>) -> BotCall,
+) -> anyhow::Result<Vec<BotCall>> {
+    conversation
+        .app
+        .users
+        .set_language(conversation.user.id, lang)
+        .await?;
+    let chosen = Conversation {
+        app: conversation.app,
+        chat_id: conversation.chat_id,
+        user: conversation.user,
+        lang,
+    };
+    let mut calls = vec![
+        answer(None),
+        edit(
+            chosen.chat_id,
+            message_id,
+            chosen.text("language_set").await,
+            None,
+        ),
+    ];
+    // The reply keyboard can only be replaced by a new message.
+    if conversation.user.status == UserStatus::Registered {
+        let text = chosen.text("menu_updated").await;
+        calls.push(chosen.with_main_menu(text).await.into());
+    }
+    Ok(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_data_the_bot_sends_parses_and_anything_else_does_not() {
+        assert_eq!(Callback::parse("faq:m"), Some(Callback::FaqTopics));
+        assert_eq!(Callback::parse("faq:lim"), Some(Callback::FaqTopic("lim")));
+        assert_eq!(Callback::parse("rc:p:2"), Some(Callback::ReceiptsPage(2)));
+        assert_eq!(
+            Callback::parse("lang:en"),
+            Some(Callback::Language(Lang::En))
+        );
+        assert_eq!(
+            Callback::parse("sub:check"),
+            Some(Callback::CheckSubscription)
+        );
+        for forged in [
+            "",
+            "rc:p:0",
+            "rc:p:-1",
+            "rc:p:x",
+            "rc:p:100001",
+            "rc:p:2:3",
+            "lang:de",
+            "faq",
+            "faq:m:1",
+            "sub:check:1",
+            "raffle:confirm:12",
+        ] {
+            assert_eq!(Callback::parse(forged), None, "{forged}");
+        }
+    }
+
+    #[test]
+    fn every_callback_data_fits_telegrams_64_byte_limit() {
+        let longest = format!("rc:p:{MAX_PAGE}");
+        assert!(longest.len() <= 64);
+        for (code, _, _) in faq::TOPICS {
+            assert!(format!("faq:{code}").len() <= 64);
+        }
+    }
+}

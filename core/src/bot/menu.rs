@@ -1,0 +1,54 @@
+//! The shopper's main menu: which button a text is, and what each button opens.
+
+use crate::telegram::OutgoingMessage;
+use crate::texts::Lang;
+
+use super::{faq, profile, upload, Conversation};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MenuButton {
+    Upload,
+    Profile,
+    Receipts,
+    Faq,
+    Support,
+}
+
+const BUTTONS: &[(&str, MenuButton)] = &[
+    ("btn_upload", MenuButton::Upload),
+    ("btn_profile", MenuButton::Profile),
+    ("btn_receipts", MenuButton::Receipts),
+    ("btn_faq", MenuButton::Faq),
+    ("btn_support", MenuButton::Support),
+];
+
+/// The menu button `text` is, in the shopper's language or the other one: right after
+/// `/language` the old keyboard is still on screen until the next menu message.
+pub(crate) async fn button(conversation: &Conversation<'_>, text: &str) -> Option<MenuButton> {
+    let text = text.trim();
+    let other = match conversation.lang {
+        Lang::Ru => Lang::En,
+        Lang::En => Lang::Ru,
+    };
+    for lang in [conversation.lang, other] {
+        for (key, button) in BUTTONS {
+            if conversation.app.texts.get(key, lang).await == text {
+                return Some(*button);
+            }
+        }
+    }
+    None
+}
+
+pub(crate) async fn open(
+    conversation: &Conversation<'_>,
+    button: MenuButton,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    match button {
+        MenuButton::Upload => upload::start(conversation).await,
+        MenuButton::Profile => profile::show(conversation).await,
+        MenuButton::Receipts => profile::receipts(conversation).await,
+        MenuButton::Faq => faq::menu(conversation).await,
+        MenuButton::Support => faq::support(conversation).await,
+    }
+}

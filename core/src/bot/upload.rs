@@ -1,0 +1,369 @@
+//! Receipt upload: promo window and per-user limits, then a photo, an image file or the
+//! QR text becomes a `receipt_submissions` row and a verification job.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::jobs::ReceiptJob;
+use crate::queue::QueueName;
+use crate::receipts::{FiscalQr, FiscalQrError};
+use crate::telegram::OutgoingMessage;
+
+use super::dialogue::DialogueState;
+use super::{today, Conversation};
+
+/// Telegram's own upload limit for photos; larger files are refused before any work.
+pub const MAX_FILE_BYTES: i64 = 10 * 1024 * 1024;
+
+const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png"];
+
+/// What the shopper sent as a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Upload<'a> {
+    source: &'static str,
+    file_id: Option<&'a str>,
+    file_size: Option<i64>,
+    mime_type: Option<&'a str>,
+    qr_raw: Option<&'a str>,
+}
+
+impl<'a> Upload<'a> {
+    pub(crate) fn photo(file_id: &'a str, file_size: Option<i64>) -> Self {
+        Upload {
+            source: "photo",
+            file_id: Some(file_id),
+            file_size,
+            mime_type: None,
+            qr_raw: None,
+        }
+    }
+
+    pub(crate) fn document(
+        file_id: &'a str,
+        mime_type: Option<&'a str>,
+        file_size: Option<i64>,
+    ) -> Self {
+        Upload {
+            source: "document",
+            file_id: Some(file_id),
+            file_size,
+            mime_type,
+            qr_raw: None,
+        }
+    }
+
+    fn qr_text(text: &'a str) -> Self {
+        Upload {
+            source: "qr_text",
+            file_id: None,
+            file_size: None,
+            mime_type: None,
+            qr_raw: Some(text),
+        }
+    }
+}
+
+/// "🧾 Upload receipt": refuse early when the promo is closed or the limits are used up,
+/// so the shopper does not take a photo for nothing.
+pub(crate) async fn start(conversation: &Conversation<'_>) -> anyhow::Result<Vec<OutgoingMessage>> {
+    if let Some(refusal) = window_refusal(conversation).await {
+        return menu_reply(conversation, refusal).await;
+    }
+    if let Some(refusal) = limit_refusal(conversation, peek_limits(conversation).await?).await {
+        return menu_reply(conversation, refusal).await;
+    }
+    conversation
+        .set_state(&DialogueState::AwaitingReceipt)
+        .await?;
+    conversation.reply_with_cancel("upload_ask").await
+}
+
+pub(crate) async fn receive_file(
+    conversation: &Conversation<'_>,
+    state: &DialogueState,
+    upload: Upload<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    if upload.source == "document" && !upload.mime_type.is_some_and(|m| IMAGE_TYPES.contains(&m)) {
+        return stay(conversation, state, "upload_wrong_type", &[]).await;
+    }
+    if upload.file_size.is_some_and(|size| size > MAX_FILE_BYTES) {
+        return stay(conversation, state, "upload_too_big", &[]).await;
+    }
+    submit(conversation, state, upload).await
+}
+
+pub(crate) async fn receive_qr_text(
+    conversation: &Conversation<'_>,
+    text: &str,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    match FiscalQr::parse(text) {
+        Ok(_) => {
+            submit(
+                conversation,
+                &DialogueState::AwaitingReceipt,
+                Upload::qr_text(text.trim()),
+            )
+            .await
+        }
+        Err(error) => {
+            let (key, field) = qr_error_text(&error);
+            stay(
+                conversation,
+                &DialogueState::AwaitingReceipt,
+                key,
+                &[("field", field)],
+            )
+            .await
+        }
+    }
+}
+
+/// Which text explains a bad QR string, and the field at fault.
+fn qr_error_text(error: &FiscalQrError) -> (&'static str, &'static str) {
+    match error {
+        FiscalQrError::Empty | FiscalQrError::NotAFiscalQr => ("upload_qr_not_receipt", ""),
+        FiscalQrError::MissingField(field) | FiscalQrError::DuplicateField(field) => {
+            ("upload_qr_bad_field", field)
+        }
+        FiscalQrError::InvalidDateTime(_) => ("upload_qr_bad_field", "t"),
+        FiscalQrError::InvalidSum(_) | FiscalQrError::NonPositiveSum(_) => {
+            ("upload_qr_bad_field", "s")
+        }
+        FiscalQrError::InvalidFiscalDriveNumber(_) => ("upload_qr_bad_field", "fn"),
+        FiscalQrError::InvalidFiscalDocumentNumber(_) => ("upload_qr_bad_field", "i"),
+        FiscalQrError::InvalidFiscalSign(_) => ("upload_qr_bad_field", "fp"),
+        FiscalQrError::InvalidOperationType(_) => ("upload_qr_bad_field", "n"),
+    }
+}
+
+/// Window and limits are checked again here: the state may be days old, and a photo
+/// sent straight from the menu skips [`start`].
+async fn submit(
+    conversation: &Conversation<'_>,
+    state: &DialogueState,
+    upload: Upload<'_>,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    if let Some(refusal) = window_refusal(conversation).await {
+        conversation.leave(state).await?;
+        return menu_reply(conversation, refusal).await;
+    }
+    let counts = take_limit(conversation).await?;
+    if let Some(refusal) = limit_refusal(conversation, counts).await {
+        conversation.leave(state).await?;
+        return menu_reply(conversation, refusal).await;
+    }
+    let app = conversation.app;
+    let file_size = upload.file_size.and_then(|size| i32::try_from(size).ok());
+    let client = app.pool.get().await?;
+    let insert = client
+        .prepare_cached(
+            "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, file_size, qr_raw)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &insert,
+            &[
+                &app.bot_id,
+                &conversation.user.id,
+                &upload.source,
+                &upload.file_id,
+                &file_size,
+                &upload.qr_raw,
+            ],
+        )
+        .await
+        .context("recording the receipt submission")?;
+    let submission_id: i64 = row.get(0);
+    let job = serde_json::to_string(&ReceiptJob::Verify { submission_id })?;
+    if let Err(error) = app
+        .queue
+        .send(QueueName::Receipts, job, Duration::ZERO)
+        .await
+    {
+        // Without its job the row would sit in 'queued' forever; drop it and fail the
+        // update, so Telegram redelivers it and the shopper's upload is not lost.
+        client
+            .execute(
+                "DELETE FROM receipt_submissions WHERE id = $1",
+                &[&submission_id],
+            )
+            .await?;
+        return Err(anyhow::Error::new(error).context("enqueueing the receipt job"));
+    }
+    tracing::info!(
+        submission_id,
+        user_id = conversation.user.id,
+        source = upload.source,
+        "receipt queued"
+    );
+    conversation.leave(state).await?;
+    let text = conversation.text("upload_checking").await;
+    Ok(vec![conversation.with_main_menu(text).await])
+}
+
+/// A validation error: the shopper stays where they were (still uploading, or the menu).
+async fn stay(
+    conversation: &Conversation<'_>,
+    state: &DialogueState,
+    key: &str,
+    args: &[(&str, &str)],
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let text = conversation.render(key, args).await;
+    if *state == DialogueState::AwaitingReceipt {
+        Ok(vec![conversation.with_cancel_keyboard(text).await])
+    } else {
+        Ok(vec![conversation.with_main_menu(text).await])
+    }
+}
+
+async fn menu_reply(
+    conversation: &Conversation<'_>,
+    text: String,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    Ok(vec![conversation.with_main_menu(text).await])
+}
+
+pub(crate) fn format_date(date: chrono::NaiveDate) -> String {
+    date.format("%d.%m.%Y").to_string()
+}
+
+async fn window_refusal(conversation: &Conversation<'_>) -> Option<String> {
+    let promo = &conversation.app.settings.promo;
+    let today = today();
+    if let Some(start) = promo.start_date.filter(|start| today < *start) {
+        return Some(
+            conversation
+                .render("upload_not_started", &[("start", &format_date(start))])
+                .await,
+        );
+    }
+    if let Some(end) = promo.end_date.filter(|end| today > *end) {
+        return Some(
+            conversation
+                .render("upload_ended", &[("end", &format_date(end))])
+                .await,
+        );
+    }
+    None
+}
+
+/// Uploads counted in the current hour and the current (Moscow) day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    hour: u32,
+    day: u32,
+    /// The upload was refused by the limits and not counted.
+    over: bool,
+}
+
+fn limit_keys(conversation: &Conversation<'_>) -> (String, String) {
+    let user = conversation.user.id;
+    let hour = chrono::Utc::now().timestamp().div_euclid(3600);
+    let redis = &conversation.app.redis;
+    (
+        redis.key(&format!("rl:h:{user}:{hour}")),
+        redis.key(&format!("rl:d:{user}:{}", today().format("%Y%m%d"))),
+    )
+}
+
+async fn peek_limits(conversation: &Conversation<'_>) -> anyhow::Result<Counts> {
+    let (hour_key, day_key) = limit_keys(conversation);
+    let mut conn = conversation.app.redis.connection();
+    let (hour, day): (Option<u32>, Option<u32>) = redis::cmd("MGET")
+        .arg(&hour_key)
+        .arg(&day_key)
+        .query_async(&mut conn)
+        .await
+        .context("reading the upload counters")?;
+    let promo = &conversation.app.settings.promo;
+    let (hour, day) = (hour.unwrap_or(0), day.unwrap_or(0));
+    Ok(Counts {
+        hour,
+        day,
+        over: hour >= promo.receipt_limit_per_hour || day >= promo.receipt_limit_per_day,
+    })
+}
+
+/// Checks and counts in one atomic step, so concurrent uploads cannot both slip under
+/// the limit; a refused upload is not counted.
+static TAKE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local hour = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local day = tonumber(redis.call('GET', KEYS[2]) or '0')
+        if hour >= tonumber(ARGV[1]) or day >= tonumber(ARGV[2]) then
+            return {hour, day, 1}
+        end
+        hour = redis.call('INCR', KEYS[1])
+        redis.call('EXPIRE', KEYS[1], 3600)
+        day = redis.call('INCR', KEYS[2])
+        redis.call('EXPIRE', KEYS[2], 90000)
+        return {hour, day, 0}
+        ",
+    )
+});
+
+async fn take_limit(conversation: &Conversation<'_>) -> anyhow::Result<Counts> {
+    let (hour_key, day_key) = limit_keys(conversation);
+    let promo = &conversation.app.settings.promo;
+    let mut conn = conversation.app.redis.connection();
+    let (hour, day, over): (u32, u32, u32) = TAKE
+        .key(hour_key)
+        .key(day_key)
+        .arg(promo.receipt_limit_per_hour)
+        .arg(promo.receipt_limit_per_day)
+        .invoke_async(&mut conn)
+        .await
+        .context("counting the upload")?;
+    Ok(Counts {
+        hour,
+        day,
+        over: over == 1,
+    })
+}
+
+async fn limit_refusal(conversation: &Conversation<'_>, counts: Counts) -> Option<String> {
+    if !counts.over {
+        return None;
+    }
+    let promo = &conversation.app.settings.promo;
+    let (key, limit) = if counts.hour >= promo.receipt_limit_per_hour {
+        ("upload_limit_hour", promo.receipt_limit_per_hour)
+    } else {
+        ("upload_limit_day", promo.receipt_limit_per_day)
+    };
+    Some(
+        conversation
+            .render(key, &[("limit", &limit.to_string())])
+            .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_qr_error_names_the_field_at_fault_or_says_it_is_no_receipt() {
+        let cases = [
+            ("https://example.com", ("upload_qr_not_receipt", "")),
+            ("fn=1&i=2&fp=3&s=1&n=1", ("upload_qr_bad_field", "t")),
+            (
+                "t=20240115T1230&s=0&fn=9999078900012345&i=1&fp=2&n=1",
+                ("upload_qr_bad_field", "s"),
+            ),
+            (
+                "t=20240115T1230&s=10&fn=123&i=1&fp=2&n=1",
+                ("upload_qr_bad_field", "fn"),
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = FiscalQr::parse(text).err();
+            assert_eq!(error.as_ref().map(qr_error_text), Some(expected), "{text}");
+        }
+    }
+}

@@ -1,0 +1,1165 @@
+//! The shopper's menu through the webhook route: upload, profile, my receipts, FAQ,
+//! support, commands, language and the channel subscription, against the fake Bot API.
+
+use std::time::Duration;
+
+use promo_core::bot::dialogue;
+use promo_core::queue::QueueName;
+use promo_testkit::telegram::{Call, Updates};
+use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
+use serde_json::{json, Value};
+
+const QR: &str = "t=20260115T1230&s=1285.21&fn=9999078900012345&i=12345&fp=1234567890&n=1";
+const MENU: [&[&str]; 3] = [
+    &["🧾 Загрузить чек"],
+    &["👤 Мой профиль", "📋 Мои чеки"],
+    &["ℹ️ FAQ", "🆘 Поддержка"],
+];
+
+/// Delivers an update like Telegram and returns every Bot API call it caused, in order
+/// (the reply carried in the webhook response comes last).
+async fn deliver(app: &TestApp, update: &Value) -> Vec<Call> {
+    let before = app.telegram.calls().len();
+    let answer = app.send_update(update).await.expect("update delivered");
+    assert_eq!(answer.status, 200, "webhook answered {answer:?}");
+    app.telegram.calls()[before..].to_vec()
+}
+
+/// The one message the bot sent in answer to `update`.
+async fn reply_to(app: &TestApp, update: &Value) -> Value {
+    let calls = deliver(app, update).await;
+    let sent: Vec<_> = calls.iter().filter(|c| c.method == "sendMessage").collect();
+    assert_eq!(sent.len(), 1, "one reply expected: {calls:?}");
+    assert_eq!(
+        sent[0].status, 200,
+        "Telegram accepted it: {:?}",
+        sent[0].response
+    );
+    sent[0].params.clone()
+}
+
+async fn say(app: &TestApp, user: i64, text: &str) -> Value {
+    reply_to(app, &Updates::text(user, text)).await
+}
+
+fn text_of(reply: &Value) -> &str {
+    reply["text"].as_str().unwrap_or_default()
+}
+
+fn keyboard(reply: &Value) -> Vec<Vec<String>> {
+    let markup = &reply["reply_markup"];
+    let rows = markup
+        .get("keyboard")
+        .or_else(|| markup.get("inline_keyboard"));
+    rows.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            row.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|b| b["text"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+fn callback_data(reply: &Value) -> Vec<String> {
+    reply["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+        .filter_map(|b| b["callback_data"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn assert_main_menu(reply: &Value) {
+    let expected: Vec<Vec<String>> = MENU
+        .iter()
+        .map(|row| row.iter().map(|s| (*s).to_owned()).collect())
+        .collect();
+    assert_eq!(keyboard(reply), expected, "main menu in {reply}");
+}
+
+fn assert_cancel_keyboard(reply: &Value) {
+    assert_eq!(
+        keyboard(reply),
+        vec![vec!["❌ Отмена".to_owned()]],
+        "{reply}"
+    );
+}
+
+async fn register(app: &TestApp, user: i64) {
+    say(app, user, "/start").await;
+    say(app, user, "Иван Петров").await;
+    let done = say(app, user, "+79991234567").await;
+    assert!(text_of(&done).contains("Регистрация завершена"), "{done}");
+}
+
+async fn state(app: &TestApp, chat: i64) -> Option<Value> {
+    app.app
+        .redis
+        .get_json(&dialogue::key(chat))
+        .await
+        .expect("redis")
+}
+
+async fn user_id(app: &TestApp, telegram_id: i64) -> i64 {
+    app.db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT id FROM users WHERE bot_id = $1 AND telegram_id = $2",
+            &[&app.app.bot_id, &telegram_id],
+        )
+        .await
+        .expect("user")
+        .get(0)
+}
+
+/// (source, telegram_file_id, file_size, qr_raw, status) of every submission, oldest first.
+type Submission = (String, Option<String>, Option<i32>, Option<String>, String);
+
+async fn submissions(app: &TestApp) -> Vec<Submission> {
+    app.db()
+        .await
+        .expect("db")
+        .query(
+            "SELECT source, telegram_file_id, file_size, qr_raw, status
+             FROM receipt_submissions WHERE bot_id = $1 ORDER BY id",
+            &[&app.app.bot_id],
+        )
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect()
+}
+
+async fn submission_ids(app: &TestApp) -> Vec<i64> {
+    app.db()
+        .await
+        .expect("db")
+        .query(
+            "SELECT id FROM receipt_submissions WHERE bot_id = $1 ORDER BY id",
+            &[&app.app.bot_id],
+        )
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Every job waiting on the receipts queue, as JSON.
+async fn receipt_jobs(app: &TestApp) -> Vec<Value> {
+    let mut jobs = Vec::new();
+    loop {
+        let batch = app
+            .app
+            .queue
+            .receive(QueueName::Receipts, 10, Duration::from_millis(10))
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            return jobs;
+        }
+        for message in batch {
+            jobs.push(serde_json::from_str(&message.body).expect("job JSON"));
+        }
+    }
+}
+
+fn checking(reply: &Value) {
+    assert_eq!(
+        text_of(reply),
+        "⏳ Чек получен и отправлен на проверку. Результат придёт сюда через несколько минут."
+    );
+    assert_main_menu(reply);
+}
+
+// ---------------------------------------------------------------- upload
+
+#[tokio::test]
+async fn the_upload_button_asks_for_the_qr_photo_and_waits_for_it() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5001).await;
+    let ask = say(&app, 5001, "🧾 Загрузить чек").await;
+    assert!(
+        text_of(&ask).starts_with("📸 Сфотографируйте QR-код"),
+        "{ask}"
+    );
+    assert_cancel_keyboard(&ask);
+    assert_eq!(
+        state(&app, 5001).await,
+        Some(json!({"state": "awaiting_receipt"}))
+    );
+}
+
+#[tokio::test]
+async fn a_photo_becomes_a_queued_submission_of_its_largest_size_and_a_verify_job() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5101).await;
+    say(&app, 5101, "🧾 Загрузить чек").await;
+    let mut update = Updates::photo(5101, "AgACphoto-large", 1280, 960, 98_000);
+    // A mid size listed last: the largest by area must win, not the last one.
+    if let Some(sizes) = update["message"]["photo"].as_array_mut() {
+        sizes.push(
+            json!({"file_id": "AgACphoto-mid", "file_unique_id": "AQADmid",
+                          "width": 800, "height": 600, "file_size": 50_000}),
+        );
+    }
+    let reply = reply_to(&app, &update).await;
+    checking(&reply);
+
+    assert_eq!(
+        submissions(&app).await,
+        vec![(
+            "photo".to_owned(),
+            Some("AgACphoto-large".to_owned()),
+            Some(98_000),
+            None,
+            "queued".to_owned()
+        )]
+    );
+    let ids = submission_ids(&app).await;
+    assert_eq!(
+        receipt_jobs(&app).await,
+        vec![json!({"kind": "verify", "submission_id": ids[0]})]
+    );
+    assert_eq!(state(&app, 5101).await, None);
+}
+
+#[tokio::test]
+async fn a_photo_sent_straight_from_the_menu_is_accepted_too() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5151).await;
+    let reply = reply_to(
+        &app,
+        &Updates::photo(5151, "AgACdirect", 1000, 1000, 70_000),
+    )
+    .await;
+    checking(&reply);
+    assert_eq!(submissions(&app).await.len(), 1);
+    assert_eq!(receipt_jobs(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_image_document_is_queued_and_other_file_types_are_refused() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5201).await;
+    say(&app, 5201, "🧾 Загрузить чек").await;
+
+    let pdf = reply_to(
+        &app,
+        &Updates::document(5201, "BQACpdf", "application/pdf", 1000),
+    )
+    .await;
+    assert_eq!(
+        text_of(&pdf),
+        "Этот файл не подходит: нужна фотография чека в формате JPEG или PNG."
+    );
+    assert_cancel_keyboard(&pdf);
+    assert!(submissions(&app).await.is_empty());
+    assert_eq!(
+        state(&app, 5201).await,
+        Some(json!({"state": "awaiting_receipt"}))
+    );
+
+    let png = reply_to(
+        &app,
+        &Updates::document(5201, "BQACpng", "image/png", 2_000_000),
+    )
+    .await;
+    checking(&png);
+    assert_eq!(
+        submissions(&app).await,
+        vec![(
+            "document".to_owned(),
+            Some("BQACpng".to_owned()),
+            Some(2_000_000),
+            None,
+            "queued".to_owned()
+        )]
+    );
+    assert_eq!(receipt_jobs(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn files_over_ten_megabytes_are_refused_and_nothing_is_stored() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5301).await;
+    say(&app, 5301, "🧾 Загрузить чек").await;
+    let too_big = 10 * 1024 * 1024 + 1;
+    for update in [
+        Updates::photo(5301, "AgACbig", 4000, 3000, too_big),
+        Updates::document(5301, "BQACbig", "image/jpeg", too_big),
+    ] {
+        let reply = reply_to(&app, &update).await;
+        assert_eq!(
+            text_of(&reply),
+            "Файл слишком большой: не больше 10 МБ. Отправьте снимок поменьше."
+        );
+        assert_cancel_keyboard(&reply);
+    }
+    // Exactly 10 MB is still fine.
+    let ok = reply_to(
+        &app,
+        &Updates::photo(5301, "AgACten", 4000, 3000, 10 * 1024 * 1024),
+    )
+    .await;
+    checking(&ok);
+    assert_eq!(submissions(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_typed_qr_text_is_queued_and_bad_qr_text_gets_a_friendly_message() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5401).await;
+    say(&app, 5401, "🧾 Загрузить чек").await;
+
+    let not_receipt = say(&app, 5401, "привет").await;
+    assert!(
+        text_of(&not_receipt).starts_with("Это не похоже на QR-код кассового чека."),
+        "{not_receipt}"
+    );
+    assert_cancel_keyboard(&not_receipt);
+    let bad_sum = say(
+        &app,
+        5401,
+        "t=20260115T1230&s=abc&fn=9999078900012345&i=12345&fp=1234567890&n=1",
+    )
+    .await;
+    assert_eq!(
+        text_of(&bad_sum),
+        "В тексте QR-кода неверное или отсутствующее поле «s». Скопируйте строку целиком или отправьте фото QR-кода."
+    );
+    assert!(submissions(&app).await.is_empty());
+
+    let queued = say(&app, 5401, &format!("  {QR}\n")).await;
+    checking(&queued);
+    assert_eq!(
+        submissions(&app).await,
+        vec![(
+            "qr_text".to_owned(),
+            None,
+            None,
+            Some(QR.to_owned()),
+            "queued".to_owned()
+        )]
+    );
+    assert_eq!(receipt_jobs(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn uploads_before_the_promo_starts_are_refused_with_the_start_date() {
+    let config = TestConfig::default().with("PROMO_START_DATE", "2099-03-01");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 5501).await;
+    let reply = say(&app, 5501, "🧾 Загрузить чек").await;
+    assert_eq!(
+        text_of(&reply),
+        "⏳ Акция ещё не началась. Чеки принимаются с 01.03.2099."
+    );
+    assert_main_menu(&reply);
+    assert_eq!(state(&app, 5501).await, None);
+    let photo = reply_to(&app, &Updates::photo(5501, "AgACearly", 800, 600, 1000)).await;
+    assert_eq!(text_of(&photo), text_of(&reply));
+    assert!(submissions(&app).await.is_empty());
+    assert!(receipt_jobs(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn uploads_after_the_promo_ends_are_refused_with_the_end_date() {
+    let config = TestConfig::default().with("PROMO_END_DATE", "2020-08-31");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 5601).await;
+    let expected =
+        "🏁 Акция завершилась 31.08.2020, чеки больше не принимаются. Спасибо за участие!";
+    let reply = say(&app, 5601, "🧾 Загрузить чек").await;
+    assert_eq!(text_of(&reply), expected);
+    assert_main_menu(&reply);
+    let document = reply_to(
+        &app,
+        &Updates::document(5601, "BQAClate", "image/jpeg", 1000),
+    )
+    .await;
+    assert_eq!(text_of(&document), expected);
+    assert!(submissions(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_hourly_limit_refuses_further_receipts_and_the_upload_button() {
+    let config = TestConfig::default()
+        .with("RECEIPT_LIMIT_PER_HOUR", "2")
+        .with("RECEIPT_LIMIT_PER_DAY", "10");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 5701).await;
+    for n in 0..2 {
+        let reply = reply_to(
+            &app,
+            &Updates::photo(5701, &format!("AgAC{n}"), 800, 600, 1000),
+        )
+        .await;
+        checking(&reply);
+    }
+    let expected = "⚠️ Вы уже загрузили 2 чеков за этот час — это максимум. Попробуйте через час.";
+    let third = reply_to(&app, &Updates::photo(5701, "AgAC3", 800, 600, 1000)).await;
+    assert_eq!(text_of(&third), expected);
+    assert_main_menu(&third);
+    let button = say(&app, 5701, "🧾 Загрузить чек").await;
+    assert_eq!(text_of(&button), expected);
+    assert_eq!(state(&app, 5701).await, None);
+    assert_eq!(submissions(&app).await.len(), 2);
+    assert_eq!(receipt_jobs(&app).await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_daily_limit_refuses_further_receipts() {
+    let config = TestConfig::default()
+        .with("RECEIPT_LIMIT_PER_HOUR", "10")
+        .with("RECEIPT_LIMIT_PER_DAY", "1");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 5801).await;
+    say(&app, 5801, "🧾 Загрузить чек").await;
+    checking(&say(&app, 5801, QR).await);
+    say(&app, 5801, "🧾 Загрузить чек").await;
+    let refused = reply_to(&app, &Updates::photo(5801, "AgACday", 800, 600, 1000)).await;
+    assert_eq!(
+        text_of(&refused),
+        "⚠️ Вы уже загрузили 1 чеков за сегодня — это максимум. Попробуйте завтра."
+    );
+    assert_eq!(
+        state(&app, 5801).await,
+        None,
+        "the refused upload ends the upload step"
+    );
+    assert_eq!(submissions(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn cancel_while_waiting_for_a_receipt_returns_to_the_menu_and_stores_nothing() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 5901).await;
+    for cancel in ["❌ Отмена", "/cancel"] {
+        say(&app, 5901, "🧾 Загрузить чек").await;
+        let reply = say(&app, 5901, cancel).await;
+        assert_eq!(text_of(&reply), "Действие отменено.");
+        assert_main_menu(&reply);
+        assert_eq!(state(&app, 5901).await, None);
+    }
+    assert!(submissions(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn unexpected_input_mid_upload_or_in_the_menu_gets_a_hint() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6001).await;
+    say(&app, 6001, "🧾 Загрузить чек").await;
+    let contact = reply_to(&app, &Updates::contact(6001, "79990000000", Some(6001))).await;
+    assert_eq!(
+        text_of(&contact),
+        "Жду фото QR-кода с чека: фото, файл JPEG/PNG или текст QR-кода (или нажмите «❌ Отмена»)."
+    );
+    assert_cancel_keyboard(&contact);
+    assert_eq!(
+        state(&app, 6001).await,
+        Some(json!({"state": "awaiting_receipt"}))
+    );
+
+    // A menu button mid-upload leaves the upload.
+    let faq = say(&app, 6001, "ℹ️ FAQ").await;
+    assert_eq!(text_of(&faq), "ℹ️ Частые вопросы. Выберите тему:");
+    assert_eq!(state(&app, 6001).await, None);
+
+    let idle = say(&app, 6001, "что-нибудь").await;
+    assert_eq!(
+        text_of(&idle),
+        "Не понял сообщение. Пожалуйста, воспользуйтесь кнопками меню."
+    );
+    assert_main_menu(&idle);
+    let unknown_command = say(&app, 6001, "/foo").await;
+    assert_eq!(text_of(&unknown_command), text_of(&idle));
+}
+
+#[tokio::test]
+async fn an_unregistered_user_pressing_menu_buttons_or_sending_photos_is_told_to_start() {
+    let app = spawn_app().await.expect("app");
+    for update in [
+        Updates::text(6101, "🧾 Загрузить чек"),
+        Updates::photo(6101, "AgACanon", 800, 600, 1000),
+        Updates::text(6101, "/status"),
+    ] {
+        let reply = reply_to(&app, &update).await;
+        assert_eq!(
+            text_of(&reply),
+            "Чтобы принять участие в акции, отправьте /start."
+        );
+    }
+    assert!(submissions(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_banned_shopper_is_told_so_and_nothing_happens() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6201).await;
+    app.db()
+        .await
+        .expect("db")
+        .execute(
+            "UPDATE users SET status = 'banned' WHERE telegram_id = 6201",
+            &[],
+        )
+        .await
+        .expect("ban");
+    for update in [
+        Updates::text(6201, "/start"),
+        Updates::photo(6201, "AgACbanned", 800, 600, 1000),
+    ] {
+        let reply = reply_to(&app, &update).await;
+        assert!(
+            text_of(&reply).starts_with("Ваш аккаунт отключён"),
+            "{reply}"
+        );
+    }
+    assert!(submissions(&app).await.is_empty());
+}
+
+// ---------------------------------------------------------------- profile, status, receipts
+
+/// Inserts `n` submissions for the user; every third one is an accepted receipt.
+async fn seed_receipts(app: &TestApp, telegram_id: i64, n: i64) {
+    let user = user_id(app, telegram_id).await;
+    let db = app.db().await.expect("db");
+    for i in 0..n {
+        let submission: i64 = db
+            .query_one(
+                "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, status, created_at)
+                 VALUES ($1, $2, 'photo', 'f', 'queued', now() - make_interval(mins => $3::INT))
+                 RETURNING id",
+                &[&app.app.bot_id, &user, &((n - i) as i32)],
+            )
+            .await
+            .expect("submission")
+            .get(0);
+        if i % 3 == 0 {
+            let receipt: i64 = db
+                .query_one(
+                    "INSERT INTO receipts (bot_id, user_id, submission_id, fiscal_drive_number,
+                         fiscal_document_number, fiscal_sign, operation_type, receipt_at,
+                         total_kopecks, items, raw_qr, tickets)
+                     VALUES ($1, $2, $3, '9999078900012345', $4, 1, 1, '2026-01-15 12:30', 12345,
+                             '[{\"name\": \"Хлеб\", \"promo\": false}, {\"name\": \"Чипсы Хрустящие 150г\", \"promo\": true}]', 'qr', 2)
+                     RETURNING id",
+                    &[&app.app.bot_id, &user, &submission, &i],
+                )
+                .await
+                .expect("receipt")
+                .get(0);
+            db.execute(
+                "UPDATE receipt_submissions SET status = 'accepted', receipt_id = $2 WHERE id = $1",
+                &[&submission, &receipt],
+            )
+            .await
+            .expect("accept");
+            db.execute(
+                "INSERT INTO tickets (bot_id, user_id, receipt_id, amount, source) VALUES ($1, $2, $3, 2, 'receipt')",
+                &[&app.app.bot_id, &user, &receipt],
+            )
+            .await
+            .expect("tickets");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_profile_shows_name_masked_phone_receipts_tickets_wins_and_days_left() {
+    let config = TestConfig::default().with("PROMO_END_DATE", "2099-12-31");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 6301).await;
+    seed_receipts(&app, 6301, 4).await;
+    let user = user_id(&app, 6301).await;
+    let db = app.db().await.expect("db");
+    let campaign: i64 = db
+        .query_one(
+            "INSERT INTO campaigns (bot_id, kind) VALUES ($1, 'raffle') RETURNING id",
+            &[&app.app.bot_id],
+        )
+        .await
+        .expect("campaign")
+        .get(0);
+    let draw: i64 = db
+        .query_one(
+            "INSERT INTO raffle_draws (bot_id, campaign_id, prize, winner_count, seed, ticket_snapshot, algorithm)
+             VALUES ($1, $2, 'iPhone', 1, '\\x00', '[]', 'test') RETURNING id",
+            &[&app.app.bot_id, &campaign],
+        )
+        .await
+        .expect("draw")
+        .get(0);
+    db.execute(
+        "INSERT INTO raffle_winners (draw_id, bot_id, user_id, position, tickets_at_draw) VALUES ($1, $2, $3, 1, 4)",
+        &[&draw, &app.app.bot_id, &user],
+    )
+    .await
+    .expect("winner");
+
+    let profile = say(&app, 6301, "👤 Мой профиль").await;
+    let text = text_of(&profile);
+    assert!(
+        text.starts_with(
+            "👤 Ваш профиль\n\nИмя: Иван Петров\nТелефон: +7 *** ***-45-67\nЧеков загружено: 4 (принято: 2)\n🎟 Билетов: 4\n🏆 Выигрышей: 1\nДо конца акции дней: "
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("79991234567"));
+    assert_main_menu(&profile);
+}
+
+#[tokio::test]
+async fn status_tells_the_latest_receipt_and_the_tickets() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6401).await;
+    let empty = say(&app, 6401, "/status").await;
+    assert_eq!(
+        text_of(&empty),
+        "📊 Ваш статус\n\nПоследний чек: чеков пока нет\n🎟 Билетов: 0\nАкция продолжается."
+    );
+    reply_to(&app, &Updates::photo(6401, "AgACstatus", 800, 600, 1000)).await;
+    let id = submission_ids(&app).await[0];
+    let status = say(&app, 6401, "/status").await;
+    let text = text_of(&status);
+    assert!(
+        text.contains(&format!("Последний чек: №{id} от ")),
+        "{text}"
+    );
+    assert!(text.contains("— ⏳ на проверке"), "{text}");
+}
+
+#[tokio::test]
+async fn help_lists_the_commands() {
+    let app = spawn_app().await.expect("app");
+    let reply = say(&app, 6451, "/help").await;
+    for command in ["/start", "/status", "/language", "/cancel", "/help"] {
+        assert!(text_of(&reply).contains(command), "{command} in {reply}");
+    }
+}
+
+#[tokio::test]
+async fn my_receipts_without_uploads_says_so() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6501).await;
+    let reply = say(&app, 6501, "📋 Мои чеки").await;
+    assert_eq!(
+        text_of(&reply),
+        "У вас пока нет загруженных чеков. Нажмите «🧾 Загрузить чек», чтобы получить билеты."
+    );
+}
+
+#[tokio::test]
+async fn my_receipts_are_paged_ten_at_a_time_with_inline_buttons_edited_in_place() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6601).await;
+    seed_receipts(&app, 6601, 23).await;
+
+    let calls = deliver(&app, &Updates::text(6601, "📋 Мои чеки")).await;
+    let first = &calls[0].params;
+    let text = text_of(first);
+    assert!(
+        text.starts_with("📋 Ваши чеки (23), страница 1 из 3:\n\n1. "),
+        "{text}"
+    );
+    assert_eq!(text.matches("\n\n").count(), 10, "{text}");
+    // Newest first: number 23 of the seed (i = 22, no receipt) is line 1.
+    assert!(
+        text.contains("1. ") && text.contains(" — ⏳ на проверке\nСумма: — ₽ · Билетов: — · —"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" — ✅ принят\nСумма: 123.45 ₽ · Билетов: 2 · Чипсы Хрустящие 150г"),
+        "{text}"
+    );
+    assert_eq!(callback_data(first), vec!["rc:p:2"]);
+    assert_eq!(keyboard(first), vec![vec!["Далее ▶️".to_owned()]]);
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+
+    let calls = deliver(&app, &Updates::callback(6601, "rc:p:2", message_id)).await;
+    let methods: Vec<_> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(methods, ["answerCallbackQuery", "editMessageText"]);
+    assert!(calls[0].params.get("text").is_none());
+    let second = &calls[1].params;
+    assert_eq!(second["message_id"], message_id);
+    assert!(text_of(second).starts_with("📋 Ваши чеки (23), страница 2 из 3:\n\n11. "));
+    assert_eq!(callback_data(second), vec!["rc:p:1", "rc:p:3"]);
+
+    let calls = deliver(&app, &Updates::callback(6601, "rc:p:3", message_id)).await;
+    let third = &calls[1].params;
+    assert_eq!(text_of(third).matches("\n\n").count(), 3);
+    assert!(text_of(third).contains("\n\n23. "));
+    assert_eq!(callback_data(third), vec!["rc:p:2"]);
+    let stored = app.telegram.message(6601, message_id).expect("message");
+    assert_eq!(stored["text"].as_str(), Some(text_of(third)));
+}
+
+#[tokio::test]
+async fn a_page_past_the_end_or_forged_callback_data_is_answered_and_changes_nothing() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6701).await;
+    seed_receipts(&app, 6701, 3).await;
+    let calls = deliver(&app, &Updates::text(6701, "📋 Мои чеки")).await;
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+    let before = app.telegram.message(6701, message_id);
+
+    let cases = [
+        ("rc:p:2", "Такой страницы нет."),
+        (
+            "rc:p:0",
+            "Эта кнопка устарела. Откройте раздел заново из меню.",
+        ),
+        (
+            "rc:p:abc",
+            "Эта кнопка устарела. Откройте раздел заново из меню.",
+        ),
+        (
+            "faq:nope",
+            "Эта кнопка устарела. Откройте раздел заново из меню.",
+        ),
+        (
+            "lang:de",
+            "Эта кнопка устарела. Откройте раздел заново из меню.",
+        ),
+        (
+            "sub:check",
+            "Эта кнопка устарела. Откройте раздел заново из меню.",
+        ),
+        (
+            "adm:rf:go",
+            "Эта кнопка устарела. Откройте раздел заново из меню.",
+        ),
+        ("💣", "Эта кнопка устарела. Откройте раздел заново из меню."),
+    ];
+    for (data, notice) in cases {
+        // Posted directly: Telegram itself would never send data the message lacks.
+        let answer = app
+            .post_update(&Updates::callback(6701, data, message_id))
+            .await
+            .expect("posted");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["method"], "answerCallbackQuery", "{data}");
+        assert_eq!(answer.body["text"], notice, "{data}");
+    }
+    assert!(app.telegram.calls_to("editMessageText").is_empty());
+    assert_eq!(app.telegram.message(6701, message_id), before);
+    assert_eq!(submissions(&app).await.len(), 3);
+}
+
+#[tokio::test]
+async fn another_users_tap_on_a_receipts_page_never_shows_the_owners_receipts() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6751).await;
+    register(&app, 6752).await;
+    seed_receipts(&app, 6751, 12).await;
+    let calls = deliver(&app, &Updates::text(6751, "📋 Мои чеки")).await;
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+    let mut forged = Updates::callback(6752, "rc:p:2", message_id);
+    forged["callback_query"]["message"]["chat"]["id"] = json!(6751);
+    let answer = app.post_update(&forged).await.expect("posted");
+    assert_eq!(answer.body["method"], "answerCallbackQuery");
+    assert!(app.telegram.calls_to("editMessageText").is_empty());
+}
+
+// ---------------------------------------------------------------- FAQ, support
+
+#[tokio::test]
+async fn faq_topics_open_in_place_and_the_back_button_returns_to_the_list() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6801).await;
+    let calls = deliver(&app, &Updates::text(6801, "ℹ️ FAQ")).await;
+    let menu = &calls[0].params;
+    assert_eq!(
+        keyboard(menu),
+        vec![
+            vec!["Как участвовать".to_owned(), "Лимиты".to_owned()],
+            vec![
+                "Как узнать о выигрыше".to_owned(),
+                "Почему чек отклонён".to_owned()
+            ],
+            vec!["Сроки акции".to_owned(), "Призы".to_owned()],
+        ]
+    );
+    assert_eq!(
+        callback_data(menu),
+        ["faq:how", "faq:lim", "faq:win", "faq:rej", "faq:dat", "faq:prz"]
+    );
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+
+    let calls = deliver(&app, &Updates::callback(6801, "faq:lim", message_id)).await;
+    let methods: Vec<_> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(methods, ["answerCallbackQuery", "editMessageText"]);
+    assert_eq!(
+        text_of(&calls[1].params),
+        "📏 Лимиты\n\nНе больше 50 чеков в час и 200 чеков в день на одного участника. Каждый чек засчитывается только один раз."
+    );
+    assert_eq!(callback_data(&calls[1].params), ["faq:m"]);
+
+    let calls = deliver(&app, &Updates::callback(6801, "faq:m", message_id)).await;
+    assert_eq!(
+        text_of(&calls[1].params),
+        "ℹ️ Частые вопросы. Выберите тему:"
+    );
+    assert_eq!(callback_data(&calls[1].params).len(), 6);
+
+    for (code, start) in [
+        ("how", "🛒 Как участвовать"),
+        ("win", "🏆 Как узнать о выигрыше"),
+        ("rej", "❌ Почему чек отклонён"),
+        (
+            "dat",
+            "📅 Сроки акции\n\nНачало: акция уже идёт\nОкончание: без даты окончания",
+        ),
+        ("prz", "🎁 Призы\n\niPhone 16 и сертификаты"),
+    ] {
+        let calls = deliver(
+            &app,
+            &Updates::callback(6801, &format!("faq:{code}"), message_id),
+        )
+        .await;
+        assert!(
+            text_of(&calls[1].params).starts_with(start),
+            "{code}: {:?}",
+            calls[1].params
+        );
+        deliver(&app, &Updates::callback(6801, "faq:m", message_id)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_callback_is_answered_first_and_the_edit_rides_in_the_webhook_response() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6851).await;
+    let calls = deliver(&app, &Updates::text(6851, "ℹ️ FAQ")).await;
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+    let before = app.telegram.calls().len();
+    let answer = app
+        .post_update(&Updates::callback(6851, "faq:prz", message_id))
+        .await
+        .expect("posted");
+    assert_eq!(answer.body["method"], "editMessageText");
+    assert_eq!(answer.body["chat_id"], 6851);
+    let made = app.telegram.calls()[before..].to_vec();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].method, "answerCallbackQuery");
+}
+
+#[tokio::test]
+async fn support_shows_the_email_and_a_telegram_button() {
+    let config = TestConfig::default()
+        .with("SUPPORT_EMAIL", "help@promo.example")
+        .with("SUPPORT_TELEGRAM", "@promo_help");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 6901).await;
+    let reply = say(&app, 6901, "🆘 Поддержка").await;
+    assert_eq!(
+        text_of(&reply),
+        "🆘 Поддержка\n\nЕсли что-то пошло не так, напишите нам — ответим как можно скорее.\n\n✉️ E-mail: help@promo.example\n💬 Telegram: @promo_help"
+    );
+    assert_eq!(
+        reply["reply_markup"]["inline_keyboard"],
+        json!([[{"text": "💬 Написать в поддержку", "url": "https://t.me/promo_help"}]])
+    );
+}
+
+#[tokio::test]
+async fn support_without_contacts_says_they_come_soon() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6951).await;
+    let reply = say(&app, 6951, "🆘 Поддержка").await;
+    assert!(text_of(&reply).ends_with("Контакты поддержки скоро появятся."));
+    assert!(reply.get("reply_markup").is_none());
+}
+
+// ---------------------------------------------------------------- language
+
+#[tokio::test]
+async fn english_clients_get_english_and_language_switches_the_menu() {
+    let app = spawn_app().await.expect("app");
+    let mut start = Updates::text(7001, "/start");
+    start["message"]["from"]["language_code"] = json!("en-GB");
+    let welcome = reply_to(&app, &start).await;
+    assert!(text_of(&welcome).starts_with("👋 Welcome to the «Хрустящее лето» promotion!"));
+    say(&app, 7001, "John").await;
+    let done = say(&app, 7001, "+79991234567").await;
+    assert_eq!(
+        keyboard(&done)[0],
+        vec!["🧾 Upload receipt".to_owned()],
+        "English menu"
+    );
+
+    let choose = deliver(&app, &Updates::text(7001, "/language")).await;
+    assert_eq!(
+        keyboard(&choose[0].params),
+        vec![vec!["🇷🇺 Русский".to_owned(), "🇬🇧 English".to_owned()]]
+    );
+    let message_id = choose[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+    let calls = deliver(&app, &Updates::callback(7001, "lang:ru", message_id)).await;
+    let methods: Vec<_> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    );
+    assert_eq!(text_of(&calls[1].params), "Язык: русский ✅");
+    assert_eq!(text_of(&calls[2].params), "Меню обновлено 👇");
+    assert_main_menu(&calls[2].params);
+    let language: String = app
+        .db()
+        .await
+        .expect("db")
+        .query_one("SELECT language FROM users WHERE telegram_id = 7001", &[])
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(language, "ru");
+
+    // The old English keyboard still works until the shopper uses the new one.
+    let faq = say(&app, 7001, "ℹ️ FAQ").await;
+    assert_eq!(text_of(&faq), "ℹ️ Частые вопросы. Выберите тему:");
+    let old = say(&app, 7001, "👤 My profile").await;
+    assert!(text_of(&old).starts_with("👤 Ваш профиль"));
+}
+
+// ---------------------------------------------------------------- channel subscription
+
+const CHANNEL: i64 = -1_001_234_567_890;
+
+fn with_channel() -> TestConfig {
+    TestConfig::default()
+        .with("REQUIRED_CHANNEL", &CHANNEL.to_string())
+        .with("REQUIRED_CHANNEL_URL", "https://t.me/+invite")
+}
+
+async fn user_status(app: &TestApp, telegram_id: i64) -> String {
+    app.db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT status FROM users WHERE telegram_id = $1",
+            &[&telegram_id],
+        )
+        .await
+        .expect("row")
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_required_channel_holds_registration_until_the_shopper_joins() {
+    let app = spawn_app_with(with_channel()).await.expect("app");
+    say(&app, 7101, "/start").await;
+    say(&app, 7101, "Иван").await;
+    let ask = say(&app, 7101, "+79991234567").await;
+    assert_eq!(
+        text_of(&ask),
+        "📢 Последний шаг: подпишитесь на наш канал и нажмите «Проверить подписку»."
+    );
+    assert_eq!(
+        ask["reply_markup"]["inline_keyboard"],
+        json!([[{"text": "📢 Перейти в канал", "url": "https://t.me/+invite"}],
+               [{"text": "🔄 Проверить подписку", "callback_data": "sub:check"}]])
+    );
+    assert_eq!(user_status(&app, 7101).await, "registering");
+    let checks = app.telegram.calls_to("getChatMember");
+    assert_eq!(checks[0].params["chat_id"], CHANNEL);
+    assert_eq!(checks[0].params["user_id"], 7101);
+
+    // Anything else meanwhile gets the reminder.
+    let hint = say(&app, 7101, "🧾 Загрузить чек").await;
+    assert!(text_of(&hint).starts_with("Чтобы завершить регистрацию"));
+
+    let sent = app.telegram.sent_messages();
+    let message_id = sent
+        .iter()
+        .find(|m| m.text.starts_with("📢 Последний шаг"))
+        .map(|m| m.message_id)
+        .expect("prompt");
+    let calls = deliver(&app, &Updates::callback(7101, "sub:check", message_id)).await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.method == "answerCallbackQuery")
+            .count(),
+        1
+    );
+    let answer = calls
+        .iter()
+        .find(|c| c.method == "answerCallbackQuery")
+        .expect("answer");
+    assert_eq!(
+        answer.params["text"],
+        "Подписка пока не найдена. Подпишитесь на канал и нажмите кнопку ещё раз."
+    );
+    assert_eq!(user_status(&app, 7101).await, "registering");
+
+    app.telegram.set_chat_member(CHANNEL, 7101, "member");
+    let calls = deliver(&app, &Updates::callback(7101, "sub:check", message_id)).await;
+    let methods: Vec<_> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "getChatMember",
+            "answerCallbackQuery",
+            "editMessageText",
+            "sendMessage"
+        ]
+    );
+    assert_eq!(text_of(&calls[2].params), "✅ Подписка подтверждена.");
+    assert!(text_of(&calls[3].params).contains("Регистрация завершена"));
+    assert_main_menu(&calls[3].params);
+    assert_eq!(user_status(&app, 7101).await, "registered");
+    assert_eq!(state(&app, 7101).await, None);
+}
+
+#[tokio::test]
+async fn a_shopper_already_in_the_channel_registers_at_once() {
+    let app = spawn_app_with(with_channel()).await.expect("app");
+    app.telegram.set_chat_member(CHANNEL, 7201, "administrator");
+    say(&app, 7201, "/start").await;
+    say(&app, 7201, "Иван").await;
+    let done = say(&app, 7201, "+79991234567").await;
+    assert!(text_of(&done).contains("Регистрация завершена"));
+    assert_eq!(user_status(&app, 7201).await, "registered");
+}
+
+#[tokio::test]
+async fn cancel_while_waiting_for_the_subscription_forgets_the_phone() {
+    let app = spawn_app_with(with_channel()).await.expect("app");
+    say(&app, 7301, "/start").await;
+    say(&app, 7301, "Иван").await;
+    say(&app, 7301, "+79991234567").await;
+    let cancelled = say(&app, 7301, "❌ Отмена").await;
+    assert!(text_of(&cancelled).starts_with("Регистрация отменена"));
+    let row = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT status, full_name, phone_hash FROM users WHERE telegram_id = 7301",
+            &[],
+        )
+        .await
+        .expect("row");
+    assert_eq!(row.get::<_, String>(0), "new");
+    assert!(row.get::<_, Option<String>>(1).is_none());
+    assert!(row.get::<_, Option<Vec<u8>>>(2).is_none());
+}
+
+// ---------------------------------------------------------------- user row upkeep
+
+async fn user_version(app: &TestApp, telegram_id: i64) -> (String, Option<String>, String) {
+    let row = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT xmin::TEXT, username, first_name FROM users WHERE telegram_id = $1",
+            &[&telegram_id],
+        )
+        .await
+        .expect("row");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test]
+async fn a_menu_tap_does_not_rewrite_the_user_row_but_a_changed_profile_is_stored() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 7401).await;
+    let (version, username, first_name) = user_version(&app, 7401).await;
+    assert_eq!((username, first_name.as_str()), (None, "Иван"));
+
+    say(&app, 7401, "ℹ️ FAQ").await;
+    assert_eq!(
+        user_version(&app, 7401).await.0,
+        version,
+        "unchanged row kept"
+    );
+
+    let mut renamed = Updates::text(7401, "ℹ️ FAQ");
+    renamed["message"]["from"]["username"] = json!("ivan_p");
+    renamed["message"]["from"]["first_name"] = json!("Ваня");
+    let reply = reply_to(&app, &renamed).await;
+    assert_eq!(text_of(&reply), "ℹ️ Частые вопросы. Выберите тему:");
+    let (new_version, username, first_name) = user_version(&app, 7401).await;
+    assert_ne!(new_version, version);
+    assert_eq!(
+        (username.as_deref(), first_name.as_str()),
+        (Some("ivan_p"), "Ваня")
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_callback_is_answered_once() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 7501).await;
+    let calls = deliver(&app, &Updates::text(7501, "ℹ️ FAQ")).await;
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+    let tap = Updates::callback(7501, "faq:how", message_id);
+    let first = app.post_update(&tap).await.expect("first");
+    let second = app.post_update(&tap).await.expect("second");
+    assert_eq!(first.body["method"], "editMessageText");
+    assert_eq!((second.status, second.body.clone()), (200, Value::Null));
+    assert_eq!(app.telegram.calls_to("answerCallbackQuery").len(), 1);
+}
+
+#[tokio::test]
+async fn a_photo_or_document_mid_registration_gets_the_steps_hint_and_stores_nothing() {
+    let app = spawn_app().await.expect("app");
+    say(&app, 7601, "/start").await;
+    let name_hint = reply_to(&app, &Updates::photo(7601, "AgACreg", 800, 600, 1000)).await;
+    assert_eq!(
+        text_of(&name_hint),
+        "Напишите, пожалуйста, ваше имя текстом (или нажмите «❌ Отмена»)."
+    );
+    assert_cancel_keyboard(&name_hint);
+    say(&app, 7601, "Иван").await;
+    let phone_hint = reply_to(&app, &Updates::document(7601, "BQACreg", "image/png", 1000)).await;
+    assert!(text_of(&phone_hint).starts_with("Не похоже на номер телефона."));
+    assert_eq!(
+        phone_hint["reply_markup"]["keyboard"][0][0]["request_contact"],
+        true
+    );
+    assert!(submissions(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn cancel_with_nothing_to_cancel_shows_the_menu_or_the_start_hint() {
+    let app = spawn_app().await.expect("app");
+    let stranger = say(&app, 7701, "/cancel").await;
+    assert_eq!(
+        text_of(&stranger),
+        "Чтобы принять участие в акции, отправьте /start."
+    );
+    register(&app, 7702).await;
+    let registered = say(&app, 7702, "❌ Отмена").await;
+    assert_eq!(text_of(&registered), "Действие отменено.");
+    assert_main_menu(&registered);
+}
