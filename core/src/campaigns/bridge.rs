@@ -73,7 +73,8 @@ impl Bridge {
             )
             .await
             .context("finding stalled campaigns")?;
-        self.enqueue(&client, &rows, "stalled campaign re-enqueued").await?;
+        self.enqueue(&client, &rows, "stalled campaign re-enqueued")
+            .await?;
         Ok(rows.len())
     }
 

@@ -2,3 +2,5 @@
 //! to the job on the campaigns queue.
 
 pub mod bridge;
+pub mod rate;
+pub mod runner;
