@@ -12,6 +12,17 @@ use crate::queue::{JobError, JobMessage};
 pub enum ReceiptJob {
     /// Verify the upload recorded as this `receipt_submissions` row.
     Verify { submission_id: i64 },
+    /// Check the submission again once its `next_attempt_at` is due (tax service did not
+    /// have the receipt yet, or the provider failed). `attempt` is the submission's
+    /// `attempts` when scheduled: a copy that finds another value is stale and dropped.
+    Recheck {
+        submission_id: i64,
+        attempt: i32,
+        #[serde(default)]
+        fns_pending: u32,
+        #[serde(default)]
+        provider_failures: u32,
+    },
 }
 
 /// A message on the campaigns queue.
@@ -22,38 +33,35 @@ pub enum CampaignJob {
     Run { campaign_id: i64 },
 }
 
-/// Entry point of `receipt-verifier`. Verification itself (QR, ProverkaCheka, tickets)
-/// is the receipt-verifier issue; until it lands the job is recorded as not processed so
-/// nothing is lost silently and the operator sees it.
+/// Entry point of `receipt-verifier`: one verification step of one upload (see
+/// [`crate::receipts::verify`]).
 pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), JobError> {
-    let ReceiptJob::Verify { submission_id } = message.parse_json()?;
-    let client = app.pool.get().await.map_err(anyhow::Error::from)?;
-    let updated = client
-        .execute(
-            "UPDATE receipt_submissions
-             SET status = 'failed', outcome = 'verifier_unavailable', updated_at = now()
-             WHERE id = $1 AND bot_id = $2 AND status IN ('queued', 'processing')",
-            &[&submission_id, &app.bot_id],
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-    tracing::warn!(submission_id, updated, "receipt verification is not available in this build");
-    Ok(())
+    use crate::receipts::verify::{verify_receipt, RetryState};
+    match message.parse_json()? {
+        ReceiptJob::Verify { submission_id } => verify_receipt(app, submission_id, None).await,
+        ReceiptJob::Recheck {
+            submission_id,
+            attempt,
+            fns_pending,
+            provider_failures,
+        } => {
+            let state = RetryState {
+                attempt,
+                fns_pending,
+                provider_failures,
+            };
+            verify_receipt(app, submission_id, Some(state)).await
+        }
+    }
 }
 
-/// Entry point of `campaign-runner`; the engine arrives with the campaign-engine issue.
+/// Entry point of `campaign-runner`: one slice of the campaign, then a continuation job
+/// when work is left. Without a runtime deadline (this signature carries none) a slice
+/// lasts [`crate::campaigns::runner::LOCAL_SLICE`], inside every queue's visibility timeout; a
+/// Lambda that knows its context deadline calls
+/// [`crate::campaigns::runner::handle_run_job`] with
+/// [`crate::campaigns::runner::deadline_from_epoch_millis`].
 pub async fn handle_campaign_job(app: &App, message: JobMessage) -> Result<(), JobError> {
-    let CampaignJob::Run { campaign_id } = message.parse_json()?;
-    let client = app.pool.get().await.map_err(anyhow::Error::from)?;
-    client
-        .execute(
-            "UPDATE campaigns SET status = 'failed', error = 'campaign engine not available in this build',
-                    updated_at = now()
-             WHERE id = $1 AND bot_id = $2 AND status = 'scheduled'",
-            &[&campaign_id, &app.bot_id],
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-    tracing::warn!(campaign_id, "campaign execution is not available in this build");
-    Ok(())
+    let deadline = std::time::Instant::now() + crate::campaigns::runner::LOCAL_SLICE;
+    crate::campaigns::runner::handle_run_job(app, message, deadline).await
 }

@@ -2,6 +2,7 @@
 //! fake ProverkaCheka, receipt/QR builders, per-test databases and `spawn_app`.
 
 pub mod app;
+pub mod corpus;
 pub mod db;
 pub mod proverkacheka;
 pub mod receipts;

@@ -7,8 +7,11 @@
 
 pub mod decode;
 pub mod fns;
+pub mod fraud;
 pub mod qr;
 pub mod texts;
+pub mod tickets;
+pub mod verify;
 
 use std::fmt;
 use std::iter::Sum;
