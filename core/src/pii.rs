@@ -200,9 +200,15 @@ mod tests {
 
     #[test]
     fn phones_with_letters_or_wrong_length_are_rejected() {
-        assert_eq!(Phone::parse("+7999abc4567"), Err(PhoneError::InvalidCharacters));
+        assert_eq!(
+            Phone::parse("+7999abc4567"),
+            Err(PhoneError::InvalidCharacters)
+        );
         assert_eq!(Phone::parse("12345"), Err(PhoneError::WrongLength));
-        assert_eq!(Phone::parse("1234567890123456"), Err(PhoneError::WrongLength));
+        assert_eq!(
+            Phone::parse("1234567890123456"),
+            Err(PhoneError::WrongLength)
+        );
         assert_eq!(Phone::parse(""), Err(PhoneError::WrongLength));
     }
 

@@ -72,7 +72,10 @@ pub async fn spawn_app_with(config: TestConfig) -> anyhow::Result<TestApp> {
             "PHONE_ENCRYPTION_KEY".into(),
             base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
         ),
-        ("ADMIN_SECRET_KEY".into(), "test-admin-secret-key-0123456789abcdef".into()),
+        (
+            "ADMIN_SECRET_KEY".into(),
+            "test-admin-secret-key-0123456789abcdef".into(),
+        ),
         ("PROVERKA_CHEKA_TOKEN".into(), TEST_PROVERKA_TOKEN.into()),
         ("PROVERKA_CHEKA_URL".into(), proverkacheka.base_url()),
         ("PROMO_NAME".into(), "Хрустящее лето".into()),

@@ -183,7 +183,11 @@ impl TelegramClient {
     }
 
     /// Downloads a file by the `file_path` that `getFile` returned.
-    pub async fn download(&self, file_path: &str, max_bytes: u64) -> Result<Vec<u8>, TelegramError> {
+    pub async fn download(
+        &self,
+        file_path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, TelegramError> {
         let response = self
             .http
             .get(format!("{}{file_path}", self.file_base))

@@ -6,7 +6,7 @@ pub mod types;
 
 pub use client::{FileInfo, SentMessage, TelegramClient, TelegramError};
 pub use types::{
-    CallbackQuery, ChatMemberUpdated, IncomingUpdate, InlineKeyboardButton,
-    InlineKeyboardMarkup, KeyboardButton, Message, MessageKind, OutgoingMessage, ReplyKeyboardMarkup,
+    CallbackQuery, ChatMemberUpdated, IncomingUpdate, InlineKeyboardButton, InlineKeyboardMarkup,
+    KeyboardButton, Message, MessageKind, OutgoingMessage, ReplyKeyboardMarkup,
     ReplyKeyboardRemove, ReplyMarkup, SendMessage, SetWebhook, UpdateKind, User,
 };

@@ -25,7 +25,10 @@ pub enum UpdateKind {
     CallbackQuery(Box<CallbackQuery>),
     MyChatMember(Box<ChatMemberUpdated>),
     /// A kind we do not handle (or could not parse); `kind` is the update's key.
-    Unknown { kind: String, reason: Option<String> },
+    Unknown {
+        kind: String,
+        reason: Option<String>,
+    },
 }
 
 /// `my_chat_member`: the bot's own membership changed in a chat; in a private chat,
@@ -92,8 +95,9 @@ impl IncomingUpdate {
             .to_owned();
         let payload = map.remove(&key).unwrap_or(Value::Null);
         let kind = match key.as_str() {
-            "message" => serde_json::from_value::<Message>(payload)
-                .map(|m| UpdateKind::Message(Box::new(m))),
+            "message" => {
+                serde_json::from_value::<Message>(payload).map(|m| UpdateKind::Message(Box::new(m)))
+            }
             "callback_query" => serde_json::from_value::<CallbackQuery>(payload)
                 .map(|c| UpdateKind::CallbackQuery(Box::new(c))),
             "my_chat_member" => serde_json::from_value::<ChatMemberUpdated>(payload)
@@ -252,13 +256,21 @@ mod tests {
         let broken = br#"{"update_id": 8, "message": {"text": "no ids"}}"#;
         assert!(matches!(
             IncomingUpdate::parse(broken).map(|u| u.kind),
-            Ok(UpdateKind::Unknown { reason: Some(_), .. })
+            Ok(UpdateKind::Unknown {
+                reason: Some(_),
+                ..
+            })
         ));
     }
 
     #[test]
     fn bodies_without_an_update_id_are_rejected() {
-        for body in [&b"[]"[..], b"not json", br#"{"message": {}}"#, br#"{"update_id": "1"}"#] {
+        for body in [
+            &b"[]"[..],
+            b"not json",
+            br#"{"message": {}}"#,
+            br#"{"update_id": "1"}"#,
+        ] {
             assert!(IncomingUpdate::parse(body).is_err());
         }
     }

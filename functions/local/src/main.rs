@@ -129,10 +129,18 @@ async fn serve() -> anyhow::Result<()> {
 
     println!("promo is running");
     println!("  health:        {base}/health");
-    println!("  webhook:       POST {base}{}", promo_core::bot::webhook::WEBHOOK_PATH);
-    println!("  admin panel:   {base}/ (login: {})", app.settings.admin.panel_user);
+    println!(
+        "  webhook:       POST {base}{}",
+        promo_core::bot::webhook::WEBHOOK_PATH
+    );
+    println!(
+        "  admin panel:   {base}/ (login: {})",
+        app.settings.admin.panel_user
+    );
     if fakes.is_some() {
-        println!("  SANDBOX MODE:  no BOT_TOKEN set; fake Telegram and ProverkaCheka run in-process.");
+        println!(
+            "  SANDBOX MODE:  no BOT_TOKEN set; fake Telegram and ProverkaCheka run in-process."
+        );
         println!("  try the bot:   {base}/sandbox");
     }
     println!("Press Ctrl+C to stop.");

@@ -50,7 +50,11 @@ async fn migrate_applies_the_schema_once_then_reports_up_to_date() {
 async fn an_invalid_setting_stops_start_up_with_a_message_naming_it() {
     let output = promo(&["migrate"], &[("ADMIN_SECRET_KEY", "short")], "");
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("ADMIN_SECRET_KEY"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ADMIN_SECRET_KEY"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = promo(&["migrate"], &[("PHONE_ENCRYPTION_KEY", "")], "");
     assert!(!output.status.success());
@@ -60,7 +64,9 @@ async fn an_invalid_setting_stops_start_up_with_a_message_naming_it() {
 #[tokio::test]
 async fn create_admin_stores_an_argon2_hash_and_refuses_short_passwords() {
     let url = create_database().await.expect("database");
-    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "").status.success());
+    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "")
+        .status
+        .success());
 
     let weak = promo(
         &["create-admin", "--login", "ops"],
@@ -71,7 +77,15 @@ async fn create_admin_stores_an_argon2_hash_and_refuses_short_passwords() {
     assert!(stderr(&weak).contains("at least 12"), "{}", stderr(&weak));
 
     let ok = promo(
-        &["create-admin", "--login", "ops", "--role", "operator", "--telegram-id", "555"],
+        &[
+            "create-admin",
+            "--login",
+            "ops",
+            "--role",
+            "operator",
+            "--telegram-id",
+            "555",
+        ],
         &[("DATABASE_URL", &url)],
         "a much longer password\n",
     );
@@ -89,7 +103,10 @@ async fn create_admin_stores_an_argon2_hash_and_refuses_short_passwords() {
         .await
         .expect("row");
     let hash: String = row.get(0);
-    assert!(promo_core::admin::verify_password("a much longer password", &hash));
+    assert!(promo_core::admin::verify_password(
+        "a much longer password",
+        &hash
+    ));
     assert_eq!(row.get::<_, String>(1), "operator");
     assert_eq!(row.get::<_, Option<i64>>(2), Some(555));
 }
@@ -109,10 +126,16 @@ async fn set_webhook_registers_the_url_with_the_secret_token() {
 
     let unmigrated = promo(&["set-webhook"], &env, "");
     assert!(!unmigrated.status.success());
-    assert!(stderr(&unmigrated).contains("promo migrate"), "{}", stderr(&unmigrated));
+    assert!(
+        stderr(&unmigrated).contains("promo migrate"),
+        "{}",
+        stderr(&unmigrated)
+    );
     assert!(telegram.webhook().is_none());
 
-    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "").status.success());
+    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "")
+        .status
+        .success());
     let output = promo(&["set-webhook"], &env, "");
     assert!(output.status.success(), "{}", stderr(&output));
     let hook = telegram.webhook().expect("webhook set");
