@@ -169,6 +169,33 @@ impl TelegramClient {
         Ok(())
     }
 
+    /// `sendDocument` with the file uploaded as multipart (exports, reports).
+    pub async fn send_document(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+        caption: &str,
+    ) -> Result<SentMessage, TelegramError> {
+        let document = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(mime)
+            .map_err(|e| TelegramError::Decode(format!("invalid MIME type: {e}")))?;
+        let form = reqwest::multipart::Form::new()
+            .text("chat_id", chat_id.to_string())
+            .text("caption", caption.to_owned())
+            .part("document", document);
+        let response = self
+            .http
+            .post(format!("{}sendDocument", self.method_base))
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;
+        Self::decode(response).await
+    }
+
     pub async fn set_webhook(&self, params: &SetWebhook) -> Result<bool, TelegramError> {
         self.call("setWebhook", params).await
     }

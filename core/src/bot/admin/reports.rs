@@ -1,15 +1,11 @@
 //! 📊 statistics, 🏆 the latest winners and 📥 the winners CSV, sent as a document.
 
-use std::sync::OnceLock;
-use std::time::Duration;
-
 use anyhow::Context;
-use serde_json::Value;
 
 use super::state::format_moscow;
 use super::store::{self, WinnerRow};
 use super::{done, Conversation};
-use crate::app::{App, SANDBOX_BOT_TOKEN};
+use crate::app::App;
 use crate::telegram::OutgoingMessage;
 
 /// Draws shown in the 🏆 list; older ones are in the export.
@@ -178,20 +174,6 @@ fn quote(value: &str) -> String {
     }
 }
 
-/// One client for uploads, built on first use: `TelegramClient` has no multipart call yet.
-fn upload_client() -> anyhow::Result<&'static reqwest::Client> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
-    Ok(CLIENT.get_or_init(|| client))
-}
-
-/// `sendDocument` as a multipart upload.
 async fn send_document(
     app: &App,
     chat_id: i64,
@@ -199,41 +181,10 @@ async fn send_document(
     bytes: Vec<u8>,
     caption: &str,
 ) -> anyhow::Result<()> {
-    let telegram = &app.settings.telegram;
-    let token = telegram
-        .bot_token
-        .as_ref()
-        .map_or(SANDBOX_BOT_TOKEN, |token| token.expose());
-    let url = format!(
-        "{}/bot{token}/sendDocument",
-        telegram.api_url.trim_end_matches('/')
-    );
-    let document = reqwest::multipart::Part::bytes(bytes)
-        .file_name(file_name.to_owned())
-        .mime_str("text/csv")?;
-    let form = reqwest::multipart::Form::new()
-        .text("chat_id", chat_id.to_string())
-        .text("caption", caption.to_owned())
-        .part("document", document);
-    // without_url: the URL holds the bot token and must not reach the logs.
-    let response = upload_client()?
-        .post(url)
-        .multipart(form)
-        .send()
+    app.telegram
+        .send_document(chat_id, file_name, "text/csv", bytes, caption)
         .await
-        .map_err(|e| anyhow::anyhow!("sendDocument: {}", e.without_url()))?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| anyhow::anyhow!("sendDocument answer: {}", e.without_url()))?;
-    if body["ok"] != Value::Bool(true) {
-        let description = body["description"].as_str().unwrap_or("no description");
-        return Err(anyhow::anyhow!(
-            "sendDocument: HTTP {status}: {description}"
-        ))
-        .context("Telegram refused the document");
-    }
+        .context("Telegram refused the document")?;
     Ok(())
 }
 
