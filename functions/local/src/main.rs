@@ -125,6 +125,7 @@ async fn serve() -> anyhow::Result<()> {
     let base = format!("http://{address}");
     if let Some(fakes) = &fakes {
         fakes.point_webhook_at(&app, &base).await?;
+        fakes.invent_receipts(&app.settings.promo.target_keywords);
     }
 
     println!("promo is running");

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use promo_core::app::{App, SANDBOX_BOT_TOKEN};
 use promo_testkit::proverkacheka::FakeProverkaCheka;
+use promo_testkit::receipts::ReceiptBuilder;
 use promo_testkit::telegram::{FakeTelegram, Updates};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,6 +43,27 @@ impl Fakes {
         ])
     }
 
+    /// Makes the fake ProverkaCheka answer every well-formed receipt QR with a receipt
+    /// holding one promo product for the QR's total, so uploads succeed in the sandbox.
+    pub fn invent_receipts(&self, target_keywords: &[String]) {
+        let product = target_keywords
+            .first()
+            .map(|k| format!("{} 150г", capitalise(k)))
+            .unwrap_or_else(|| "Чипсы картофельные 150г".to_owned());
+        self.proverkacheka.answer_unregistered_with(move |qr| {
+            let receipt = ReceiptBuilder::new()
+                .fiscal(
+                    qr.fiscal_drive_number(),
+                    qr.fiscal_document_number(),
+                    qr.fiscal_sign(),
+                )
+                .date_time(qr.date_time())
+                .operation(qr.operation())
+                .item(&product, qr.sum().get(), 1);
+            Some(receipt.fns_json())
+        });
+    }
+
     /// Registers our webhook with the fake exactly as `promo set-webhook` does with Telegram.
     pub async fn point_webhook_at(&self, app: &App, base: &str) -> anyhow::Result<()> {
         app.telegram
@@ -57,10 +79,19 @@ impl Fakes {
     }
 }
 
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 pub fn router(_app: App, fakes: Fakes) -> Router {
     Router::new()
         .route("/sandbox", get(page))
         .route("/sandbox/api/send", post(send))
+        .route("/sandbox/api/photo", post(send_photo))
         .route("/sandbox/api/messages", get(messages))
         .with_state(fakes)
 }
@@ -94,6 +125,39 @@ async fn send(State(fakes): State<Fakes>, Json(request): Json<SendRequest>) -> R
         (Some(text), None) if !text.trim().is_empty() => Updates::text(request.user_id, text),
         _ => return bad_request("send a non-empty text or a contact"),
     };
+    deliver(&fakes, update).await
+}
+
+#[derive(Deserialize)]
+struct PhotoQuery {
+    user_id: i64,
+}
+
+/// The page uploads a picture; it becomes a Telegram photo the bot can `getFile`.
+async fn send_photo(
+    State(fakes): State<Fakes>,
+    Query(query): Query<PhotoQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    if query.user_id <= 0 || body.is_empty() {
+        return bad_request("send a picture for a positive user_id");
+    }
+    let Ok(picture) = image::load_from_memory(&body) else {
+        return bad_request("the file is not a JPEG or PNG picture");
+    };
+    let size = body.len() as u64;
+    let file_id = fakes.telegram.add_file(body, "photo.jpg");
+    let update = Updates::photo(
+        query.user_id,
+        &file_id,
+        picture.width(),
+        picture.height(),
+        size,
+    );
+    deliver(&fakes, update).await
+}
+
+async fn deliver(fakes: &Fakes, update: Value) -> Response {
     let reply = match fakes.telegram.deliver_update(update).await {
         Ok(reply) => reply,
         Err(e) => return bad_request(&format!("{e:#}")),
