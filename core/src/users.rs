@@ -105,41 +105,9 @@ impl Users {
         Self { pool, bot_id }
     }
 
-    /// Creates the user on first contact and refreshes profile fields on every update,
-    /// in one statement. Contact also proves the user can be reached again.
-    pub async fn touch(&self, profile: &TelegramProfile<'_>) -> anyhow::Result<User> {
-        let client = self.pool.get().await?;
-        let language = Lang::from_telegram(profile.language_code).code();
-        let row = client
-            .query_one(
-                &format!(
-                    "INSERT INTO users (bot_id, telegram_id, username, first_name, last_name, language_code, language)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (bot_id, telegram_id) DO UPDATE SET
-                         username = EXCLUDED.username,
-                         first_name = EXCLUDED.first_name,
-                         last_name = EXCLUDED.last_name,
-                         language_code = EXCLUDED.language_code,
-                         last_seen_at = now()
-                     RETURNING {COLUMNS}"
-                ),
-                &[
-                    &self.bot_id,
-                    &profile.telegram_id,
-                    &profile.username,
-                    &profile.first_name,
-                    &profile.last_name,
-                    &profile.language_code,
-                    &language,
-                ],
-            )
-            .await
-            .context("upserting the user")?;
-        Ok(User::from_row(&row))
-    }
-
-    /// [`Users::touch`] and the update's dedup claim in one round trip: the claim row in
-    /// `processed_updates` and the user upsert commit together, and `None` means the
+    /// Creates the user on first contact and refreshes profile fields, together with the
+    /// update's dedup claim in one round trip: the claim row in `processed_updates` and
+    /// the user upsert commit together, and `None` means the
     /// update was already processed (a Telegram retry or a concurrent duplicate; the
     /// primary key settles the race, the loser waits for the winner's commit).
     ///
