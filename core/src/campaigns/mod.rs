@@ -2,5 +2,6 @@
 //! to the job on the campaigns queue.
 
 pub mod bridge;
+pub mod control;
 pub mod rate;
 pub mod runner;

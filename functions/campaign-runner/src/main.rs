@@ -3,6 +3,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
 use promo_core::app::App;
+use promo_core::campaigns::runner;
 use promo_core::config::Settings;
 
 #[tokio::main]
@@ -11,9 +12,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = App::build(Settings::from_env()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        // The invocation's own deadline, not a fixed slice: a slice that outlived the
+        // function timeout would be killed mid-send and leave its rows `unknown`, and a
+        // shorter one would waste the budget the function is configured (and paid) for.
+        let deadline = runner::deadline_from_epoch_millis(event.context.deadline);
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
             promo_core::queue::handle_sqs_batch(event.payload, |message| {
-                promo_core::jobs::handle_campaign_job(app, message)
+                runner::handle_run_job(app, message, deadline)
             })
             .await,
         )
