@@ -10,9 +10,16 @@ ensure_postgres
 ensure_redis
 ensure_moto
 
-# Databases left behind by earlier runs (tests never drop their own mid-run).
-psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'promo\_test\_%'" \
-    | while read -r db; do [ -n "$db" ] && psql_admin -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+# Every test creates its own database; drop them after the run (and any an interrupted
+# run left behind before it), in one session because each DROP is cheap but a psql
+# start is not.
+drop_test_databases() {
+    psql_admin -tAc "SELECT format('DROP DATABASE IF EXISTS %I;', datname)
+                     FROM pg_database WHERE datname LIKE 'promo\_test\_%'" \
+        | psql_admin >/dev/null
+}
+drop_test_databases
+trap drop_test_databases EXIT
 
 export PROMO_TEST_SQS_ENDPOINT=${PROMO_TEST_SQS_ENDPOINT:-http://127.0.0.1:$MOTO_PORT}
 
