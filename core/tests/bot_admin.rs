@@ -71,6 +71,35 @@ fn markup_buttons(markup: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The inline buttons under a bot message as Telegram shows it now, after any edits.
+fn buttons_now(app: &TestApp, chat: i64, message_id: i64) -> Vec<(String, String)> {
+    let message = app
+        .telegram
+        .message(chat, message_id)
+        .expect("the bot message still exists");
+    markup_buttons(&message["reply_markup"])
+}
+
+/// A handled admin choice: answered first, the tapped message's buttons removed (its text
+/// kept), then the flow's reply.
+fn assert_choice_made(app: &TestApp, pressed: &Pressed, text_before: &str) {
+    assert_eq!(
+        pressed.methods,
+        [
+            "answerCallbackQuery",
+            "editMessageReplyMarkup",
+            "sendMessage"
+        ],
+        "calls in order"
+    );
+    assert_eq!(buttons_now(app, ADMIN, pressed.message_id), vec![]);
+    let message = app
+        .telegram
+        .message(ADMIN, pressed.message_id)
+        .expect("message");
+    assert_eq!(text_of(&message), text_before, "only the buttons go");
+}
+
 fn is_main_menu(reply: &Value) -> bool {
     let keys = keyboard_texts(reply);
     keys.contains(&"🧾 Загрузить чек".to_owned()) && keys.contains(&"📊 Статистика".to_owned())
@@ -87,6 +116,8 @@ struct Pressed {
     /// The text of `answerCallbackQuery`, if any.
     answer: Option<String>,
     sends: Vec<Value>,
+    /// Every Bot API method the tap caused, in arrival order.
+    methods: Vec<String>,
 }
 
 /// Taps the inline button `data` on the newest bot message in `user`'s chat that has it
@@ -107,9 +138,29 @@ async fn press(app: &TestApp, user: i64, data: &str) -> Pressed {
             })
         })
         .expect("a bot message with this button");
+    let calls_before = app.telegram.calls().len();
     let answers_before = app.telegram.calls_to("answerCallbackQuery").len();
     let sends_before = app.telegram.calls_to("sendMessage").len();
     let sends = deliver(app, &Updates::callback(user, data, message_id)).await;
+    let calls: Vec<_> = app
+        .telegram
+        .calls()
+        .into_iter()
+        .skip(calls_before)
+        .collect();
+    for call in &calls {
+        assert_eq!(
+            call.status, 200,
+            "{} failed: {:?}",
+            call.method, call.response
+        );
+    }
+    let methods: Vec<String> = calls.into_iter().map(|call| call.method).collect();
+    assert_eq!(
+        methods.first().map(String::as_str),
+        Some("answerCallbackQuery"),
+        "the callback is answered before anything else: {methods:?}"
+    );
     let answers: Vec<_> = app
         .telegram
         .calls_to("answerCallbackQuery")
@@ -132,6 +183,7 @@ async fn press(app: &TestApp, user: i64, data: &str) -> Pressed {
         message_id,
         answer: answers[0].params["text"].as_str().map(str::to_owned),
         sends,
+        methods,
     }
 }
 
@@ -494,6 +546,14 @@ async fn a_broadcast_sent_now_becomes_one_scheduled_campaign_for_everyone() {
     let pressed = press(&app, ADMIN, "adm:bc:now").await;
     assert_eq!(pressed.answer, None);
     assert_eq!(pressed.sends.len(), 1);
+    assert_choice_made(&app, &pressed, text);
+    let edits = app.telegram.calls_to("editMessageReplyMarkup");
+    assert_eq!(edits.len(), 1);
+    assert_eq!(
+        edits[0].params,
+        json!({"chat_id": ADMIN, "message_id": pressed.message_id,
+               "reply_markup": {"inline_keyboard": []}})
+    );
     let rows = campaigns(&app).await;
     assert_eq!(rows.len(), 1);
     let id: i64 = rows[0].get("id");
@@ -540,6 +600,9 @@ async fn tapping_send_now_twice_creates_one_campaign_and_the_second_tap_is_stale
     let schedule = late_tap(&app, ADMIN, "adm:bc:at", first.message_id).await;
     assert_eq!(schedule.as_deref(), Some(STALE));
     assert_eq!(admin_state(&app, ADMIN).await, None);
+    // A stale tap is only answered: the buttons went with the first tap.
+    assert_eq!(app.telegram.calls_to("editMessageReplyMarkup").len(), 1);
+    assert_eq!(buttons_now(&app, ADMIN, first.message_id), vec![]);
 }
 
 #[tokio::test]
@@ -569,6 +632,9 @@ async fn two_concurrent_taps_on_send_now_create_one_campaign() {
     methods.sort_by_key(|(method, _)| method.to_string());
     assert_eq!(methods[0], (json!("answerCallbackQuery"), json!(STALE)));
     assert_eq!(methods[1].0, json!("sendMessage"));
+    // Only the winner removes the preview's buttons.
+    assert_eq!(app.telegram.calls_to("editMessageReplyMarkup").len(), 1);
+    assert_eq!(buttons_now(&app, ADMIN, message_id), vec![]);
 }
 
 #[tokio::test]
@@ -579,6 +645,7 @@ async fn a_scheduled_broadcast_asks_for_a_moscow_time_and_refuses_bad_ones() {
 
     let pressed = press(&app, ADMIN, "adm:bc:at").await;
     assert_eq!(pressed.sends.len(), 1);
+    assert_choice_made(&app, &pressed, "Розыгрыш завтра!");
     let ask = text_of(&pressed.sends[0]).to_owned();
     assert!(
         ask.starts_with("🕒 Когда отправить? Напишите дату и время по Москве в формате ДД.ММ.ГГГГ ЧЧ:ММ, например "),
@@ -703,6 +770,7 @@ async fn cancel_stops_the_broadcast_at_every_step() {
     assert_eq!(pressed.answer.as_deref(), Some("Отменено"));
     assert_eq!(pressed.sends.len(), 1);
     assert_cancelled(&app, &pressed.sends[0]).await;
+    assert_choice_made(&app, &pressed, "Текст");
     // The old preview's buttons do nothing now.
     let late = late_tap(&app, ADMIN, "adm:bc:now", pressed.message_id).await;
     assert_eq!(late.as_deref(), Some(STALE));
@@ -740,6 +808,8 @@ async fn cancel_stops_the_raffle_at_every_step() {
     let pressed = press(&app, ADMIN, "adm:cancel").await;
     assert_eq!(pressed.answer.as_deref(), Some("Отменено"));
     assert_cancelled(&app, &pressed.sends[0]).await;
+    assert_eq!(buttons_now(&app, ADMIN, pressed.message_id), vec![]);
+    assert_eq!(pressed.methods[1], "editMessageReplyMarkup");
     let late = late_tap(&app, ADMIN, "adm:rf:go", pressed.message_id).await;
     assert_eq!(late.as_deref(), Some(STALE));
 
@@ -849,6 +919,7 @@ async fn a_confirmed_raffle_becomes_a_scheduled_raffle_campaign() {
     assert_eq!(count(&app, "SELECT count(*) FROM campaigns").await, 0);
 
     let pressed = press(&app, ADMIN, "adm:rf:go").await;
+    assert_choice_made(&app, &pressed, text_of(&confirm));
     let rows = campaigns(&app).await;
     assert_eq!(rows.len(), 1);
     let id: i64 = rows[0].get("id");
@@ -1293,9 +1364,14 @@ async fn a_failed_campaign_insert_keeps_the_preview_usable_and_creates_nothing()
         admin_state(&app, ADMIN).await,
         Some(json!({"state": "broadcast_preview", "text": "Привет всем"}))
     );
+    // Nothing was sent for the failed tap, so the retry still finds the buttons.
+    assert_eq!(buttons_now(&app, ADMIN, message_id).len(), 3);
+    assert!(app.telegram.calls_to("editMessageReplyMarkup").is_empty());
 
     break_inserts(&app, "campaigns", false).await;
     let pressed = press(&app, ADMIN, "adm:bc:now").await;
+    assert_eq!(pressed.message_id, message_id);
+    assert_choice_made(&app, &pressed, "Привет всем");
     assert!(text_of(&pressed.sends[0]).starts_with("✅ Рассылка №"));
     assert_eq!(count(&app, "SELECT count(*) FROM campaigns").await, 1);
     assert_eq!(count(&app, "SELECT count(*) FROM audit_log").await, 1);

@@ -64,6 +64,19 @@ pub(crate) fn edit(
     }
 }
 
+/// `editMessageReplyMarkup` with an empty inline keyboard: the message keeps its text and
+/// loses its buttons. The Bot API documents an empty `inline_keyboard` as "no keyboard".
+pub(crate) fn remove_inline_keyboard(chat_id: i64, message_id: i64) -> BotCall {
+    BotCall {
+        method: "editMessageReplyMarkup",
+        params: json!({
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "reply_markup": {"inline_keyboard": []},
+        }),
+    }
+}
+
 pub(crate) async fn handle(
     app: &App,
     query: &CallbackQuery,
@@ -82,11 +95,11 @@ pub(crate) async fn handle(
         .as_deref()
         .is_some_and(|data| data.starts_with(super::admin::CALLBACK_PREFIX));
     if admin_data {
-        // The admin module checks the sender itself; anyone else's tap gets the notice.
-        return Ok(match super::admin::handle_callback(app, query).await? {
-            Some(replies) => replies.into_iter().map(BotCall::from).collect(),
-            None => vec![answer(Some(stale))],
-        });
+        // The admin module checks the sender itself and answers the tap first; anyone
+        // else's tap gets the ordinary notice.
+        return Ok(super::admin::handle_callback(app, query)
+            .await?
+            .unwrap_or_else(|| vec![answer(Some(stale))]));
     }
     // Only buttons under the bot's messages in the shopper's own chat: a tap in another
     // chat must never show this shopper's data there.

@@ -18,9 +18,11 @@ pub use state::AdminState;
 pub use texts::TEXTS;
 
 use crate::app::App;
+use crate::telegram::types::MessageOrChannelPost;
 use crate::telegram::{CallbackQuery, InlineKeyboardButton, OutgoingMessage, SendMessage};
 
-use super::{Conversation, Input};
+use super::callbacks::remove_inline_keyboard;
+use super::{BotCall, Conversation, Input};
 
 /// Every callback of an admin button starts with this, so the dialogue can route it here.
 pub const CALLBACK_PREFIX: &str = "adm:";
@@ -95,46 +97,54 @@ pub(crate) async fn try_handle(
     step(conversation, state, input).await.map(Some)
 }
 
-/// Handles a tap on an admin inline button (`adm:` callback data); `None` for any other
-/// callback. The first reply always answers the callback query, as Telegram requires.
+/// Handles a tap on an admin inline button (`adm:` callback data) on the bot's message
+/// `message_id`; `None` for any other callback.
+///
+/// A handled choice yields, in this order: the callback answer (Telegram wants it first,
+/// else the client shows a spinner), the removal of the tapped message's inline keyboard
+/// (the choice is made; buttons left behind would only earn "no longer relevant"), then
+/// the flow's own replies. A stale tap is only answered: its message either lost its
+/// buttons already or belongs to a flow that has moved on.
 pub(crate) async fn try_handle_callback(
     conversation: &Conversation<'_>,
     data: &str,
     callback_query_id: &str,
-) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
+    message_id: i64,
+) -> anyhow::Result<Option<Vec<BotCall>>> {
     if !data.starts_with(CALLBACK_PREFIX) {
         return Ok(None);
     }
-    let answer = |text: Option<String>| OutgoingMessage::AnswerCallback {
-        callback_query_id: callback_query_id.to_owned(),
-        text,
+    let answer = |text: Option<String>| {
+        BotCall::from(OutgoingMessage::AnswerCallback {
+            callback_query_id: callback_query_id.to_owned(),
+            text,
+        })
     };
-    let replies = match data {
+    // `Some((notice, replies))` when the tap was acted on. Nothing is sent before this
+    // is known: on an error the update fails, Telegram retries it, and the buttons must
+    // still be there for the retry or the admin's next tap.
+    let handled: Option<(Option<String>, Vec<OutgoingMessage>)> = match data {
         CB_CANCEL => match take(conversation).await? {
             Some(_) => {
                 let short = conversation.text("admin_cancelled_short").await;
-                let mut replies = vec![answer(Some(short))];
-                replies.extend(cancel(conversation).await?);
-                Some(replies)
+                Some((Some(short), cancel(conversation).await?))
             }
             None => None,
         },
         CB_BROADCAST_NOW => match take(conversation).await? {
             Some(AdminState::BroadcastPreview { text }) => {
-                let mut replies = vec![answer(None)];
-                replies.extend(broadcast::send_now(conversation, text).await?);
-                Some(replies)
+                Some((None, broadcast::send_now(conversation, text).await?))
             }
             other => {
                 restore(conversation, other).await?;
                 None
             }
         },
+        // Loads rather than takes: nothing is created yet, and `ask_time` overwrites the
+        // state with the time step.
         CB_BROADCAST_AT => match load(conversation).await? {
             Some(AdminState::BroadcastPreview { text }) => {
-                let mut replies = vec![answer(None)];
-                replies.extend(broadcast::ask_time(conversation, text).await?);
-                Some(replies)
+                Some((None, broadcast::ask_time(conversation, text).await?))
             }
             _ => None,
         },
@@ -142,11 +152,10 @@ pub(crate) async fn try_handle_callback(
             Some(AdminState::RaffleConfirm {
                 prize,
                 winner_count,
-            }) => {
-                let mut replies = vec![answer(None)];
-                replies.extend(raffle::create(conversation, prize, winner_count).await?);
-                Some(replies)
-            }
+            }) => Some((
+                None,
+                raffle::create(conversation, prize, winner_count).await?,
+            )),
             other => {
                 restore(conversation, other).await?;
                 None
@@ -154,22 +163,25 @@ pub(crate) async fn try_handle_callback(
         },
         _ => None,
     };
-    match replies {
-        Some(replies) => Ok(Some(replies)),
+    let Some((notice, replies)) = handled else {
         // An old preview's button, a second tap, or a flow already cancelled.
-        None => {
-            let stale = conversation.text("admin_stale_action").await;
-            Ok(Some(vec![answer(Some(stale))]))
-        }
-    }
+        let stale = conversation.text("admin_stale_action").await;
+        return Ok(Some(vec![answer(Some(stale))]));
+    };
+    let mut calls = Vec::with_capacity(replies.len() + 2);
+    calls.push(answer(notice));
+    calls.push(remove_inline_keyboard(conversation.chat_id, message_id));
+    calls.extend(replies.into_iter().map(BotCall::from));
+    Ok(Some(calls))
 }
 
 /// The webhook's entry point for a callback query: `None` unless the data is an admin
 /// callback from an admin, so anyone else's tap falls back to the ordinary answer.
+/// Otherwise the Bot API calls to make, the callback answer first.
 pub async fn handle_callback(
     app: &App,
     query: &CallbackQuery,
-) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
+) -> anyhow::Result<Option<Vec<BotCall>>> {
     let Some(data) = query
         .data
         .as_deref()
@@ -185,15 +197,16 @@ pub async fn handle_callback(
         return Ok(None);
     }
     // Admin flows run only in the admin's private chat (chat id = user id); a button
-    // seen anywhere else is not acted on.
-    let in_own_chat = matches!(
-        &query.message,
-        Some(crate::telegram::types::MessageOrChannelPost::Message(message))
-            if i64::from(message.chat.id()) == telegram_id
-    );
-    if !in_own_chat {
-        return Ok(None);
-    }
+    // seen anywhere else is not acted on. The tapped message is the one whose keyboard
+    // goes away.
+    let message_id: i64 = match &query.message {
+        Some(MessageOrChannelPost::Message(message))
+            if i64::from(message.chat.id()) == telegram_id =>
+        {
+            message.id.into()
+        }
+        _ => return Ok(None),
+    };
     let conversation = Conversation {
         app,
         chat_id: telegram_id,
@@ -201,7 +214,7 @@ pub async fn handle_callback(
         lang: user.lang,
     };
     let query_id = super::callback_query_id(query);
-    try_handle_callback(&conversation, data, &query_id).await
+    try_handle_callback(&conversation, data, &query_id, message_id).await
 }
 
 async fn start(
