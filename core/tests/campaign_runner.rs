@@ -565,6 +565,139 @@ async fn two_runners_share_one_rate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_on_one_campaign_complete_it_within_moments_of_the_last_send() {
+    let app = app_with_rate(20).await;
+    let users = add_users(&app, 1_000, 40, "registered", true).await;
+    // Latency keeps sends in flight at every moment, so whichever runner runs dry first
+    // finds the other's deliveries still `sending`.
+    app.telegram.set_latency(Duration::from_millis(60));
+    let campaign_id = broadcast(&app).await;
+
+    let (a, b) = tokio::join!(run_to_end(&app, campaign_id), run_to_end(&app, campaign_id));
+    let done = Instant::now();
+
+    let finished = [a, b];
+    assert!(
+        finished.contains(&SliceOutcome::Completed),
+        "one runner completes it: {finished:?}"
+    );
+    for outcome in &finished {
+        assert!(
+            matches!(outcome, SliceOutcome::Completed)
+                || *outcome
+                    == SliceOutcome::Idle {
+                        status: Some("completed".into())
+                    },
+            "{outcome:?}"
+        );
+    }
+    exactly_once(&app, users.iter().map(|(_, chat)| *chat));
+    let last_send = app
+        .telegram
+        .calls_to("sendMessage")
+        .last()
+        .map(|call| call.at)
+        .expect("sends");
+    // Before the fix a runner that saw the other's sends in flight came back only a
+    // minute later; `run_to_end` sleeps through that delay, so it shows here.
+    let lag = done.duration_since(last_send);
+    assert!(
+        lag < Duration::from_secs(3),
+        "both runners were done {lag:?} after the last send"
+    );
+    assert_eq!(
+        counters(&app, campaign_id).await,
+        ("completed".into(), 40, 40, 0, 0, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_completes_soon_when_the_runner_that_sent_last_dies_before_completing_it() {
+    let app = app_with_rate(30).await;
+    let users = add_users(&app, 1_000, 10, "registered", true).await;
+    let chats: Vec<i64> = users.iter().map(|(_, chat)| *chat).collect();
+    let campaign_id = broadcast(&app).await;
+    run_campaign(&app.app, campaign_id, Instant::now())
+        .await
+        .expect("materialising slice");
+    // Runner B holds three deliveries, freshly claimed, with its sends in flight.
+    let others = chats[7..].to_vec();
+    let client = app.app.pool.get().await.expect("client");
+    client
+        .execute(
+            "UPDATE campaign_deliveries SET status = 'sending', claimed_at = now()
+             WHERE campaign_id = $1 AND chat_id = ANY($2)",
+            &[&campaign_id, &others],
+        )
+        .await
+        .expect("B's rows");
+
+    // Runner A sends the rest, waits a little for B's sends, then asks to look again
+    // soon; B's rows are left alone, as they may be on their way (crash safety: only
+    // rows in flight for STALE_SENDING_AFTER are ever taken over).
+    let started = Instant::now();
+    let outcome = run_campaign(
+        &app.app,
+        campaign_id,
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await
+    .expect("A's slice");
+    let took = started.elapsed();
+    match outcome {
+        SliceOutcome::Continue { after } => assert!(
+            after >= Duration::from_secs(1) && after < Duration::from_secs(5),
+            "re-check after {after:?}"
+        ),
+        other => panic!("B's sends are still in flight, yet {other:?}"),
+    }
+    assert!(took < Duration::from_secs(4), "A's slice took {took:?}");
+    let rows = deliveries(&app, campaign_id).await;
+    for chat in &others {
+        assert_eq!(
+            rows[chat].0, "sending",
+            "B's delivery to {chat} was taken over"
+        );
+    }
+    assert_eq!(counters(&app, campaign_id).await.0, "running");
+
+    // A's continuation is waiting for B when B writes its results and dies before its
+    // own completion check: A must notice within moments, not a minute later.
+    let a = {
+        let app = app.app.clone();
+        tokio::spawn(async move {
+            run_campaign(&app, campaign_id, Instant::now() + Duration::from_secs(20)).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client
+        .execute(
+            "UPDATE campaign_deliveries SET status = 'sent', sent_at = now()
+             WHERE campaign_id = $1 AND chat_id = ANY($2)",
+            &[&campaign_id, &others],
+        )
+        .await
+        .expect("B's results");
+    let settled = Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), a)
+        .await
+        .expect("A's continuation returns within seconds")
+        .expect("no panic")
+        .expect("A's continuation");
+    assert_eq!(outcome, SliceOutcome::Completed);
+    let lag = settled.elapsed();
+    assert!(
+        lag < Duration::from_millis(1_500),
+        "completed {lag:?} after B's last result"
+    );
+    exactly_once(&app, chats[..7].iter().copied());
+    assert_eq!(
+        counters(&app, campaign_id).await,
+        ("completed".into(), 10, 10, 0, 0, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slice_stops_at_its_deadline_and_the_continuation_completes_the_campaign() {
     let _turn = TIMING.lock().await;
     let app = app_with_rate(30).await;

@@ -11,7 +11,10 @@
 //! sends before its deadline, settles what is in flight and returns
 //! [`SliceOutcome::Continue`] so the job handler enqueues the next slice. Several runners
 //! may work one campaign at once: claims never overlap and every settlement is guarded by
-//! `status = 'sending'`.
+//! `status = 'sending'`. A runner that runs out of rows while another's sends are still
+//! in flight waits briefly for them and then re-checks with a growing delay, so a finished
+//! campaign is marked `completed` within moments even when the runner that sent last never
+//! gets to mark it (see [`complete_if_done`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -51,6 +54,19 @@ const FINAL_WRITES: Duration = Duration::from_millis(50);
 /// in-process queue's 30 s visibility timeout: a longer slice would see its own message
 /// redelivered, and two slices each enqueueing a continuation double the runners.
 pub const LOCAL_SLICE: Duration = Duration::from_secs(20);
+/// How long a slice that finds only other runners' sends in flight waits for them in
+/// place. A live runner settles a send within the Bot API's answer plus [`FLUSH_EVERY`],
+/// so this usually sees the last results land and completes the campaign at once,
+/// without a continuation (and without SQS rounding its delay up to whole seconds).
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
+/// First pause between those in-place checks; doubles after each, so the wait costs a
+/// handful of cheap queries, not a busy loop.
+const SETTLE_POLL: Duration = Duration::from_millis(100);
+/// Shortest continuation delay while other runners' sends are still outstanding.
+const RECHECK_MIN: Duration = Duration::from_secs(1);
+/// Added to the time until rows turn stale, so the re-check does not arrive a hair early
+/// (the database's clock decides staleness) and have to ask again.
+const STALE_MARGIN: Duration = Duration::from_millis(250);
 const TEXT_LIMIT: usize = 4096;
 const CAPTION_LIMIT: usize = 1024;
 
@@ -60,7 +76,8 @@ pub enum SliceOutcome {
     /// Every delivery is settled and the campaign is `completed`.
     Completed,
     /// Work is left: enqueue [`CampaignJob::Run`] again after `after` (zero when the
-    /// slice ran out of time; longer when only other runners' sends are outstanding).
+    /// slice ran out of time; a second or more when only other runners' sends are
+    /// outstanding, growing with how long they have been in flight).
     Continue { after: Duration },
     /// Nothing to do: the campaign is not running and not due (paused, cancelled,
     /// finished, failed, scheduled later, missing, or a raffle). `status` is its status,
@@ -278,7 +295,7 @@ pub async fn run_campaign(
         Ending::Deadline => Ok(SliceOutcome::Continue {
             after: Duration::ZERO,
         }),
-        Ending::NothingToClaim => complete_if_done(app, campaign_id).await,
+        Ending::NothingToClaim => complete_if_done(app, campaign_id, deadline).await,
     }
 }
 
@@ -521,33 +538,45 @@ async fn materialize(
 
 /// Marks the campaign `completed` when nothing is pending or in flight, with counters
 /// recomputed from the rows; otherwise says when to look again.
-async fn complete_if_done(app: &App, campaign_id: i64) -> anyhow::Result<SliceOutcome> {
-    recover_stale(app, campaign_id).await?;
+///
+/// Rows still in `sending` belong to other runners (this slice has settled or handed
+/// back all of its own). A live runner's rows settle within moments, and normally that
+/// runner completes the campaign itself; but it may die or fail right after writing its
+/// last results, before its own check. So this waits for them in place for up to
+/// [`SETTLE_WAIT`] (within the slice's deadline), then asks for a continuation after
+/// about as long as they have already been in flight: a second or two for a live
+/// runner's tail, growing geometrically for a dead runner's rows, and never later than
+/// the moment those turn stale ([`STALE_SENDING_AFTER`]), when [`recover_stale`] settles
+/// them. Crash safety is unchanged: only rows older than that are ever taken over.
+async fn complete_if_done(
+    app: &App,
+    campaign_id: i64,
+    deadline: Instant,
+) -> anyhow::Result<SliceOutcome> {
+    let waiting_since = Instant::now();
+    let mut poll = SETTLE_POLL;
+    loop {
+        let outstanding = outstanding(app, campaign_id).await?;
+        if outstanding.pending > 0 {
+            return Ok(SliceOutcome::Continue {
+                after: Duration::ZERO,
+            });
+        }
+        if outstanding.sending == 0 {
+            break;
+        }
+        let now = Instant::now();
+        let waited = now - waiting_since;
+        if waited + poll <= SETTLE_WAIT && now + poll + FINAL_WRITES <= deadline {
+            tokio::time::sleep(poll).await;
+            poll *= 2;
+            continue;
+        }
+        return Ok(SliceOutcome::Continue {
+            after: recheck_after(outstanding.oldest_in_flight),
+        });
+    }
     let client = app.pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE status = 'pending'),
-                    count(*) FILTER (WHERE status = 'sending'),
-                    COALESCE(EXTRACT(EPOCH FROM now() - min(claimed_at)
-                             FILTER (WHERE status = 'sending'))::float8, 0)
-             FROM campaign_deliveries WHERE campaign_id = $1",
-            &[&campaign_id],
-        )
-        .await?;
-    let (pending, sending, oldest_secs): (i64, i64, f64) = (row.get(0), row.get(1), row.get(2));
-    if pending > 0 {
-        return Ok(SliceOutcome::Continue {
-            after: Duration::ZERO,
-        });
-    }
-    if sending > 0 {
-        // Another runner's sends, or a crashed runner's that recovery will take over
-        // once they are stale: look again then.
-        let until_stale = STALE_SENDING_AFTER.as_secs_f64() - oldest_secs;
-        return Ok(SliceOutcome::Continue {
-            after: Duration::from_secs_f64(until_stale.clamp(1.0, 60.0)),
-        });
-    }
     let completed = client
         .execute(
             "UPDATE campaigns c
@@ -572,6 +601,46 @@ async fn complete_if_done(app: &App, campaign_id: i64) -> anyhow::Result<SliceOu
             status: status_of(app, campaign_id).await?,
         })
     }
+}
+
+/// Deliveries of a campaign not settled yet.
+struct Outstanding {
+    pending: i64,
+    sending: i64,
+    /// How long the oldest row in `sending` has been claimed.
+    oldest_in_flight: Duration,
+}
+
+/// Settles stale rows first (see [`recover_stale`]), then counts what is left.
+async fn outstanding(app: &App, campaign_id: i64) -> anyhow::Result<Outstanding> {
+    recover_stale(app, campaign_id).await?;
+    let client = app.pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE status = 'pending'),
+                    count(*) FILTER (WHERE status = 'sending'),
+                    COALESCE(EXTRACT(EPOCH FROM now() - min(claimed_at)
+                             FILTER (WHERE status = 'sending'))::float8, 0)
+             FROM campaign_deliveries WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .context("counting outstanding deliveries")?;
+    let oldest_secs: f64 = row.get(2);
+    Ok(Outstanding {
+        pending: row.get(0),
+        sending: row.get(1),
+        // A clock step can make the age negative (or a bogus value NaN): read it as fresh.
+        oldest_in_flight: Duration::try_from_secs_f64(oldest_secs).unwrap_or(Duration::ZERO),
+    })
+}
+
+/// When to look again at sends that have been in flight elsewhere for `oldest`: after
+/// about that long again (so a dead runner's rows cost a handful of checks, not one per
+/// second), at least [`RECHECK_MIN`], and no later than just after they turn stale.
+fn recheck_after(oldest: Duration) -> Duration {
+    let until_stale = STALE_SENDING_AFTER.saturating_sub(oldest) + STALE_MARGIN;
+    oldest.max(RECHECK_MIN).min(until_stale.max(RECHECK_MIN))
 }
 
 /// Why the send loop stopped.
@@ -1307,6 +1376,28 @@ mod tests {
         let left = deadline_from_epoch_millis(now_ms + 10_000) - Instant::now();
         assert!(left > Duration::from_millis(6_500) && left <= Duration::from_secs(7));
         assert!(deadline_from_epoch_millis(now_ms - 1_000) <= Instant::now());
+    }
+
+    #[test]
+    fn others_sends_are_rechecked_soon_then_less_often_and_never_after_they_turn_stale() {
+        assert_eq!(recheck_after(Duration::ZERO), RECHECK_MIN);
+        assert_eq!(
+            recheck_after(Duration::from_millis(2_500)),
+            Duration::from_millis(2_500)
+        );
+        assert_eq!(
+            recheck_after(Duration::from_secs(20)),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            recheck_after(Duration::from_secs(45)),
+            Duration::from_secs(15) + STALE_MARGIN
+        );
+        assert_eq!(
+            recheck_after(Duration::from_secs(59)),
+            RECHECK_MIN + STALE_MARGIN
+        );
+        assert_eq!(recheck_after(Duration::from_secs(600)), RECHECK_MIN);
     }
 
     #[test]
