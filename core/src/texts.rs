@@ -210,6 +210,12 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
         "{n}. {date}: {status}\nTotal: {sum} RUB · Tickets: {tickets} · {product}",
     ),
     ("status_queued", "⏳ на проверке", "⏳ being checked"),
+    ("status_processing", "🔄 проверяем прямо сейчас", "🔄 being checked right now"),
+    (
+        "status_retry_scheduled",
+        "🕒 проверим ещё раз автоматически чуть позже",
+        "🕒 will be re-checked automatically a bit later",
+    ),
     ("status_accepted", "✅ принят", "✅ accepted"),
     ("status_pending_moderation", "🕵️ на модерации", "🕵️ under review"),
     ("status_rejected", "❌ отклонён", "❌ rejected"),

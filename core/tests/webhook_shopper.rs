@@ -705,6 +705,73 @@ async fn my_receipts_are_paged_ten_at_a_time_with_inline_buttons_edited_in_place
     assert_eq!(stored["text"].as_str(), Some(text_of(third)));
 }
 
+/// Every `receipt_submissions.status` with the label "📋 My receipts" shows for it, in
+/// Russian and in English.
+const STATUS_LABELS: [(&str, &str, &str); 7] = [
+    ("queued", "⏳ на проверке", "⏳ being checked"),
+    (
+        "processing",
+        "🔄 проверяем прямо сейчас",
+        "🔄 being checked right now",
+    ),
+    (
+        "retry_scheduled",
+        "🕒 проверим ещё раз автоматически чуть позже",
+        "🕒 will be re-checked automatically a bit later",
+    ),
+    ("accepted", "✅ принят", "✅ accepted"),
+    ("pending_moderation", "🕵️ на модерации", "🕵️ under review"),
+    ("rejected", "❌ отклонён", "❌ rejected"),
+    (
+        "failed",
+        "⚠️ не удалось проверить",
+        "⚠️ could not be checked",
+    ),
+];
+
+#[tokio::test]
+async fn my_receipts_label_every_submission_status_in_both_languages() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6651).await;
+    let user = user_id(&app, 6651).await;
+    let db = app.db().await.expect("db");
+    // Oldest first, so the list (newest first) shows them in reverse order.
+    for (age, (status, _, _)) in STATUS_LABELS.iter().rev().enumerate() {
+        db.execute(
+            "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, status, created_at)
+             VALUES ($1, $2, 'photo', 'f', $3, now() - make_interval(mins => $4::INT))",
+            &[&app.app.bot_id, &user, status, &(age as i32 + 1)],
+        )
+        .await
+        .expect("submission");
+    }
+
+    let reply = say(&app, 6651, "📋 Мои чеки").await;
+    let text = text_of(&reply);
+    for (n, (status, ru, _)) in STATUS_LABELS.iter().rev().enumerate() {
+        let line = format!("{}. ", n + 1);
+        let at = text
+            .find(&line)
+            .unwrap_or_else(|| panic!("{line} in {text}"));
+        assert!(
+            text[at..].contains(&format!(" — {ru}\nСумма: ")),
+            "{status} is labelled «{ru}»: {text}"
+        );
+    }
+
+    db.execute("UPDATE users SET language = 'en' WHERE id = $1", &[&user])
+        .await
+        .expect("english");
+    let reply = say(&app, 6651, "📋 My receipts").await;
+    let text = text_of(&reply);
+    for (status, _, en) in STATUS_LABELS {
+        assert!(
+            text.contains(&format!(": {en}\nTotal: ")),
+            "{status} is labelled «{en}»: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_page_past_the_end_or_forged_callback_data_is_answered_and_changes_nothing() {
     let app = spawn_app().await.expect("app");

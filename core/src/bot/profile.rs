@@ -213,13 +213,22 @@ pub(crate) async fn receipts_page(
 }
 
 async fn status_text(conversation: &Conversation<'_>, status: &str) -> String {
+    // One label per `receipt_submissions.status` (the column's CHECK lists them all), so
+    // a shopper whose receipt waits for a re-check is not told it is simply queued.
     let key = match status {
+        "queued" => "status_queued",
+        "processing" => "status_processing",
+        "retry_scheduled" => "status_retry_scheduled",
         "accepted" => "status_accepted",
         "pending_moderation" => "status_pending_moderation",
         "rejected" => "status_rejected",
         "failed" => "status_failed",
-        // queued, processing, retry_scheduled: all "being checked" to the shopper.
-        _ => "status_queued",
+        // Only reachable if a status is added to the schema before it gets a label here;
+        // "being checked" is the safe thing to tell the shopper meanwhile.
+        other => {
+            tracing::warn!(status = other, "receipt status without a label");
+            "status_queued"
+        }
     };
     conversation.text(key).await
 }
