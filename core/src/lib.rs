@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod pii;
 pub mod proverkacheka;
 pub mod queue;
+pub mod raffle;
 pub mod receipts;
 pub mod server;
 pub mod store;

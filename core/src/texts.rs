@@ -399,6 +399,7 @@ pub const TABLES: &[&[(&str, &str, &str)]] = &[
     DEFAULTS,
     crate::bot::admin::TEXTS,
     crate::receipts::texts::TEXTS,
+    crate::raffle::TEXTS,
 ];
 
 pub fn default_text(key: &str, lang: Lang) -> &'static str {

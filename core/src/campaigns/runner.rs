@@ -80,7 +80,7 @@ pub enum SliceOutcome {
     /// outstanding, growing with how long they have been in flight).
     Continue { after: Duration },
     /// Nothing to do: the campaign is not running and not due (paused, cancelled,
-    /// finished, failed, scheduled later, missing, or a raffle). `status` is its status,
+    /// finished, failed, scheduled later, missing, or a raffle that could not be drawn). `status` is its status,
     /// `None` when it does not exist for this bot.
     Idle { status: Option<String> },
 }
@@ -266,6 +266,10 @@ pub async fn run_campaign(
     deadline: Instant,
 ) -> anyhow::Result<SliceOutcome> {
     let Some(campaign) = start(app, campaign_id).await? else {
+        // Raffles are never `start`ed: they are drawn once, in their own module.
+        if let Some(raffle) = crate::raffle::run_raffle(app, campaign_id).await? {
+            return Ok(raffle.slice_outcome());
+        }
         let status = status_of(app, campaign_id).await?;
         return Ok(SliceOutcome::Idle { status });
     };

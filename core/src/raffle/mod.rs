@@ -1,0 +1,516 @@
+//! Raffle draws: a one-time, ticket-weighted, reproducible draw of a raffle campaign's
+//! winners, and their notification (invariant 4).
+//!
+//! The draw runs in one transaction that locks the campaign row and first looks for an
+//! existing draw, so concurrent or repeated jobs never draw twice. The seed comes from
+//! the OS CSPRNG and is stored with the ticket snapshot and the algorithm name, so anyone
+//! can re-run [`draw_winners`] and get the same winners. Winners are notified after the
+//! commit, each under a row lock, and `notified_at` is set only after a successful send:
+//! a re-run notifies only those not yet notified.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::RngCore;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::campaigns::rate::RateLimiter;
+use crate::campaigns::runner::SliceOutcome;
+use crate::telegram::SendMessage;
+use crate::texts::Lang;
+
+/// Name and version of [`draw_winners`], stored with every draw. Change it whenever the
+/// algorithm changes, so old draws stay verifiable against the version that made them.
+pub const ALGORITHM: &str = "weighted-sequential-without-replacement/chacha20-u64-rejection/v1";
+
+/// Attempts per winner for transient send failures (429, 5xx, network) within one run.
+const SEND_ATTEMPTS: u32 = 3;
+/// Longest `retry_after` honoured in place; a longer one leaves the winner for the retry.
+const MAX_IN_PLACE_WAIT: Duration = Duration::from_secs(10);
+
+/// (key, Russian, English), registered in [`crate::texts::TABLES`].
+pub const TEXTS: &[(&str, &str, &str)] = &[(
+    "raffle_won",
+    "🎉 Поздравляем! Вы выиграли в розыгрыше: {prize}. Мы свяжемся с вами, чтобы вручить приз.",
+    "🎉 Congratulations! You won the raffle: {prize}. We will contact you to hand over the prize.",
+)];
+
+/// Draws up to `winner_count` distinct winners from `snapshot` (`(user_id, tickets)`),
+/// each pick weighted by tickets among those not yet picked. Deterministic for a given
+/// snapshot (order matters) and seed. Entries with no tickets never win; if fewer users
+/// hold tickets than `winner_count`, all of them win. Returns winners in draw order.
+pub fn draw_winners(
+    snapshot: &[(i64, i64)],
+    winner_count: usize,
+    seed: [u8; 32],
+) -> Vec<(i64, i64)> {
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let mut pool: Vec<(i64, i64)> = snapshot.iter().copied().filter(|(_, t)| *t > 0).collect();
+    let mut winners = Vec::with_capacity(winner_count.min(pool.len()));
+    while winners.len() < winner_count && !pool.is_empty() {
+        // Sums of i64 ticket counts of positive entries fit u64 for any real promo; the
+        // saturating add only keeps an absurd snapshot from panicking.
+        let total = pool
+            .iter()
+            .fold(0u64, |sum, (_, t)| sum.saturating_add(*t as u64));
+        let mut ticket = uniform_below(&mut rng, total);
+        let mut index = pool.len() - 1;
+        for (i, (_, tickets)) in pool.iter().enumerate() {
+            let tickets = *tickets as u64;
+            if ticket < tickets {
+                index = i;
+                break;
+            }
+            ticket -= tickets;
+        }
+        // `remove`, not `swap_remove`: keeping the order keeps the algorithm simple to
+        // restate for anyone verifying a draw.
+        winners.push(pool.remove(index));
+    }
+    winners
+}
+
+/// A uniform integer in `0..n` (`n > 0`) by rejection sampling on raw `next_u64`, so the
+/// result depends only on the ChaCha20 stream, not on `rand`'s sampling internals.
+fn uniform_below(rng: &mut ChaCha20Rng, n: u64) -> u64 {
+    let n = n.max(1);
+    // The largest multiple of n that fits: values at or above it would bias the modulo.
+    let limit = u64::MAX - u64::MAX % n;
+    loop {
+        let x = rng.next_u64();
+        if x < limit {
+            return x % n;
+        }
+    }
+}
+
+/// What [`run_raffle`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaffleOutcome {
+    /// The campaign's status afterwards (`completed`, or `failed` for invalid content).
+    pub status: String,
+    /// The draw, `None` when the content was invalid.
+    pub draw_id: Option<i64>,
+    /// Whether this run made the draw (false: it existed already).
+    pub newly_drawn: bool,
+    pub winners: usize,
+    /// Winners notified by this run.
+    pub notified: usize,
+}
+
+impl RaffleOutcome {
+    /// What the campaign runner reports for this raffle.
+    pub fn slice_outcome(&self) -> SliceOutcome {
+        if self.status == "completed" {
+            SliceOutcome::Completed
+        } else {
+            SliceOutcome::Idle {
+                status: Some(self.status.clone()),
+            }
+        }
+    }
+}
+
+/// Draws raffle campaign `campaign_id` once and notifies its winners. `None` when it is
+/// not a raffle of this bot, or is neither drawn already nor due (draft, paused,
+/// cancelled, scheduled later). A drawn raffle is never drawn again; running it again
+/// only notifies winners still waiting for their message. Fails (so the queue retries)
+/// when a winner could not be notified for a transient reason.
+pub async fn run_raffle(app: &App, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
+    let Some(mut outcome) = draw(app, campaign_id).await? else {
+        return Ok(None);
+    };
+    if let Some(draw_id) = outcome.draw_id {
+        let (notified, pending) = notify_winners(app, draw_id).await?;
+        outcome.notified = notified;
+        record_counters(app, campaign_id, draw_id).await?;
+        if pending > 0 {
+            anyhow::bail!("raffle {campaign_id}: {pending} winners not notified yet, retrying");
+        }
+    }
+    Ok(Some(outcome))
+}
+
+/// The transactional part: lock, look for a draw, snapshot, draw, record, complete.
+async fn draw(app: &App, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
+    let mut client = app.pool.get().await?;
+    let tx = client.transaction().await?;
+    // The row lock serialises concurrent jobs for this campaign: the second one waits
+    // and then sees the first one's draw.
+    let Some(campaign) = tx
+        .query_opt(
+            "SELECT status, content, (scheduled_for IS NULL OR scheduled_for <= now())
+             FROM campaigns WHERE id = $1 AND bot_id = $2 AND kind = 'raffle' FOR UPDATE",
+            &[&campaign_id, &app.bot_id],
+        )
+        .await
+        .context("locking the raffle")?
+    else {
+        return Ok(None);
+    };
+    let status: String = campaign.get(0);
+    let content: Value = campaign.get(1);
+    let due: bool = campaign.get(2);
+
+    if let Some(row) = tx
+        .query_opt(
+            "SELECT d.id, (SELECT count(*) FROM raffle_winners w WHERE w.draw_id = d.id)
+             FROM raffle_draws d WHERE d.campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await?
+    {
+        tx.commit().await?;
+        let winners: i64 = row.get(1);
+        return Ok(Some(RaffleOutcome {
+            status,
+            draw_id: Some(row.get(0)),
+            newly_drawn: false,
+            winners: usize::try_from(winners).unwrap_or(0),
+            notified: 0,
+        }));
+    }
+    if !(status == "running" || (status == "scheduled" && due)) {
+        return Ok(None);
+    }
+
+    let (prize, winner_count) = match parse_content(&content) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            tracing::warn!(campaign_id, reason, "raffle failed");
+            tx.execute(
+                "UPDATE campaigns SET status = 'failed', error = $2, finished_at = now(),
+                        updated_at = now()
+                 WHERE id = $1",
+                &[&campaign_id, &reason],
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Some(RaffleOutcome {
+                status: "failed".into(),
+                draw_id: None,
+                newly_drawn: false,
+                winners: 0,
+                notified: 0,
+            }));
+        }
+    };
+
+    // Ordered by user id: the snapshot's order is part of what makes the draw
+    // reproducible. Banned users are excluded by `status = 'registered'`.
+    let rows = tx
+        .query(
+            "SELECT u.id, SUM(t.amount)::BIGINT
+             FROM users u JOIN tickets t ON t.user_id = u.id AND t.bot_id = u.bot_id
+             WHERE u.bot_id = $1 AND u.status = 'registered'
+             GROUP BY u.id HAVING SUM(t.amount) > 0
+             ORDER BY u.id",
+            &[&app.bot_id],
+        )
+        .await
+        .context("snapshotting tickets")?;
+    let snapshot: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let winners = draw_winners(&snapshot, winner_count as usize, seed);
+
+    let draw_id: i64 = tx
+        .query_one(
+            "INSERT INTO raffle_draws
+                 (bot_id, campaign_id, prize, winner_count, seed, ticket_snapshot, algorithm)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                &app.bot_id,
+                &campaign_id,
+                &prize,
+                &winner_count,
+                &seed.as_slice(),
+                &snapshot_json(&snapshot),
+                &ALGORITHM,
+            ],
+        )
+        .await
+        .context("recording the draw")?
+        .get(0);
+    for (position, (user_id, tickets)) in winners.iter().enumerate() {
+        let position = i32::try_from(position + 1)?;
+        let tickets = i32::try_from(*tickets).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO raffle_winners (draw_id, bot_id, user_id, position, tickets_at_draw)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&draw_id, &app.bot_id, user_id, &position, &tickets],
+        )
+        .await
+        .context("recording a winner")?;
+    }
+    let error = snapshot
+        .is_empty()
+        .then_some("no participants: nobody held tickets at the draw");
+    let total = i32::try_from(winners.len())?;
+    tx.execute(
+        "UPDATE campaigns
+         SET status = 'completed', total = $2, error = $3,
+             started_at = COALESCE(started_at, now()), finished_at = now(), updated_at = now()
+         WHERE id = $1",
+        &[&campaign_id, &total, &error],
+    )
+    .await?;
+    tx.commit().await.context("committing the draw")?;
+    tracing::info!(
+        campaign_id,
+        draw_id,
+        participants = snapshot.len(),
+        winners = winners.len(),
+        "raffle drawn"
+    );
+    Ok(Some(RaffleOutcome {
+        status: "completed".into(),
+        draw_id: Some(draw_id),
+        newly_drawn: true,
+        winners: winners.len(),
+        notified: 0,
+    }))
+}
+
+/// `{"prize": "...", "winner_count": N}`; the error is shown to the operator.
+fn parse_content(content: &Value) -> Result<(String, i32), String> {
+    let prize = content
+        .get("prize")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .ok_or("a raffle needs a prize")?;
+    let winner_count = content
+        .get("winner_count")
+        .and_then(Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or("a raffle needs a positive winner_count")?;
+    Ok((prize.to_owned(), winner_count))
+}
+
+/// The snapshot as stored in `raffle_draws.ticket_snapshot`.
+pub fn snapshot_json(snapshot: &[(i64, i64)]) -> Value {
+    Value::Array(
+        snapshot
+            .iter()
+            .map(|(user_id, tickets)| json!({ "user_id": user_id, "tickets": tickets }))
+            .collect(),
+    )
+}
+
+/// Reads a stored `ticket_snapshot` back, for verifying a draw.
+pub fn snapshot_from_json(value: &Value) -> Option<Vec<(i64, i64)>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|entry| {
+            Some((
+                entry.get("user_id")?.as_i64()?,
+                entry.get("tickets")?.as_i64()?,
+            ))
+        })
+        .collect()
+}
+
+/// Sends each not-yet-notified, reachable winner the prize message. Returns (notified by
+/// this run, still pending after a transient failure).
+async fn notify_winners(app: &App, draw_id: i64) -> anyhow::Result<(usize, usize)> {
+    let limiter = RateLimiter::new(&app.redis, app.settings.campaigns.broadcast_rate_per_second);
+    let mut notified = 0;
+    let mut pending = 0;
+    let mut last_position = 0i32;
+    loop {
+        let mut client = app.pool.get().await?;
+        let tx = client.transaction().await?;
+        // One winner at a time, locked while its message is sent: a concurrent run skips
+        // the row instead of sending the same message again.
+        let Some(row) = tx
+            .query_opt(
+                "SELECT w.id, w.position, u.telegram_id, u.language, u.reachable, d.prize
+                 FROM raffle_winners w
+                 JOIN users u ON u.id = w.user_id
+                 JOIN raffle_draws d ON d.id = w.draw_id
+                 WHERE w.draw_id = $1 AND w.notified_at IS NULL AND w.position > $2
+                 ORDER BY w.position LIMIT 1
+                 FOR UPDATE OF w SKIP LOCKED",
+                &[&draw_id, &last_position],
+            )
+            .await?
+        else {
+            break;
+        };
+        let winner_id: i64 = row.get(0);
+        last_position = row.get(1);
+        let chat_id: i64 = row.get(2);
+        let language: String = row.get(3);
+        let reachable: bool = row.get(4);
+        let prize: String = row.get(5);
+        if !reachable {
+            // Blocked the bot: a send would only earn another 403.
+            continue;
+        }
+        let lang = Lang::from_code(&language).unwrap_or(Lang::Ru);
+        let text = app
+            .texts
+            .render("raffle_won", lang, &[("prize", &prize)])
+            .await;
+        match send(app, &limiter, &SendMessage::new(chat_id, text)).await? {
+            Sent::Ok => {
+                tx.execute(
+                    "UPDATE raffle_winners SET notified_at = now() WHERE id = $1",
+                    &[&winner_id],
+                )
+                .await?;
+                tx.commit().await?;
+                notified += 1;
+            }
+            Sent::Unreachable => {
+                tx.commit().await?;
+                app.users.set_reachable(chat_id, false).await?;
+            }
+            Sent::Retry => pending += 1,
+        }
+    }
+    Ok((notified, pending))
+}
+
+enum Sent {
+    Ok,
+    /// 403 or chat not found: marked unreachable, never retried.
+    Unreachable,
+    /// Still failing transiently: left for the job's retry.
+    Retry,
+}
+
+async fn send(app: &App, limiter: &RateLimiter, message: &SendMessage) -> anyhow::Result<Sent> {
+    for _ in 0..SEND_ATTEMPTS {
+        limiter.acquire(message.chat_id).await?;
+        match app.telegram.send_message(message).await {
+            Ok(_) => return Ok(Sent::Ok),
+            Err(e) if e.is_forbidden() || e.is_chat_not_found() => return Ok(Sent::Unreachable),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "raffle notification failed, retrying");
+                if let Some(wait) = e.retry_after() {
+                    // Obey flood control for every sender, not only this loop.
+                    let wait = limiter.pause_for(wait).await?;
+                    if wait > MAX_IN_PLACE_WAIT {
+                        return Ok(Sent::Retry);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            Err(e) => {
+                // A permanent answer other than "blocked" (e.g. a bad request): retrying
+                // would fail the same way, so the winner is left unnotified and logged.
+                tracing::error!(error = %e, "raffle notification rejected");
+                return Ok(Sent::Unreachable);
+            }
+        }
+    }
+    Ok(Sent::Retry)
+}
+
+/// Counters for the operator: `sent` winners notified, `blocked` winners unreachable.
+async fn record_counters(app: &App, campaign_id: i64, draw_id: i64) -> anyhow::Result<()> {
+    let client = app.pool.get().await?;
+    client
+        .execute(
+            "UPDATE campaigns c
+             SET sent = s.sent, blocked = s.blocked, updated_at = now()
+             FROM (SELECT count(*) FILTER (WHERE w.notified_at IS NOT NULL)::INT AS sent,
+                          count(*) FILTER (WHERE w.notified_at IS NULL AND NOT u.reachable)::INT
+                              AS blocked
+                   FROM raffle_winners w JOIN users u ON u.id = w.user_id
+                   WHERE w.draw_id = $2) s
+             WHERE c.id = $1",
+            &[&campaign_id, &draw_id],
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(n: u64) -> [u8; 32] {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&n.to_le_bytes());
+        seed
+    }
+
+    #[test]
+    fn the_same_seed_and_snapshot_give_the_same_winners() {
+        let snapshot: Vec<(i64, i64)> = (1..=50).map(|id| (id, id % 7 + 1)).collect();
+        for n in 0..100 {
+            assert_eq!(
+                draw_winners(&snapshot, 5, seed(n)),
+                draw_winners(&snapshot, 5, seed(n))
+            );
+        }
+    }
+
+    #[test]
+    fn a_user_wins_at_most_once() {
+        let snapshot = vec![(1, 1000), (2, 1), (3, 1), (4, 1)];
+        for n in 0..500 {
+            let winners = draw_winners(&snapshot, 3, seed(n));
+            let mut ids: Vec<i64> = winners.iter().map(|(id, _)| *id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 3);
+        }
+    }
+
+    #[test]
+    fn fewer_participants_than_prizes_means_everyone_with_tickets_wins() {
+        let snapshot = vec![(1, 2), (2, 0), (3, 5)];
+        let mut winners = draw_winners(&snapshot, 10, seed(7));
+        winners.sort_unstable();
+        assert_eq!(winners, vec![(1, 2), (3, 5)]);
+        assert!(draw_winners(&[], 3, seed(7)).is_empty());
+    }
+
+    #[test]
+    fn a_user_with_nine_tickets_wins_about_nine_times_as_often_as_one_with_one() {
+        let snapshot = vec![(1, 9), (2, 1)];
+        let mut wins = [0u32; 2];
+        for n in 0..10_000 {
+            let winners = draw_winners(&snapshot, 1, seed(n));
+            match winners.first() {
+                Some((1, _)) => wins[0] += 1,
+                Some((2, _)) => wins[1] += 1,
+                other => panic!("unexpected winner {other:?}"),
+            }
+        }
+        // Expected 9,000 : 1,000; the standard deviation is 30, so 7..11 is > 6 sigma.
+        let ratio = f64::from(wins[0]) / f64::from(wins[1]);
+        assert!((7.0..11.0).contains(&ratio), "ratio {ratio}, wins {wins:?}");
+    }
+
+    #[test]
+    fn uniform_below_stays_in_range() {
+        let mut rng = ChaCha20Rng::from_seed(seed(1));
+        for n in [1u64, 2, 3, 10, u64::MAX] {
+            for _ in 0..100 {
+                assert!(uniform_below(&mut rng, n) < n);
+            }
+        }
+    }
+
+    #[test]
+    fn raffle_content_is_validated() {
+        assert_eq!(
+            parse_content(&json!({"prize": " iPhone ", "winner_count": 3})),
+            Ok(("iPhone".to_owned(), 3))
+        );
+        assert!(parse_content(&json!({"prize": "", "winner_count": 3})).is_err());
+        assert!(parse_content(&json!({"prize": "x", "winner_count": 0})).is_err());
+        assert!(parse_content(&json!({"prize": "x"})).is_err());
+    }
+}
