@@ -216,16 +216,22 @@ impl Users {
         Ok(())
     }
 
-    pub async fn complete_registration(
+    /// Stores the sealed phone; with `register` the registration completes in the same
+    /// statement, without it the user stays `registering` (registration still waits for
+    /// the channel subscription).
+    pub async fn save_phone(
         &self,
         user_id: i64,
         phone: &SealedPhone,
+        register: bool,
     ) -> anyhow::Result<()> {
         let client = self.pool.get().await?;
         client
             .execute(
                 "UPDATE users SET phone_ciphertext = $3, phone_hash = $4, phone_masked = $5,
-                        status = 'registered', registered_at = COALESCE(registered_at, now())
+                        status = CASE WHEN $6 THEN 'registered' ELSE status END,
+                        registered_at = CASE WHEN $6 THEN COALESCE(registered_at, now())
+                                             ELSE registered_at END
                  WHERE id = $1 AND bot_id = $2",
                 &[
                     &user_id,
@@ -233,26 +239,7 @@ impl Users {
                     &phone.ciphertext,
                     &phone.hash,
                     &phone.masked,
-                ],
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Stores the phone but leaves the user `registering`: used while registration still
-    /// waits for the channel subscription.
-    pub async fn save_phone(&self, user_id: i64, phone: &SealedPhone) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "UPDATE users SET phone_ciphertext = $3, phone_hash = $4, phone_masked = $5
-                 WHERE id = $1 AND bot_id = $2",
-                &[
-                    &user_id,
-                    &self.bot_id,
-                    &phone.ciphertext,
-                    &phone.hash,
-                    &phone.masked,
+                    &register,
                 ],
             )
             .await?;

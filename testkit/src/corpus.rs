@@ -7,8 +7,8 @@
 
 use std::fmt;
 
+use crate::receipts::encode_jpeg;
 use chrono::{Duration as TimeDelta, NaiveDate};
-use image::codecs::jpeg::JpegEncoder;
 use image::{GrayImage, Luma};
 use qrcode::{Color, QrCode};
 use rand::rngs::StdRng;
@@ -415,14 +415,6 @@ fn box_blur(pixels: &mut [f32], w: usize, h: usize, radius: usize) {
             pixels[y * w + x] = *value;
         }
     }
-}
-
-fn encode_jpeg(image: &GrayImage, quality: u8) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode_image(image)
-        .unwrap_or_else(|e| panic!("encoding a JPEG failed: {e}"));
-    bytes
 }
 
 #[cfg(test)]

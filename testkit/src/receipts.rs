@@ -545,7 +545,7 @@ fn encode(image: &GrayImage, format: ImageFormat) -> Vec<u8> {
     bytes.into_inner()
 }
 
-fn encode_jpeg(image: &GrayImage, quality: u8) -> Vec<u8> {
+pub(crate) fn encode_jpeg(image: &GrayImage, quality: u8) -> Vec<u8> {
     let mut bytes = Vec::new();
     JpegEncoder::new_with_quality(&mut bytes, quality)
         .encode_image(image)

@@ -356,15 +356,15 @@ impl Conversation<'_> {
             return self.phone_keyboard_reply("phone_invalid", name).await;
         };
         let sealed = self.app.settings.phone_key.seal(&phone);
-        if self.app.settings.telegram.required_channel.is_some() {
-            self.app.users.save_phone(self.user.id, &sealed).await?;
+        let needs_subscription = self.app.settings.telegram.required_channel.is_some();
+        self.app
+            .users
+            .save_phone(self.user.id, &sealed, !needs_subscription)
+            .await?;
+        if needs_subscription {
             tracing::info!(user_id = self.user.id, phone = %phone, "phone stored, subscription pending");
             return subscription::after_phone(self).await;
         }
-        self.app
-            .users
-            .complete_registration(self.user.id, &sealed)
-            .await?;
         self.set_state(&DialogueState::Idle).await?;
         tracing::info!(user_id = self.user.id, phone = %phone, "shopper registered");
         let text = self.text("registered").await;

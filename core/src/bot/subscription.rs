@@ -51,12 +51,7 @@ pub(crate) async fn after_phone(
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     match is_member(conversation).await {
         Ok(true) => {
-            conversation
-                .app
-                .users
-                .mark_registered(conversation.user.id)
-                .await?;
-            conversation.set_state(&DialogueState::Idle).await?;
+            complete_registration(conversation).await?;
             let text = conversation.text("registered").await;
             Ok(vec![conversation.with_main_menu(text).await])
         }
@@ -126,12 +121,7 @@ pub(crate) async fn check(
     }
     match is_member(conversation).await {
         Ok(true) => {
-            conversation
-                .app
-                .users
-                .mark_registered(conversation.user.id)
-                .await?;
-            conversation.set_state(&DialogueState::Idle).await?;
+            complete_registration(conversation).await?;
             let done = conversation.text("subscribe_confirmed").await;
             let registered = conversation.text("registered").await;
             Ok(vec![
@@ -150,4 +140,14 @@ pub(crate) async fn check(
             ))])
         }
     }
+}
+
+/// The subscription is confirmed: the registration (phone already stored) completes.
+async fn complete_registration(conversation: &Conversation<'_>) -> anyhow::Result<()> {
+    conversation
+        .app
+        .users
+        .mark_registered(conversation.user.id)
+        .await?;
+    conversation.set_state(&DialogueState::Idle).await
 }
