@@ -9,10 +9,16 @@ use tokio_postgres::NoTls;
 pub use deadpool_postgres::{Object as Connection, Pool as PgPool};
 
 /// Migrations in the order they are applied; names say what they do.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_create_product_schema",
-    include_str!("../../migrations/0001_create_product_schema.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_create_product_schema",
+        include_str!("../../migrations/0001_create_product_schema.sql"),
+    ),
+    (
+        "0002_claim_receipts_before_paid_checks",
+        include_str!("../../migrations/0002_claim_receipts_before_paid_checks.sql"),
+    ),
+];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary
 /// and a deploy step, or two Lambdas) never apply the same migration twice.
@@ -109,4 +115,33 @@ pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
     let client = pool.get().await?;
     client.simple_query("SELECT 1").await?;
     Ok(())
+}
+
+/// Telegram keeps an undelivered update for at most 24 hours, so a repeat can only come
+/// within that window; an hour's margin covers clock skew and a slow sweep.
+pub const UPDATE_REDELIVERY_WINDOW: std::time::Duration = std::time::Duration::from_secs(25 * 3600);
+
+/// Forgets processed update ids older than the redelivery window (every bot's), in
+/// bounded batches so one sweep never holds a long lock. Returns how many were dropped.
+pub async fn purge_processed_updates(
+    client: &impl deadpool_postgres::GenericClient,
+    older_than: std::time::Duration,
+) -> anyhow::Result<u64> {
+    let mut purged = 0;
+    loop {
+        let batch = client
+            .execute(
+                "DELETE FROM processed_updates WHERE ctid IN (
+                     SELECT ctid FROM processed_updates
+                     WHERE processed_at < now() - make_interval(secs => $1)
+                     LIMIT 10000)",
+                &[&older_than.as_secs_f64()],
+            )
+            .await
+            .context("purging old processed updates")?;
+        purged += batch;
+        if batch < 10_000 {
+            return Ok(purged);
+        }
+    }
 }

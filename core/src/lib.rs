@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod jobs;
+pub mod pgtext;
 pub mod pii;
 pub mod proverkacheka;
 pub mod queue;

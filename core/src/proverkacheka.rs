@@ -207,9 +207,11 @@ pub fn interpret_body(body: &[u8]) -> Result<CheckOutcome, ProviderError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ProviderError::EmptyBody);
     }
-    let envelope: Value = serde_json::from_slice(body).map_err(|_| ProviderError::NotJson {
+    let mut envelope: Value = serde_json::from_slice(body).map_err(|_| ProviderError::NotJson {
         excerpt: String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned(),
     })?;
+    // The receipt lands in jsonb and text columns, which refuse NUL.
+    crate::pgtext::strip_nul_in_json(&mut envelope);
     let code = match envelope.get("code") {
         Some(Value::Number(number)) => number.as_i64(),
         Some(Value::String(text)) => text.trim().parse().ok(),

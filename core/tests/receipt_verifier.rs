@@ -18,6 +18,7 @@ const FIRST_ACCEPTED_3: &str = "✅ Чек принят! Начислено би
 const DUPLICATE: &str =
     "♻️ Этот чек уже был загружен ранее. Каждый чек участвует в акции только один раз.";
 const UNREADABLE: &str = "😕 Не удалось прочитать чек. Советы:\n• сфотографируйте QR-код крупно, чтобы он занимал большую часть кадра;\n• снимайте при хорошем освещении, без бликов и размытия;\n• отправьте снимок файлом (без сжатия) или текст QR-кода вида t=…&s=…&fn=…&i=…&fp=…&n=…";
+const BEING_CHECKED: &str = "⏳ Этот чек уже проверяется: его только что загрузили. Результат придёт тому, кто загрузил чек первым, — повторно загружать его не нужно.";
 const FNS_PENDING: &str = "⏳ Этого чека пока нет в базе налоговой: кассы иногда передают чеки с задержкой. Мы автоматически проверим его ещё раз и сообщим результат — отправлять чек повторно не нужно.";
 const CHECK_UNAVAILABLE: &str = "⚠️ Сервис проверки чеков сейчас недоступен, и проверить ваш чек не удалось. Это не ваша ошибка: загрузите чек ещё раз позже.";
 
@@ -622,15 +623,43 @@ async fn a_picture_we_cannot_read_goes_to_the_service_as_qrfile_and_is_checked_a
     let refund = chips_receipt().operation(OperationType::SaleRefund);
     app.proverkacheka
         .force_next(FakeAnswer::Json(one_code_1_envelope(&refund)));
-    let r = photo_submission(&app, user, blank_jpeg()).await;
+    let r = photo_submission(&app, user, grey_jpeg(180)).await;
     verify(&app, r).await;
     assert_eq!(status_of(&app, r).await, settled("rejected", "not_a_sale"));
     assert_eq!(receipts_count(&app).await, 1);
 }
 
+#[tokio::test]
+async fn the_same_unreadable_picture_sent_again_is_not_paid_for_twice() {
+    let app = spawn().await;
+    let user = shopper(&app, 7202).await;
+    let other = shopper(&app, 7203).await;
+    let receipt = chips_receipt();
+    app.proverkacheka
+        .force_next(FakeAnswer::Json(one_code_1_envelope(&receipt)));
+    let id = photo_submission(&app, user, blank_jpeg()).await;
+    verify(&app, id).await;
+    assert_eq!(status_of(&app, id).await, settled("accepted", "accepted"));
+
+    // The very same file, forwarded to the bot by someone else.
+    let again = photo_submission(&app, other, blank_jpeg()).await;
+    verify(&app, again).await;
+
+    assert_eq!(app.proverkacheka.calls(), 1);
+    assert_eq!(
+        status_of(&app, again).await,
+        settled("rejected", "duplicate")
+    );
+    assert_eq!(texts_to(&app, 7203), vec![DUPLICATE.to_owned()]);
+}
+
 /// An evenly grey JPEG: a picture without any QR code.
 fn blank_jpeg() -> Vec<u8> {
-    let image = image::GrayImage::from_pixel(640, 480, image::Luma([200]));
+    grey_jpeg(200)
+}
+
+fn grey_jpeg(level: u8) -> Vec<u8> {
+    let image = image::GrayImage::from_pixel(640, 480, image::Luma([level]));
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80)
         .encode_image(&image)
@@ -803,11 +832,51 @@ async fn code_three_pauses_every_check_of_the_bot_without_bothering_shoppers() {
         .query_async(&mut conn)
         .await
         .expect("del");
-    let receipt = chips_receipt();
+    // Another receipt: the paused one is still claimed by its own scheduled re-check.
+    let receipt = chips_receipt().fiscal("7281440500751551", 5101, 3_344_556_677);
     app.proverkacheka.register_receipt(&receipt);
     let c = text_submission(&app, first, &receipt.qr_text()).await;
     verify(&app, c).await;
     assert_eq!(status_of(&app, c).await, settled("accepted", "accepted"));
+}
+
+#[tokio::test]
+async fn code_three_tells_every_admin_once_per_pause_when_checks_resume() {
+    let app = spawn_app_with(promo_config().with("ADMIN_IDS", "7901,7902"))
+        .await
+        .expect("app");
+    let shopper_id = shopper(&app, 7261).await;
+    let receipt = |fd| chips_receipt().fiscal("7281440500751551", fd, 1_000_000 + fd);
+    let notices = |app: &TestApp| {
+        [7901, 7902]
+            .map(|admin| texts_to(app, admin))
+            .into_iter()
+            .flatten()
+            .filter(|text| text.contains("ProverkaCheka") && text.contains("код 3"))
+            .count()
+    };
+
+    app.proverkacheka.force_next(FakeAnswer::Code(3));
+    let a = text_submission(&app, shopper_id, &receipt(6001).qr_text()).await;
+    verify(&app, a).await;
+    let b = text_submission(&app, shopper_id, &receipt(6002).qr_text()).await;
+    verify(&app, b).await;
+    assert_eq!(notices(&app), 2, "each admin once, not once per receipt");
+    let notice = texts_to(&app, 7901).pop().unwrap_or_default();
+    assert!(notice.contains("приостановлена до"), "{notice}");
+    assert!(texts_to(&app, 7261).is_empty(), "shoppers are not bothered");
+
+    // The pause ends and the quota runs out again: a new pause, a new notice.
+    let mut conn = app.app.redis.connection();
+    let _: i64 = redis::cmd("DEL")
+        .arg(quota_breaker_key(&app.app))
+        .query_async(&mut conn)
+        .await
+        .expect("del");
+    app.proverkacheka.force_next(FakeAnswer::Code(3));
+    let c = text_submission(&app, shopper_id, &receipt(6003).qr_text()).await;
+    verify(&app, c).await;
+    assert_eq!(notices(&app), 4);
 }
 
 #[tokio::test]
@@ -943,15 +1012,29 @@ async fn the_same_receipt_from_many_shoppers_at_once_is_accepted_exactly_once() 
         .iter()
         .filter(|o| **o == settled("accepted", "accepted"))
         .count();
-    let duplicates = outcomes
+    let turned_away = outcomes
         .iter()
-        .filter(|o| **o == settled("rejected", "duplicate"))
+        .filter(|o| {
+            **o == settled("rejected", "duplicate")
+                || **o == settled("rejected", "duplicate_in_progress")
+        })
         .count();
-    assert_eq!((accepted, duplicates), (1, 7), "{outcomes:?}");
+    assert_eq!((accepted, turned_away), (1, 7), "{outcomes:?}");
+    assert_eq!(
+        app.proverkacheka.calls(),
+        1,
+        "one paid call for one receipt"
+    );
     assert_eq!(receipts_count(&app).await, 1);
     let texts: Vec<String> = (0..8).flat_map(|n| texts_to(&app, 7400 + n)).collect();
     assert_eq!(texts.iter().filter(|t| *t == FIRST_ACCEPTED_3).count(), 1);
-    assert_eq!(texts.iter().filter(|t| *t == DUPLICATE).count(), 7);
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| *t == DUPLICATE || *t == BEING_CHECKED)
+            .count(),
+        7
+    );
     let grants: i64 = app
         .db()
         .await
@@ -964,6 +1047,117 @@ async fn the_same_receipt_from_many_shoppers_at_once_is_accepted_exactly_once() 
         .expect("count")
         .get(0);
     assert_eq!(grants, 1);
+}
+
+/// The verifier of another process (its own pool, Redis connection and clients) on the
+/// same database, as a second Lambda instance would be.
+async fn second_process(app: &TestApp) -> promo_core::app::App {
+    promo_core::app::App::build((*app.app.settings).clone())
+        .await
+        .expect("a second app on the same database")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_shoppers_sending_one_new_receipt_at_once_cost_one_paid_call_across_two_processes() {
+    let app = spawn().await;
+    let other = second_process(&app).await;
+    let receipt = chips_receipt().fiscal("7281440500751551", 8801, 2_718_281_828);
+    app.proverkacheka.register_receipt(&receipt);
+    // The one paid call is slow, so every other upload arrives while it is in flight.
+    app.proverkacheka
+        .force_next(FakeAnswer::Slow(Duration::from_millis(400)));
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let user = shopper(&app, 7500 + n).await;
+        ids.push(text_submission(&app, user, &receipt.qr_text()).await);
+    }
+
+    let jobs = ids.iter().enumerate().map(|(n, &id)| {
+        let process = if n % 2 == 0 {
+            app.app.clone()
+        } else {
+            other.clone()
+        };
+        tokio::spawn(async move {
+            handle_receipt_job(&process, message(&ReceiptJob::Verify { submission_id: id })).await
+        })
+    });
+    let results = futures::future::join_all(jobs).await;
+
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(Ok(())))),
+        "{results:?}"
+    );
+    assert_eq!(app.proverkacheka.calls(), 1, "exactly one paid call");
+    let mut accepted = 0;
+    let mut being_checked = 0;
+    let mut paid = 0;
+    for &id in &ids {
+        let r = row(&app, id).await;
+        paid += r.provider_calls;
+        match (r.status.as_str(), r.outcome.as_deref()) {
+            ("accepted", Some("accepted")) => accepted += 1,
+            ("rejected", Some("duplicate_in_progress" | "duplicate")) => being_checked += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((accepted, being_checked, paid), (1, 19, 1));
+    assert_eq!(receipts_count(&app).await, 1);
+    let texts: Vec<String> = (0..20).flat_map(|n| texts_to(&app, 7500 + n)).collect();
+    assert_eq!(texts.len(), 20, "every shopper is answered once: {texts:?}");
+    assert_eq!(texts.iter().filter(|t| t.starts_with("✅")).count(), 1);
+    assert!(
+        texts.iter().filter(|t| *t == BEING_CHECKED).count() >= 1,
+        "the uploads during the call are told it is being checked"
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_whose_first_check_failed_for_good_can_be_checked_again_by_a_new_upload() {
+    let app = spawn().await;
+    let first = shopper(&app, 7521).await;
+    let second = shopper(&app, 7522).await;
+    let receipt = chips_receipt().fiscal("7281440500751551", 8802, 3_141_592_653);
+    app.proverkacheka.force_next(FakeAnswer::Code(5));
+    let a = text_submission(&app, first, &receipt.qr_text()).await;
+    verify(&app, a).await;
+    assert_eq!(status_of(&app, a).await, settled("rejected", "fns_failed"));
+
+    app.proverkacheka.register_receipt(&receipt);
+    let b = text_submission(&app, second, &receipt.qr_text()).await;
+    verify(&app, b).await;
+    assert_eq!(status_of(&app, b).await, settled("accepted", "accepted"));
+    assert_eq!(app.proverkacheka.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_receipt_waiting_for_the_tax_service_is_not_paid_for_again_by_a_second_upload() {
+    let app = spawn().await;
+    let first = shopper(&app, 7531).await;
+    let second = shopper(&app, 7532).await;
+    let receipt = chips_receipt().fiscal("7281440500751551", 8803, 1_414_213_562);
+    app.proverkacheka.force_next(FakeAnswer::Code(2));
+    let a = text_submission(&app, first, &receipt.qr_text()).await;
+    verify(&app, a).await;
+    assert_eq!(row(&app, a).await.status, "retry_scheduled");
+
+    let b = text_submission(&app, second, &receipt.qr_text()).await;
+    verify(&app, b).await;
+    assert_eq!(
+        status_of(&app, b).await,
+        settled("rejected", "duplicate_in_progress")
+    );
+    assert_eq!(texts_to(&app, 7532), vec![BEING_CHECKED.to_owned()]);
+    assert_eq!(app.proverkacheka.calls(), 1);
+
+    // The first upload's own re-check still owns its claim and pays once more.
+    app.proverkacheka.register_receipt(&receipt);
+    make_due(&app, a).await;
+    run(&app, recheck_job(&app, a, 1, 0).await)
+        .await
+        .expect("re-check");
+    assert_eq!(status_of(&app, a).await, settled("accepted", "accepted"));
+    assert_eq!(app.proverkacheka.calls(), 2);
 }
 
 // ---------------------------------------------------------------- fraud signals
@@ -1005,7 +1199,7 @@ async fn a_seller_over_its_daily_limit_sends_new_receipts_to_moderation_without_
     );
     assert_eq!(
         texts_to(&app, 7501)[2],
-        "🕵️ Чек получен и отправлен на дополнительную проверку модератору. Билеты будут начислены после проверки, мы сообщим о результате."
+        "🕵️ Нужна ручная проверка. Налоговая подтвердила ваш чек, но прежде чем начислить билеты, его посмотрит модератор. Мы напишем сюда, как только он примет решение."
     );
     let held = app
         .db()

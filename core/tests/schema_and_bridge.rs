@@ -301,3 +301,70 @@ async fn a_campaign_whose_runner_went_silent_is_re_enqueued_by_the_sweep() {
         .expect("receive");
     assert_eq!(messages.len(), 1);
 }
+
+#[tokio::test]
+async fn processed_update_ids_older_than_telegrams_redelivery_window_are_forgotten() {
+    let (url, pool, bot_id) = pool().await;
+    let client = pool.get().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO processed_updates (bot_id, update_id, processed_at)
+             SELECT $1, n, now() - make_interval(hours => CASE WHEN n <= 3 THEN 26 ELSE 1 END)
+             FROM generate_series(1, 5) AS n",
+            &[&bot_id],
+        )
+        .await
+        .expect("rows");
+
+    let purged =
+        promo_core::db::purge_processed_updates(&client, promo_core::db::UPDATE_REDELIVERY_WINDOW)
+            .await
+            .expect("purge");
+
+    assert_eq!(purged, 3);
+    let left: Vec<i64> = client
+        .query(
+            "SELECT update_id FROM processed_updates ORDER BY update_id",
+            &[],
+        )
+        .await
+        .expect("left")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        left,
+        vec![4, 5],
+        "ids Telegram may still redeliver are kept"
+    );
+
+    // The running bridge's first sweep does the same.
+    client
+        .execute(
+            "INSERT INTO processed_updates (bot_id, update_id, processed_at)
+             VALUES ($1, 99, now() - INTERVAL '30 hours')",
+            &[&bot_id],
+        )
+        .await
+        .expect("old row");
+    let (stop, running) = spawn_bridge(&url, &pool, Arc::new(InMemoryQueue::new()));
+    let mut gone = false;
+    for _ in 0..100 {
+        let count: i64 = client
+            .query_one(
+                "SELECT count(*) FROM processed_updates WHERE update_id = 99",
+                &[],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        if count == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = running.await;
+    assert!(gone, "the bridge's sweep purged the old id");
+}

@@ -126,6 +126,15 @@ impl Bridge {
     async fn sweep(&self) -> anyhow::Result<()> {
         self.relay_due().await?;
         self.relay_stalled().await?;
+        // The bridge is the one long-running process of a deployment, so it also keeps
+        // the webhook's dedup table bounded.
+        let client = self.pool.get().await?;
+        let purged =
+            crate::db::purge_processed_updates(&client, crate::db::UPDATE_REDELIVERY_WINDOW)
+                .await?;
+        if purged > 0 {
+            tracing::debug!(purged, "old processed update ids forgotten");
+        }
         Ok(())
     }
 

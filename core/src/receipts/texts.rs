@@ -14,8 +14,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "receipt_under_review",
-        "🕵️ Чек получен и отправлен на дополнительную проверку модератору. Билеты будут начислены после проверки, мы сообщим о результате.",
-        "🕵️ Receipt received and sent to a moderator for an extra check. Tickets are added after the review; we will tell you the result.",
+        "🕵️ Нужна ручная проверка. Налоговая подтвердила ваш чек, но прежде чем начислить билеты, его посмотрит модератор. Мы напишем сюда, как только он примет решение.",
+        "🕵️ A manual review is needed. The tax service confirmed your receipt, but a moderator will look at it before tickets are added. We will write here as soon as they decide.",
     ),
     (
         "receipt_duplicate",
@@ -81,5 +81,15 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "receipt_bad_image",
         "😕 Не удалось открыть изображение. Отправьте фотографию чека в формате JPEG или PNG.",
         "😕 We could not open the picture. Please send a photo of the receipt as JPEG or PNG.",
+    ),
+    (
+        "receipt_being_checked",
+        "⏳ Этот чек уже проверяется: его только что загрузили. Результат придёт тому, кто загрузил чек первым, — повторно загружать его не нужно.",
+        "⏳ This receipt is already being checked: it was uploaded moments ago. The result goes to whoever uploaded it first; there is no need to upload it again.",
+    ),
+    (
+        "admin_quota_exhausted",
+        "⚠️ Лимит запросов ProverkaCheka исчерпан (код 3). Проверка чеков приостановлена до {resume} (МСК); загруженные чеки сохранены и будут проверены автоматически. Пополните лимит в личном кабинете ProverkaCheka.",
+        "⚠️ The ProverkaCheka request quota is exhausted (code 3). Receipt checks are paused until {resume} (Moscow time); uploaded receipts are kept and will be checked automatically. Top up the quota in your ProverkaCheka account.",
     ),
 ];

@@ -16,7 +16,8 @@
 //! - `accepted`; `held_for_review` (status `pending_moderation`, fraud signal);
 //! - `rejected`: `duplicate`, `not_a_sale`, `out_of_window`, `no_promo_items`,
 //!   `not_fiscal_qr`, `invalid_qr`, `bad_image`, `too_big`, `file_unavailable`,
-//!   `fns_invalid` (code 0), `fns_failed` (code 5), `mismatch`, `invalid_receipt`;
+//!   `fns_invalid` (code 0), `fns_failed` (code 5), `mismatch`, `invalid_receipt`,
+//!   `duplicate_in_progress` (another upload of it holds the paid check);
 //! - `retry_scheduled`: `fns_pending` (code 2), `quota_paused` (code 3 breaker),
 //!   `provider_too_soon` (code 4), `provider_error` (timeout, HTTP, garbage);
 //! - `failed`: `fns_not_received`, `provider_unavailable`, `verifier_unavailable`,
@@ -29,6 +30,7 @@ use anyhow::Context;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::jobs::ReceiptJob;
@@ -415,6 +417,12 @@ impl Work<'_> {
             });
         }
 
+        match self.claim_paid_check(&input).await? {
+            PaidCheckClaim::Ours => {}
+            PaidCheckClaim::Stored => return Ok(duplicate()),
+            PaidCheckClaim::Busy => return Ok(being_checked()),
+        }
+
         self.provider_calls += 1;
         let mut answer = match &input {
             Input::Qr(qr) => client.check_raw(&qr.canonical()).await,
@@ -505,6 +513,64 @@ impl Work<'_> {
             return Ok(Some(duplicate()));
         }
         Ok(eligibility(self.app, qr).err())
+    }
+
+    /// Claims the one paid call for this receipt (its fiscal triple, or the picture's
+    /// hash when only the service can read it). The primary key of
+    /// `receipt_check_claims` settles concurrent uploads in any process; a claim whose
+    /// owner settled without a receipt (rejected, failed) is taken over.
+    async fn claim_paid_check(&self, input: &Input) -> anyhow::Result<PaidCheckClaim> {
+        let claim_key = match input {
+            Input::Qr(qr) => {
+                let key = qr.dedup_key();
+                format!(
+                    "qr:{}:{}:{}",
+                    qr.fiscal_drive_number(),
+                    key.fiscal_document_number,
+                    key.fiscal_sign
+                )
+            }
+            Input::Picture(picture) => format!("img:{:x}", Sha256::digest(&picture.bytes)),
+        };
+        let client = self.app.pool.get().await?;
+        let ours = client
+            .query_opt(
+                "INSERT INTO receipt_check_claims (bot_id, claim_key, submission_id)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (bot_id, claim_key) DO UPDATE
+                     SET submission_id = EXCLUDED.submission_id, claimed_at = now()
+                     WHERE receipt_check_claims.submission_id = EXCLUDED.submission_id
+                        OR NOT EXISTS (
+                            SELECT 1 FROM receipt_submissions s
+                            WHERE s.id = receipt_check_claims.submission_id
+                              AND (s.status IN ('queued', 'processing', 'retry_scheduled')
+                                   OR s.receipt_id IS NOT NULL))
+                 RETURNING 1",
+                &[&self.app.bot_id, &claim_key, &self.submission.id],
+            )
+            .await
+            .context("claiming the paid receipt check")?;
+        if ours.is_some() {
+            return Ok(PaidCheckClaim::Ours);
+        }
+        let owner = client
+            .query_opt(
+                "SELECT s.receipt_id IS NOT NULL
+                 FROM receipt_check_claims c
+                 JOIN receipt_submissions s ON s.id = c.submission_id
+                 WHERE c.bot_id = $1 AND c.claim_key = $2",
+                &[&self.app.bot_id, &claim_key],
+            )
+            .await
+            .context("reading the owner of the receipt check")?;
+        tracing::info!(
+            submission_id = self.submission.id,
+            "the receipt is checked by another upload; no second paid call"
+        );
+        Ok(match owner {
+            Some(row) if row.get::<_, bool>(0) => PaidCheckClaim::Stored,
+            _ => PaidCheckClaim::Busy,
+        })
     }
 
     async fn quota_pause(&self) -> anyhow::Result<Option<Duration>> {
@@ -607,14 +673,20 @@ impl Work<'_> {
             "ProverkaCheka quota exhausted (code 3): pausing all receipt checks"
         );
         let mut conn = self.app.redis.connection();
-        let () = redis::cmd("SET")
+        // NX: only the call that opens the pause tells the admins, however many checks
+        // were in flight when the quota ran out.
+        let opened: Option<String> = redis::cmd("SET")
             .arg(quota_breaker_key(self.app))
             .arg(1)
             .arg("EX")
             .arg(QUOTA_PAUSE.as_secs())
+            .arg("NX")
             .query_async(&mut conn)
             .await
             .context("opening the ProverkaCheka circuit breaker")?;
+        if opened.is_some() {
+            tell_admins_of_quota_pause(self.app).await;
+        }
         Ok(())
     }
 
@@ -943,6 +1015,61 @@ impl Work<'_> {
     }
 }
 
+/// Every admin of the bot in Telegram (ADMIN_IDS and panel users linked to a Telegram
+/// account) hears once per pause that receipt checks stopped and when they resume.
+async fn tell_admins_of_quota_pause(app: &App) {
+    let admins = match quota_notice_recipients(app).await {
+        Ok(admins) => admins,
+        Err(error) => {
+            tracing::warn!(%error, "could not list the admins to tell about the quota pause");
+            return;
+        }
+    };
+    let resume = (Utc::now() + QUOTA_PAUSE + chrono::Duration::hours(3))
+        .format("%d.%m.%Y %H:%M")
+        .to_string();
+    for (chat_id, lang) in admins {
+        let text = app
+            .texts
+            .render("admin_quota_exhausted", lang, &[("resume", &resume)])
+            .await;
+        if let Err(error) = app
+            .telegram
+            .send_message(&SendMessage::new(chat_id, text))
+            .await
+        {
+            tracing::warn!(%error, "could not tell an admin about the quota pause");
+        }
+    }
+}
+
+async fn quota_notice_recipients(app: &App) -> anyhow::Result<Vec<(i64, Lang)>> {
+    let client = app.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT ids.telegram_id, u.language
+             FROM (SELECT unnest($2::BIGINT[]) AS telegram_id
+                   UNION
+                   SELECT telegram_id FROM admin_users
+                   WHERE bot_id = $1 AND telegram_id IS NOT NULL AND disabled_at IS NULL) ids
+             LEFT JOIN users u ON u.bot_id = $1 AND u.telegram_id = ids.telegram_id
+             ORDER BY ids.telegram_id",
+            &[&app.bot_id, &app.settings.telegram.admin_ids],
+        )
+        .await
+        .context("listing the bot's admins")?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let lang = row
+                .get::<_, Option<&str>>(1)
+                .and_then(Lang::from_code)
+                .unwrap_or(Lang::Ru);
+            (row.get(0), lang)
+        })
+        .collect())
+}
+
 fn log_outcome(submission_id: i64, status: &str, outcome: &str) {
     tracing::info!(submission_id, status, outcome, "receipt verified");
 }
@@ -953,6 +1080,26 @@ fn duplicate_reply() -> Reply {
 
 fn duplicate() -> Verdict {
     Verdict::rejected("duplicate", None, duplicate_reply())
+}
+
+/// Another upload of the same receipt holds the paid check right now; its shopper gets
+/// the result, this one is told not to upload it again.
+fn being_checked() -> Verdict {
+    Verdict::rejected(
+        "duplicate_in_progress",
+        Some("another upload of this receipt is being checked".to_owned()),
+        Reply::plain("receipt_being_checked"),
+    )
+}
+
+/// Whose paid call it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaidCheckClaim {
+    Ours,
+    /// The claim's owner stored the receipt (a picture read by the service earlier).
+    Stored,
+    /// The claim's owner is still checking it.
+    Busy,
 }
 
 /// `getFile` + download, refusing files over [`MAX_IMAGE_BYTES`] before and while

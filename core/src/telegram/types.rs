@@ -82,6 +82,9 @@ impl IncomingUpdate {
         else {
             return Err(UpdateParseError::NotAnUpdate);
         };
+        // Telegram passes on whatever users type, NUL included; Postgres stores no NUL.
+        map.values_mut().for_each(crate::pgtext::strip_nul_in_json);
+        map.values_mut().for_each(clip_profile_fields);
         let update_id = map
             .get("update_id")
             .and_then(Value::as_i64)
@@ -112,6 +115,32 @@ impl IncomingUpdate {
             reason: Some(e.to_string()),
         });
         Ok(IncomingUpdate { update_id, kind })
+    }
+}
+
+/// Longest profile field kept. Telegram allows 64 characters for names and 32 for a
+/// username; anything longer is not from Telegram, and an indexed column (the username)
+/// cannot hold a few kilobytes.
+const MAX_PROFILE_FIELD_CHARS: usize = 256;
+
+/// Clips names and usernames wherever they occur (sender, chat, contact, ...).
+fn clip_profile_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                match (key.as_str(), &mut *field) {
+                    (
+                        "username" | "first_name" | "last_name" | "language_code",
+                        Value::String(text),
+                    ) if text.chars().count() > MAX_PROFILE_FIELD_CHARS => {
+                        *text = text.chars().take(MAX_PROFILE_FIELD_CHARS).collect();
+                    }
+                    _ => clip_profile_fields(field),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(clip_profile_fields),
+        _ => {}
     }
 }
 
