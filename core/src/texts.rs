@@ -45,18 +45,55 @@ impl Lang {
 pub const DEFAULTS: &[(&str, &str, &str)] = &[
     (
         "welcome_new",
-        "👋 Добро пожаловать в акцию «{promo}»!\n\n🎁 Призы: {prizes}\n\nПокупайте товары-участники, загружайте чеки и получайте билеты для розыгрыша.\n\nДля начала представьтесь: как вас зовут?",
-        "👋 Welcome to the «{promo}» promotion!\n\n🎁 Prizes: {prizes}\n\nBuy the promo products, upload receipts and get raffle tickets.\n\nFirst, what is your name?",
+        "👋 Добро пожаловать в акцию «{promo}»!\n\n🎁 Призы: {prizes}\n\nПокупайте товары-участники, загружайте чеки и получайте билеты для розыгрыша.{starts}\n\nДля начала представьтесь: как вас зовут?",
+        "👋 Welcome to the «{promo}» promotion!\n\n🎁 Prizes: {prizes}\n\nBuy the promo products, upload receipts and get raffle tickets.{starts}\n\nFirst, what is your name?",
+    ),
+    (
+        "welcome_starts",
+        "⏳ Акция начнётся {start}: зарегистрируйтесь сейчас, а чеки можно будет загружать с этого дня.",
+        "⏳ The promotion starts on {start}: register now and upload receipts from that day on.",
+    ),
+    (
+        "welcome_ended",
+        "🏁 Акция «{promo}» завершилась {end}: регистрация и приём чеков закрыты.\n\n🎁 Призы: {prizes}\n\nПобедителей определяет розыгрыш среди участников с билетами. Бот сам напишет каждому победителю в этот чат. Спасибо за интерес к акции!",
+        "🏁 The «{promo}» promotion ended on {end}: registration and receipt uploads are closed.\n\n🎁 Prizes: {prizes}\n\nThe winners are drawn among participants with tickets. The bot writes to every winner in this chat. Thank you for your interest!",
     ),
     (
         "ask_phone",
         "Приятно познакомиться, {name}! 📱 Отправьте номер телефона кнопкой «Поделиться контактом» или напишите его в формате +79991234567.",
         "Nice to meet you, {name}! 📱 Send your phone number with the «Share contact» button or type it like +79991234567.",
     ),
+    // Why a name was refused, one text per reason (see `dialogue::NameError`).
     (
-        "name_invalid",
-        "Имя должно быть от 2 до 100 символов. Попробуйте ещё раз.",
-        "The name must be 2 to 100 characters long. Please try again.",
+        "name_too_short",
+        "Имя слишком короткое: нужно от 2 до 100 символов. Напишите имя полностью, например «Иван».",
+        "The name is too short: it needs 2 to 100 characters. Please type your full name, e.g. «John».",
+    ),
+    (
+        "name_too_long",
+        "Имя слишком длинное: нужно от 2 до 100 символов. Напишите только имя и фамилию.",
+        "The name is too long: it needs 2 to 100 characters. Please type just your first and last name.",
+    ),
+    (
+        "name_digits",
+        "В имени не должно быть цифр. Напишите имя буквами, например «Иван Петров».",
+        "A name has no digits. Please write it in letters, e.g. «John Smith».",
+    ),
+    (
+        "name_markup",
+        "Похоже на разметку: теги вроде <b>…</b> в имени не нужны. Напишите имя обычным текстом{suggestion}.",
+        "That looks like markup: a name needs no tags like <b>…</b>. Please type it as plain text{suggestion}.",
+    ),
+    ("name_markup_suggestion", ", например «{name}»", ", e.g. «{name}»"),
+    (
+        "name_symbols",
+        "В имени не должно быть символов {symbols}. Можно использовать буквы, пробел, дефис, апостроф и точку.",
+        "A name cannot contain {symbols}. Use letters, spaces, hyphens, apostrophes and dots.",
+    ),
+    (
+        "name_no_letters",
+        "В имени должны быть буквы. Напишите, как вас зовут, например «Иван».",
+        "A name needs letters. Please type what you are called, e.g. «John».",
     ),
     (
         "phone_invalid",
@@ -78,8 +115,28 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
         "С возвращением, {name}! 🎟 Ваших билетов: {tickets}. {days_left}",
         "Welcome back, {name}! 🎟 Your tickets: {tickets}. {days_left}",
     ),
-    ("days_left", "До конца акции дней: {days}.", "Days left in the promotion: {days}."),
+    // One line about where the promotion stands: /start, profile, /status.
+    (
+        "days_left",
+        "До конца акции: {days|день|дня|дней}.",
+        "{days|day|days} left in the promotion.",
+    ),
+    (
+        "promo_last_day",
+        "Сегодня последний день акции!",
+        "Today is the last day of the promotion!",
+    ),
     ("promo_open_ended", "Акция продолжается.", "The promotion is running."),
+    (
+        "promo_not_started",
+        "⏳ Акция начнётся {start}: чеки принимаются с этого дня.",
+        "⏳ The promotion starts on {start}: receipts are accepted from that day on.",
+    ),
+    (
+        "promo_over",
+        "🏁 Акция завершилась {end}, чеки больше не принимаются. Победителей определит розыгрыш, бот сам напишет каждому победителю в этот чат.",
+        "🏁 The promotion ended on {end}; receipts are no longer accepted. The winners are drawn in a raffle, and the bot writes to every winner in this chat.",
+    ),
     (
         "cancelled_registration",
         "Регистрация отменена. Чтобы начать заново, отправьте /start.",
@@ -137,13 +194,13 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
     ),
     (
         "upload_limit_hour",
-        "⚠️ Вы уже загрузили {limit} чеков за этот час — это максимум. Попробуйте через час.",
-        "⚠️ You have uploaded {limit} receipts this hour, the maximum. Please try again in an hour.",
+        "⚠️ Вы уже загрузили {limit|чек|чека|чеков} за этот час — это максимум. Попробуйте через час.",
+        "⚠️ You have uploaded {limit|receipt|receipts} this hour, the maximum. Please try again in an hour.",
     ),
     (
         "upload_limit_day",
-        "⚠️ Вы уже загрузили {limit} чеков за сегодня — это максимум. Попробуйте завтра.",
-        "⚠️ You have uploaded {limit} receipts today, the maximum. Please try again tomorrow.",
+        "⚠️ Вы уже загрузили {limit|чек|чека|чеков} за сегодня — это максимум. Попробуйте завтра.",
+        "⚠️ You have uploaded {limit|receipt|receipts} today, the maximum. Please try again tomorrow.",
     ),
     (
         "upload_ask",
@@ -154,6 +211,11 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
         "upload_checking",
         "⏳ Чек получен и отправлен на проверку. Результат придёт сюда через несколько минут.",
         "⏳ Receipt received and sent for checking. The result will arrive here in a few minutes.",
+    ),
+    (
+        "upload_checking_paused",
+        "⏸ Чек получен и сохранён, но проверка чеков сейчас приостановлена: сервис проверки временно не принимает запросы. Проверка возобновится примерно в {time} по Москве (через {minutes|минуту|минуты|минут}). Мы проверим ваш чек автоматически и пришлём результат сюда — отправлять его ещё раз не нужно.",
+        "⏸ Receipt received and kept, but receipt checks are paused right now: the checking service is not taking requests for a while. Checks resume at about {time} Moscow time (in {minutes|minute|minutes}). We will check your receipt automatically and send the result here; there is no need to upload it again.",
     ),
     (
         "upload_too_big",
@@ -192,7 +254,9 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
         "📊 Ваш статус\n\nПоследний чек: {last}\n🎟 Билетов: {tickets}\n{days_left}",
         "📊 Your status\n\nLatest receipt: {last}\n🎟 Tickets: {tickets}\n{days_left}",
     ),
-    ("status_last", "№{id} от {date} — {status}", "#{id} of {date}: {status}"),
+    // `{n}` is the shopper's own number of the upload (1 = their first), as in "My receipts".
+    ("status_last", "№{n} от {date} — {status}", "#{n} of {date}: {status}"),
+    ("status_with_reason", "{status}: {reason}", "{status}: {reason}"),
     ("status_no_receipts", "чеков пока нет", "no receipts yet"),
     (
         "receipts_empty",
@@ -204,11 +268,10 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
         "📋 Ваши чеки ({total}), страница {page} из {pages}:",
         "📋 Your receipts ({total}), page {page} of {pages}:",
     ),
-    (
-        "receipt_line",
-        "{n}. {date} — {status}\nСумма: {sum} ₽ · Билетов: {tickets} · {product}",
-        "{n}. {date}: {status}\nTotal: {sum} RUB · Tickets: {tickets} · {product}",
-    ),
+    // A line of "My receipts"; the details line below it lists only what is known.
+    ("receipt_line", "{n}. {date} — {status}", "{n}. {date}: {status}"),
+    ("receipt_line_sum", "Сумма: {sum} ₽", "Total: {sum} RUB"),
+    ("receipt_line_tickets", "Билетов: {tickets}", "Tickets: {tickets}"),
     ("status_queued", "⏳ на проверке", "⏳ being checked"),
     ("status_processing", "🔄 проверяем прямо сейчас", "🔄 being checked right now"),
     (
@@ -220,6 +283,91 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
     ("status_pending_moderation", "🕵️ на модерации", "🕵️ under review"),
     ("status_rejected", "❌ отклонён", "❌ rejected"),
     ("status_failed", "⚠️ не удалось проверить", "⚠️ could not be checked"),
+    // Why an upload ended where it did, in plain words: one text per verifier outcome
+    // (`receipt_submissions.outcome`, listed in receipts/verify.rs).
+    ("reason_duplicate", "этот чек уже загружен ранее", "this receipt was uploaded before"),
+    ("reason_not_a_sale", "это чек возврата, а не покупки", "it is a refund, not a purchase"),
+    (
+        "reason_out_of_window",
+        "покупка сделана вне сроков акции",
+        "the purchase was made outside the promotion dates",
+    ),
+    (
+        "reason_no_promo_items",
+        "в чеке нет товаров-участников акции",
+        "there are no promo products on it",
+    ),
+    (
+        "reason_not_fiscal_qr",
+        "на снимке не QR-код кассового чека",
+        "the picture shows no receipt QR code",
+    ),
+    (
+        "reason_invalid_qr",
+        "текст QR-кода неполный или с ошибкой",
+        "the QR text is incomplete or wrong",
+    ),
+    (
+        "reason_bad_image",
+        "не удалось открыть изображение",
+        "the picture could not be opened",
+    ),
+    ("reason_too_big", "файл больше 10 МБ", "the file is larger than 10 MB"),
+    (
+        "reason_file_unavailable",
+        "не удалось получить снимок из Telegram",
+        "the picture could not be fetched from Telegram",
+    ),
+    (
+        "reason_fns_invalid",
+        "налоговая не нашла такой чек — QR-код не читается или повреждён",
+        "the tax service found no such receipt: the QR code is unreadable or damaged",
+    ),
+    (
+        "reason_fns_failed",
+        "налоговая не выдала данные чека",
+        "the tax service returned no data for it",
+    ),
+    (
+        "reason_mismatch",
+        "данные в налоговой не совпадают с QR-кодом",
+        "the tax service's data does not match the QR code",
+    ),
+    (
+        "reason_fns_pending",
+        "чека пока нет в базе налоговой, проверим ещё раз",
+        "the tax service has not received it yet; we will check again",
+    ),
+    (
+        "reason_quota_paused",
+        "проверка чеков приостановлена; чек сохранён и будет проверен автоматически",
+        "receipt checks are paused; the receipt is kept and will be checked automatically",
+    ),
+    (
+        "reason_quota_paused_until",
+        "проверка чеков приостановлена примерно до {time} по Москве; чек сохранён и будет проверен автоматически",
+        "receipt checks are paused until about {time} Moscow time; the receipt is kept and will be checked automatically",
+    ),
+    (
+        "reason_provider_retry",
+        "сервис проверки временно недоступен, повторим автоматически",
+        "the checking service is unavailable for now; we will retry automatically",
+    ),
+    (
+        "reason_fns_not_received",
+        "чек так и не появился в базе налоговой",
+        "the receipt never reached the tax service",
+    ),
+    (
+        "reason_check_unavailable",
+        "сервис проверки был недоступен — загрузите чек ещё раз",
+        "the checking service was unavailable; please upload the receipt again",
+    ),
+    (
+        "reason_being_checked",
+        "этот же чек уже проверяется по другой загрузке",
+        "the same receipt is already being checked from another upload",
+    ),
     ("btn_prev", "◀️ Назад", "◀️ Back"),
     ("btn_next", "Далее ▶️", "Next ▶️"),
     ("callback_page_missing", "Такой страницы нет.", "There is no such page."),
@@ -244,8 +392,8 @@ pub const DEFAULTS: &[(&str, &str, &str)] = &[
     ),
     (
         "faq_limits",
-        "📏 Лимиты\n\nНе больше {per_hour} чеков в час и {per_day} чеков в день на одного участника. Каждый чек засчитывается только один раз.",
-        "📏 Limits\n\nAt most {per_hour} receipts an hour and {per_day} receipts a day per shopper. Each receipt counts only once.",
+        "📏 Лимиты\n\nНе больше {per_hour|чека|чеков|чеков} в час и {per_day|чека|чеков|чеков} в день на одного участника. Каждый чек засчитывается только один раз.",
+        "📏 Limits\n\nAt most {per_hour|receipt|receipts} an hour and {per_day|receipt|receipts} a day per shopper. Each receipt counts only once.",
     ),
     (
         "faq_winners",
@@ -345,6 +493,18 @@ impl Texts {
         fill(&template, args)
     }
 
+    /// [`Texts::render`] for a message sent with `parse_mode: HTML`: the template is the
+    /// operator's markup, the placeholder values are escaped. The bot's own replies are
+    /// plain text (no parse mode), so they show every value literally and use `render`.
+    pub async fn render_html(&self, key: &str, lang: Lang, args: &[(&str, &str)]) -> String {
+        let escaped: Vec<(&str, String)> = args
+            .iter()
+            .map(|(name, value)| (*name, escape_html(value)))
+            .collect();
+        let args: Vec<(&str, &str)> = escaped.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        self.render(key, lang, &args).await
+    }
+
     pub async fn get(&self, key: &str, lang: Lang) -> String {
         self.render(key, lang, &[]).await
     }
@@ -414,10 +574,97 @@ pub fn default_text(key: &str, lang: Lang) -> &'static str {
         .unwrap_or("…")
 }
 
+/// Fills `{name}` from `args` in one pass, so a value that itself looks like a
+/// placeholder (a prize typed as "{promo}") is never expanded. `{name|one|few|many}`
+/// (Russian) or `{name|one|other}` (English) puts the number with the noun form that
+/// agrees with it: `{n|чек|чека|чеков}` → "3 чека". Unknown placeholders are left as is.
 fn fill(template: &str, args: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in args {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let inner = &after[..close];
+        if inner.contains('{') {
+            // `{{x}`: the first brace is text; look again from the next one.
+            out.push('{');
+            rest = after;
+            continue;
+        }
+        match substitute(inner, args) {
+            Some(value) => out.push_str(&value),
+            None => {
+                out.push('{');
+                out.push_str(inner);
+                out.push('}');
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn substitute(inner: &str, args: &[(&str, &str)]) -> Option<String> {
+    let mut parts = inner.split('|');
+    let name = parts.next()?;
+    let forms: Vec<&str> = parts.collect();
+    let value = args.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)?;
+    let form = match forms.as_slice() {
+        [] => return Some(value.to_owned()),
+        [one, other] => english_plural(count_of(value), one, other),
+        [one, few, many] => plural(count_of(value), one, few, many),
+        _ => return None,
+    };
+    Some(format!("{value} {form}"))
+}
+
+/// The integer a placeholder value holds; anything else (a fraction, a word) takes the
+/// "many" form, which reads acceptably for those too.
+fn count_of(value: &str) -> Option<i64> {
+    value.trim().parse().ok()
+}
+
+/// The Russian noun form that agrees with `n`: `one` for 1, 21, 101 (but not 11, 111),
+/// `few` for 2–4, 22–24 (but not 12–14), `many` otherwise (0, 5–20, 25…). `None` (not a
+/// whole number) takes `many`.
+pub fn plural<'a>(n: Option<i64>, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+    let Some(n) = n else {
+        return many;
+    };
+    let n = n.unsigned_abs();
+    match (n % 10, n % 100) {
+        (1, tens) if tens != 11 => one,
+        (2..=4, tens) if !(12..=14).contains(&tens) => few,
+        _ => many,
+    }
+}
+
+/// English: `one` for exactly 1, `other` for everything else (0 receipts, 2 receipts).
+pub fn english_plural<'a>(n: Option<i64>, one: &'a str, other: &'a str) -> &'a str {
+    if n.map(i64::unsigned_abs) == Some(1) {
+        one
+    } else {
+        other
+    }
+}
+
+/// Escapes text for a message sent with `parse_mode: HTML`, so what a person typed is
+/// shown as typed instead of being read as markup (or refused by Telegram as bad HTML).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -441,6 +688,131 @@ mod tests {
     #[test]
     fn placeholders_are_filled_and_unknown_ones_left_alone() {
         assert_eq!(fill("Hi {name}, {x}", &[("name", "Ann")]), "Hi Ann, {x}");
+    }
+
+    #[test]
+    fn a_value_that_looks_like_a_placeholder_is_not_expanded_again() {
+        assert_eq!(
+            fill(
+                "{prize} in {promo}",
+                &[("prize", "{promo}"), ("promo", "Лето")]
+            ),
+            "{promo} in Лето"
+        );
+        assert_eq!(fill("{{x} {", &[("x", "1")]), "{1 {");
+    }
+
+    #[test]
+    fn russian_plural_forms_follow_the_last_two_digits() {
+        let cases = [
+            (0, "чеков"),
+            (1, "чек"),
+            (2, "чека"),
+            (5, "чеков"),
+            (11, "чеков"),
+            (12, "чеков"),
+            (14, "чеков"),
+            (21, "чек"),
+            (22, "чека"),
+            (25, "чеков"),
+            (101, "чек"),
+            (111, "чеков"),
+        ];
+        for (n, form) in cases {
+            assert_eq!(plural(Some(n), "чек", "чека", "чеков"), form, "{n}");
+            assert_eq!(
+                fill("{n|чек|чека|чеков}", &[("n", &n.to_string())]),
+                format!("{n} {form}")
+            );
+        }
+        assert_eq!(plural(Some(-2), "день", "дня", "дней"), "дня");
+        assert_eq!(plural(None, "день", "дня", "дней"), "дней");
+    }
+
+    #[test]
+    fn english_plural_forms_are_singular_only_for_one() {
+        for (n, form) in [
+            (0, "receipts"),
+            (1, "receipt"),
+            (2, "receipts"),
+            (5, "receipts"),
+            (11, "receipts"),
+            (12, "receipts"),
+            (14, "receipts"),
+            (21, "receipts"),
+            (22, "receipts"),
+            (25, "receipts"),
+            (101, "receipts"),
+            (111, "receipts"),
+        ] {
+            assert_eq!(
+                fill("{n|receipt|receipts}", &[("n", &n.to_string())]),
+                format!("{n} {form}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_plural_placeholder_with_a_wrong_number_of_forms_or_no_value_is_left_alone() {
+        assert_eq!(fill("{n|a|b|c|d}", &[("n", "1")]), "{n|a|b|c|d}");
+        assert_eq!(
+            fill("{m|чек|чека|чеков}", &[("n", "1")]),
+            "{m|чек|чека|чеков}"
+        );
+        assert_eq!(fill("{n|чек|чека|чеков}", &[("n", "1.5")]), "1.5 чеков");
+    }
+
+    #[test]
+    fn every_number_before_a_noun_in_the_default_texts_goes_through_the_plural_helper() {
+        // "{limit} чеков" read "3 чеков": a bare number placeholder followed by a word
+        // is how a missed plural looks.
+        let nouns = [
+            "чек",
+            "билет",
+            "дн",
+            "день",
+            "минут",
+            "receipt",
+            "ticket",
+            "day",
+            "minute",
+        ];
+        for (key, ru, en) in TABLES.iter().flat_map(|t| t.iter()) {
+            for text in [ru, en] {
+                for (at, _) in text.match_indices("} ") {
+                    let before = &text[..at];
+                    let placeholder = before.rsplit('{').next().unwrap_or("");
+                    let next = text[at + 2..].to_lowercase();
+                    let bare = !placeholder.contains('|');
+                    let noun = nouns.iter().any(|n| next.starts_with(n));
+                    assert!(!(bare && noun), "{key}: «{text}»");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_moderation_notice_does_not_open_like_the_upload_acknowledgement() {
+        // Both arrive in the same chat a moment apart; a shopper reads the first words.
+        let opening = |text: &str| -> String {
+            let words: Vec<&str> = text.split_whitespace().skip(1).take(2).collect();
+            words.join(" ")
+        };
+        for lang in [Lang::Ru, Lang::En] {
+            let ack = default_text("upload_checking", lang);
+            let review = default_text("receipt_under_review", lang);
+            assert_ne!(opening(ack), opening(review), "{ack} / {review}");
+            assert!(review.to_lowercase().contains("модератор") || review.contains("moderator"));
+        }
+    }
+
+    #[test]
+    fn html_values_are_escaped_and_plain_text_is_kept() {
+        assert_eq!(
+            escape_html("<b>Bob</b> & \"Co\""),
+            "&lt;b&gt;Bob&lt;/b&gt; &amp; &quot;Co&quot;"
+        );
+        assert_eq!(escape_html("Анна-Мария"), "Анна-Мария");
     }
 
     #[test]

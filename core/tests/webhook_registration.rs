@@ -277,7 +277,7 @@ async fn a_registered_user_is_welcomed_back_with_tickets_and_admins_see_their_me
     let text = back["text"].as_str().unwrap_or_default();
     assert!(text.contains("С возвращением, Мария"), "{text}");
     assert!(text.contains("билетов: 0"), "{text}");
-    assert!(text.contains("До конца акции дней"), "{text}");
+    assert!(text.contains("До конца акции: "), "{text}");
     let menu = keyboard_texts(&back);
     assert!(menu.contains(&"📊 Статистика".to_owned()), "{menu:?}");
     assert!(

@@ -97,6 +97,31 @@ async fn register(app: &TestApp, user: i64) {
     assert!(text_of(&done).contains("Регистрация завершена"), "{done}");
 }
 
+/// A shopper who registered while the promotion ran (stored directly: after its end the
+/// bot no longer registers anyone).
+async fn registered_before(app: &TestApp, telegram_id: i64) -> i64 {
+    let phone = promo_core::pii::Phone::parse("+79991234567").expect("phone");
+    let sealed = app.app.settings.phone_key.seal(&phone);
+    app.db()
+        .await
+        .expect("db")
+        .query_one(
+            "INSERT INTO users (bot_id, telegram_id, first_name, full_name, phone_ciphertext,
+                                phone_hash, phone_masked, status, registered_at)
+             VALUES ($1, $2, 'Иван', 'Иван Петров', $3, $4, $5, 'registered', now()) RETURNING id",
+            &[
+                &app.app.bot_id,
+                &telegram_id,
+                &sealed.ciphertext,
+                &sealed.hash,
+                &sealed.masked,
+            ],
+        )
+        .await
+        .expect("shopper")
+        .get(0)
+}
+
 async fn state(app: &TestApp, chat: i64) -> Option<Value> {
     app.app
         .redis
@@ -374,7 +399,7 @@ async fn uploads_before_the_promo_starts_are_refused_with_the_start_date() {
 async fn uploads_after_the_promo_ends_are_refused_with_the_end_date() {
     let config = TestConfig::default().with("PROMO_END_DATE", "2020-08-31");
     let app = spawn_app_with(config).await.expect("app");
-    register(&app, 5601).await;
+    registered_before(&app, 5601).await;
     let expected =
         "🏁 Акция завершилась 31.08.2020, чеки больше не принимаются. Спасибо за участие!";
     let reply = say(&app, 5601, "🧾 Загрузить чек").await;
@@ -404,7 +429,7 @@ async fn the_hourly_limit_refuses_further_receipts_and_the_upload_button() {
         .await;
         checking(&reply);
     }
-    let expected = "⚠️ Вы уже загрузили 2 чеков за этот час — это максимум. Попробуйте через час.";
+    let expected = "⚠️ Вы уже загрузили 2 чека за этот час — это максимум. Попробуйте через час.";
     let third = reply_to(&app, &Updates::photo(5701, "AgAC3", 800, 600, 1000)).await;
     assert_eq!(text_of(&third), expected);
     assert_main_menu(&third);
@@ -428,7 +453,7 @@ async fn the_daily_limit_refuses_further_receipts() {
     let refused = reply_to(&app, &Updates::photo(5801, "AgACday", 800, 600, 1000)).await;
     assert_eq!(
         text_of(&refused),
-        "⚠️ Вы уже загрузили 1 чеков за сегодня — это максимум. Попробуйте завтра."
+        "⚠️ Вы уже загрузили 1 чек за сегодня — это максимум. Попробуйте завтра."
     );
     assert_eq!(
         state(&app, 5801).await,
@@ -609,7 +634,7 @@ async fn the_profile_shows_name_masked_phone_receipts_tickets_wins_and_days_left
     let text = text_of(&profile);
     assert!(
         text.starts_with(
-            "👤 Ваш профиль\n\nИмя: Иван Петров\nТелефон: +7 *** ***-45-67\nЧеков загружено: 4 (принято: 2)\n🎟 Билетов: 4\n🏆 Выигрышей: 1\nДо конца акции дней: "
+            "👤 Ваш профиль\n\nИмя: Иван Петров\nТелефон: +7 *** ***-45-67\nЧеков загружено: 4 (принято: 2)\n🎟 Билетов: 4\n🏆 Выигрышей: 1\nДо конца акции: "
         ),
         "{text}"
     );
@@ -667,15 +692,19 @@ async fn my_receipts_are_paged_ten_at_a_time_with_inline_buttons_edited_in_place
     let first = &calls[0].params;
     let text = text_of(first);
     assert!(
-        text.starts_with("📋 Ваши чеки (23), страница 1 из 3:\n\n1. "),
+        text.starts_with("📋 Ваши чеки (23), страница 1 из 3:\n\n23. "),
         "{text}"
     );
     assert_eq!(text.matches("\n\n").count(), 10, "{text}");
-    // Newest first: number 23 of the seed (i = 22, no receipt) is line 1.
+    // Newest first: the 23rd upload (i = 22, no receipt yet) heads the list, and what is
+    // not known yet (sum, tickets, product) is left out rather than shown as dashes.
+    let newest = text.split("\n\n").nth(1).unwrap_or_default();
     assert!(
-        text.contains("1. ") && text.contains(" — ⏳ на проверке\nСумма: — ₽ · Билетов: — · —"),
+        newest.starts_with("23. ") && newest.ends_with(" — ⏳ на проверке"),
         "{text}"
     );
+    assert!(!text.contains("Сумма: —"), "{text}");
+    assert!(!text.contains("Билетов: —"), "{text}");
     assert!(
         text.contains(" — ✅ принят\nСумма: 123.45 ₽ · Билетов: 2 · Чипсы Хрустящие 150г"),
         "{text}"
@@ -693,13 +722,15 @@ async fn my_receipts_are_paged_ten_at_a_time_with_inline_buttons_edited_in_place
     assert!(calls[0].params.get("text").is_none());
     let second = &calls[1].params;
     assert_eq!(second["message_id"], message_id);
-    assert!(text_of(second).starts_with("📋 Ваши чеки (23), страница 2 из 3:\n\n11. "));
+    assert!(text_of(second).starts_with("📋 Ваши чеки (23), страница 2 из 3:\n\n13. "));
     assert_eq!(callback_data(second), vec!["rc:p:1", "rc:p:3"]);
 
     let calls = deliver(&app, &Updates::callback(6601, "rc:p:3", message_id)).await;
     let third = &calls[1].params;
     assert_eq!(text_of(third).matches("\n\n").count(), 3);
-    assert!(text_of(third).contains("\n\n23. "));
+    assert!(text_of(third)
+        .ends_with(" — ✅ принят\nСумма: 123.45 ₽ · Билетов: 2 · Чипсы Хрустящие 150г"));
+    assert!(text_of(third).contains("\n\n1. "));
     assert_eq!(callback_data(third), vec!["rc:p:2"]);
     let stored = app.telegram.message(6601, message_id).expect("message");
     assert_eq!(stored["text"].as_str(), Some(text_of(third)));
@@ -753,8 +784,9 @@ async fn my_receipts_label_every_submission_status_in_both_languages() {
         let at = text
             .find(&line)
             .unwrap_or_else(|| panic!("{line} in {text}"));
+        let block = text[at..].split("\n\n").next().unwrap_or_default();
         assert!(
-            text[at..].contains(&format!(" — {ru}\nСумма: ")),
+            block.ends_with(&format!(" — {ru}")),
             "{status} is labelled «{ru}»: {text}"
         );
     }
@@ -766,7 +798,8 @@ async fn my_receipts_label_every_submission_status_in_both_languages() {
     let text = text_of(&reply);
     for (status, _, en) in STATUS_LABELS {
         assert!(
-            text.contains(&format!(": {en}\nTotal: ")),
+            text.split("\n\n")
+                .any(|block| block.ends_with(&format!(": {en}"))),
             "{status} is labelled «{en}»: {text}"
         );
     }
@@ -1229,4 +1262,391 @@ async fn cancel_with_nothing_to_cancel_shows_the_menu_or_the_start_hint() {
     let registered = say(&app, 7702, "❌ Отмена").await;
     assert_eq!(text_of(&registered), "Действие отменено.");
     assert_main_menu(&registered);
+}
+
+// ---------------------------------------------------------------- dead ends (issue 8)
+
+#[tokio::test]
+async fn a_qr_string_typed_or_pasted_from_the_main_menu_is_queued_like_a_photo() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 8001).await;
+    let queued = say(&app, 8001, &format!("{QR}\n")).await;
+    checking(&queued);
+    assert_eq!(
+        submissions(&app).await,
+        vec![(
+            "qr_text".to_owned(),
+            None,
+            None,
+            Some(QR.to_owned()),
+            "queued".to_owned()
+        )]
+    );
+    assert_eq!(receipt_jobs(&app).await.len(), 1);
+    assert_eq!(state(&app, 8001).await, None);
+}
+
+#[tokio::test]
+async fn a_broken_qr_string_from_the_menu_names_the_bad_field_and_other_text_is_not_understood() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 8051).await;
+    let bad_sum = say(
+        &app,
+        8051,
+        "t=20260115T1230&s=abc&fn=9999078900012345&i=12345&fp=1234567890&n=1",
+    )
+    .await;
+    assert_eq!(
+        text_of(&bad_sum),
+        "В тексте QR-кода неверное или отсутствующее поле «s». Скопируйте строку целиком или отправьте фото QR-кода."
+    );
+    assert_main_menu(&bad_sum);
+    // Without fn, i or fp the parser only knows "no fiscal QR"; the missing key is named.
+    let no_document_number = say(
+        &app,
+        8051,
+        "t=20260115T1230&s=12.50&fn=9999078900012345&fp=1234567890&n=1",
+    )
+    .await;
+    assert!(
+        text_of(&no_document_number).contains("поле «i»"),
+        "{no_document_number}"
+    );
+    let chat = say(&app, 8051, "когда розыгрыш?").await;
+    assert_eq!(
+        text_of(&chat),
+        "Не понял сообщение. Пожалуйста, воспользуйтесь кнопками меню."
+    );
+    assert!(submissions(&app).await.is_empty());
+    assert_eq!(state(&app, 8051).await, None);
+}
+
+#[tokio::test]
+async fn every_refused_name_is_told_its_real_reason_and_the_dialogue_waits() {
+    let app = spawn_app().await.expect("app");
+    say(&app, 8101, "/start").await;
+    let cases = [
+        (
+            "12345",
+            "В имени не должно быть цифр. Напишите имя буквами, например «Иван Петров».",
+        ),
+        (
+            "<b>Bob</b>",
+            "Похоже на разметку: теги вроде <b>…</b> в имени не нужны. Напишите имя обычным текстом, например «Bob».",
+        ),
+        (
+            "🙂🙂🙂",
+            "В имени не должно быть символов «🙂». Можно использовать буквы, пробел, дефис, апостроф и точку.",
+        ),
+        (
+            "- . -",
+            "В имени должны быть буквы. Напишите, как вас зовут, например «Иван».",
+        ),
+        (
+            "Я",
+            "Имя слишком короткое: нужно от 2 до 100 символов. Напишите имя полностью, например «Иван».",
+        ),
+        (
+            &"Я".repeat(101),
+            "Имя слишком длинное: нужно от 2 до 100 символов. Напишите только имя и фамилию.",
+        ),
+    ];
+    for (name, reason) in cases {
+        let reply = say(&app, 8101, name).await;
+        assert_eq!(text_of(&reply), reason, "{name}");
+        assert_cancel_keyboard(&reply);
+        assert_eq!(
+            state(&app, 8101).await,
+            Some(json!({"state": "awaiting_name"}))
+        );
+    }
+    // Replies are plain text: what the bot echoes is shown exactly as typed.
+    let asked = say(&app, 8101, "Bob").await;
+    assert!(
+        text_of(&asked).starts_with("Приятно познакомиться, Bob!"),
+        "{asked}"
+    );
+    assert!(asked.get("parse_mode").is_none(), "{asked}");
+}
+
+#[tokio::test]
+async fn an_english_shopper_gets_the_name_reasons_in_english() {
+    let app = spawn_app().await.expect("app");
+    let english = |text: &str| {
+        let mut update = Updates::text(8151, text);
+        update["message"]["from"]["language_code"] = json!("en-US");
+        update
+    };
+    reply_to(&app, &english("/start")).await;
+    let reply = reply_to(&app, &english("R2-D2")).await;
+    assert_eq!(
+        text_of(&reply),
+        "A name has no digits. Please write it in letters, e.g. «John Smith»."
+    );
+}
+
+#[tokio::test]
+async fn after_the_end_a_newcomer_hears_the_promotion_is_over_and_is_not_invited_to_register() {
+    let config = TestConfig::default().with("PROMO_END_DATE", "2020-08-31");
+    let app = spawn_app_with(config).await.expect("app");
+    let over = say(&app, 8201, "/start").await;
+    assert_eq!(
+        text_of(&over),
+        "🏁 Акция «Хрустящее лето» завершилась 31.08.2020: регистрация и приём чеков закрыты.\n\n\
+         🎁 Призы: iPhone 16 и сертификаты\n\n\
+         Победителей определяет розыгрыш среди участников с билетами. Бот сам напишет каждому победителю в этот чат. Спасибо за интерес к акции!"
+    );
+    assert_eq!(over["reply_markup"]["remove_keyboard"], true);
+    assert_eq!(state(&app, 8201).await, None, "no name is asked for");
+    assert_eq!(user_status(&app, 8201).await, "new");
+    // A name typed anyway is not taken as the start of a registration.
+    let name = say(&app, 8201, "Иван").await;
+    assert_eq!(text_of(&name), text_of(&over));
+    assert_eq!(user_status(&app, 8201).await, "new");
+}
+
+#[tokio::test]
+async fn after_the_end_a_returning_shopper_sees_that_it_is_over_instead_of_zero_days_left() {
+    let config = TestConfig::default().with("PROMO_END_DATE", "2020-08-31");
+    let app = spawn_app_with(config).await.expect("app");
+    registered_before(&app, 8251).await;
+    let over = "🏁 Акция завершилась 31.08.2020, чеки больше не принимаются. Победителей определит розыгрыш, бот сам напишет каждому победителю в этот чат.";
+    let back = say(&app, 8251, "/start").await;
+    assert_eq!(
+        text_of(&back),
+        format!("С возвращением, Иван Петров! 🎟 Ваших билетов: 0. {over}")
+    );
+    assert_main_menu(&back);
+    for asked in ["/status", "👤 Мой профиль"] {
+        let reply = say(&app, 8251, asked).await;
+        assert!(text_of(&reply).ends_with(over), "{asked}: {reply}");
+        assert!(!text_of(&reply).contains("дней"), "{asked}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn before_the_start_newcomers_and_shoppers_are_told_when_it_starts() {
+    let config = TestConfig::default().with("PROMO_START_DATE", "2099-03-01");
+    let app = spawn_app_with(config).await.expect("app");
+    let welcome = say(&app, 8301, "/start").await;
+    assert!(
+        text_of(&welcome).contains(
+            "\n\n⏳ Акция начнётся 01.03.2099: зарегистрируйтесь сейчас, а чеки можно будет загружать с этого дня.\n\nДля начала представьтесь: как вас зовут?"
+        ),
+        "{welcome}"
+    );
+    say(&app, 8301, "Иван Петров").await;
+    say(&app, 8301, "+79991234567").await;
+    let back = say(&app, 8301, "/start").await;
+    assert!(
+        text_of(&back).ends_with("⏳ Акция начнётся 01.03.2099: чеки принимаются с этого дня."),
+        "{back}"
+    );
+}
+
+/// The Moscow date `days` from today, as `PROMO_END_DATE` takes it.
+fn moscow_date_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(3) + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_days_left_agree_with_their_number_and_the_last_day_is_named() {
+    for (days_after_today, line) in [
+        (0, "Сегодня последний день акции!"),
+        (1, "До конца акции: 2 дня."),
+        (4, "До конца акции: 5 дней."),
+        (20, "До конца акции: 21 день."),
+    ] {
+        let config =
+            TestConfig::default().with("PROMO_END_DATE", &moscow_date_in(days_after_today));
+        let app = spawn_app_with(config).await.expect("app");
+        register(&app, 8351).await;
+        let back = say(&app, 8351, "/start").await;
+        assert!(text_of(&back).ends_with(line), "{line}: {back}");
+    }
+}
+
+#[tokio::test]
+async fn limits_in_the_faq_agree_with_their_numbers_in_both_languages() {
+    let config = TestConfig::default()
+        .with("RECEIPT_LIMIT_PER_HOUR", "1")
+        .with("RECEIPT_LIMIT_PER_DAY", "21");
+    let app = spawn_app_with(config).await.expect("app");
+    register(&app, 8401).await;
+    let calls = deliver(&app, &Updates::text(8401, "ℹ️ FAQ")).await;
+    let message_id = calls[0]
+        .result()
+        .and_then(|r| r["message_id"].as_i64())
+        .expect("id");
+    let calls = deliver(&app, &Updates::callback(8401, "faq:lim", message_id)).await;
+    assert!(
+        text_of(&calls[1].params).contains("Не больше 1 чека в час и 21 чека в день"),
+        "{:?}",
+        calls[1].params
+    );
+    let user = user_id(&app, 8401).await;
+    app.db()
+        .await
+        .expect("db")
+        .execute("UPDATE users SET language = 'en' WHERE id = $1", &[&user])
+        .await
+        .expect("english");
+    deliver(&app, &Updates::callback(8401, "faq:m", message_id)).await;
+    let calls = deliver(&app, &Updates::callback(8401, "faq:lim", message_id)).await;
+    assert!(
+        text_of(&calls[1].params).contains("At most 1 receipt an hour and 21 receipts a day"),
+        "{:?}",
+        calls[1].params
+    );
+}
+
+/// Stores an upload of `telegram_id` as the verifier leaves it; returns its id.
+async fn settled_upload(app: &TestApp, telegram_id: i64, status: &str, outcome: &str) -> i64 {
+    let user = user_id(app, telegram_id).await;
+    app.db()
+        .await
+        .expect("db")
+        .query_one(
+            "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, status, outcome)
+             VALUES ($1, $2, 'photo', 'f', $3, $4) RETURNING id",
+            &[&app.app.bot_id, &user, &status, &outcome],
+        )
+        .await
+        .expect("submission")
+        .get(0)
+}
+
+#[tokio::test]
+async fn my_receipts_and_status_use_the_shoppers_own_numbers_and_say_why_an_upload_was_refused() {
+    let app = spawn_app().await.expect("app");
+    // Someone else's uploads come first, so global ids and the shopper's numbers differ.
+    register(&app, 8451).await;
+    for n in 0..5 {
+        settled_upload(&app, 8451, "accepted", &format!("seed{n}")).await;
+    }
+    register(&app, 8452).await;
+    settled_upload(&app, 8452, "rejected", "duplicate").await;
+    settled_upload(&app, 8452, "failed", "provider_unavailable").await;
+    let latest = settled_upload(&app, 8452, "rejected", "out_of_window").await;
+    assert!(latest > 3, "ids are global");
+
+    let list = say(&app, 8452, "📋 Мои чеки").await;
+    let blocks: Vec<&str> = text_of(&list).split("\n\n").skip(1).collect();
+    assert_eq!(blocks.len(), 3, "{list}");
+    assert!(
+        blocks[0].starts_with("3. ")
+            && blocks[0].ends_with(" — ❌ отклонён: покупка сделана вне сроков акции"),
+        "{list}"
+    );
+    assert!(
+        blocks[1].starts_with("2. ")
+            && blocks[1].ends_with(
+                " — ⚠️ не удалось проверить: сервис проверки был недоступен — загрузите чек ещё раз"
+            ),
+        "{list}"
+    );
+    assert!(
+        blocks[2].starts_with("1. ")
+            && blocks[2].ends_with(" — ❌ отклонён: этот чек уже загружен ранее"),
+        "{list}"
+    );
+    assert!(!text_of(&list).contains("Сумма"), "nothing unknown: {list}");
+
+    let status = say(&app, 8452, "/status").await;
+    let text = text_of(&status);
+    assert!(text.contains("Последний чек: №3 от "), "{text}");
+    assert!(
+        text.contains(" — ❌ отклонён: покупка сделана вне сроков акции\n"),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("№{latest}")), "{text}");
+}
+
+#[tokio::test]
+async fn a_refused_receipt_that_was_read_shows_what_is_known_of_it() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 8501).await;
+    say(&app, 8501, QR).await;
+    app.db()
+        .await
+        .expect("db")
+        .execute(
+            "UPDATE receipt_submissions SET status = 'rejected', outcome = 'not_a_sale'",
+            &[],
+        )
+        .await
+        .expect("refuse");
+    let list = say(&app, 8501, "📋 Мои чеки").await;
+    assert!(
+        text_of(&list)
+            .ends_with(" — ❌ отклонён: это чек возврата, а не покупки\nСумма: 1285.21 ₽"),
+        "{list}"
+    );
+}
+
+async fn open_quota_breaker(app: &TestApp, millis: u64) {
+    let mut conn = app.app.redis.connection();
+    let () = redis::cmd("SET")
+        .arg(promo_core::receipts::verify::quota_breaker_key(&app.app))
+        .arg(1)
+        .arg("PX")
+        .arg(millis)
+        .query_async(&mut conn)
+        .await
+        .expect("breaker set");
+}
+
+#[tokio::test]
+async fn while_checks_are_paused_by_the_quota_the_acknowledgement_and_status_tell_the_truth() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 8551).await;
+    open_quota_breaker(&app, 60 * 60 * 1000).await;
+
+    let ack = reply_to(&app, &Updates::photo(8551, "AgACpaused", 800, 600, 1000)).await;
+    let text = text_of(&ack);
+    assert!(
+        text.starts_with("⏸ Чек получен и сохранён, но проверка чеков сейчас приостановлена"),
+        "{text}"
+    );
+    assert!(text.contains("(через 60 минут)"), "{text}");
+    assert!(text.contains("Мы проверим ваш чек автоматически"), "{text}");
+    assert!(!text.contains("несколько минут"), "{text}");
+    assert_main_menu(&ack);
+    assert_eq!(submissions(&app).await.len(), 1, "the receipt is kept");
+    assert_eq!(receipt_jobs(&app).await.len(), 1);
+
+    // As the verifier leaves it when it meets the open breaker.
+    app.db()
+        .await
+        .expect("db")
+        .execute(
+            "UPDATE receipt_submissions SET status = 'retry_scheduled', outcome = 'quota_paused',
+                    next_attempt_at = now() + interval '59 minutes'",
+            &[],
+        )
+        .await
+        .expect("paused");
+    let status = say(&app, 8551, "/status").await;
+    let text = text_of(&status);
+    assert!(
+        text.contains(
+            " — 🕒 проверим ещё раз автоматически чуть позже: проверка чеков приостановлена примерно до "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(" по Москве; чек сохранён и будет проверен автоматически"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_short_quota_pause_is_counted_in_minutes_that_agree_with_their_number() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 8601).await;
+    open_quota_breaker(&app, 90 * 1000).await;
+    let ack = reply_to(&app, &Updates::photo(8601, "AgACshort", 800, 600, 1000)).await;
+    assert!(text_of(&ack).contains("(через 2 минуты)"), "{ack}");
 }

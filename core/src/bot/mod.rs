@@ -268,7 +268,11 @@ impl Conversation<'_> {
             (DialogueState::AwaitingSubscription, _, _) if !registered => {
                 subscription::prompt(self, "hint_awaiting_subscription").await
             }
-            _ if !registered => self.reply("hint_start", &[]).await,
+            _ if !registered => match self.phase() {
+                // "Send /start" would only lead to the same closing words.
+                PromoPhase::Ended(end) => self.ended_for_newcomer(end).await,
+                _ => self.reply("hint_start", &[]).await,
+            },
             (state, Input::Command("/status"), _) => {
                 self.leave(&state).await?;
                 profile::status(self).await
@@ -295,9 +299,8 @@ impl Conversation<'_> {
                 let upload = upload::Upload::document(file_id, mime_type, file_size);
                 upload::receive_file(self, &state, upload).await
             }
-            (DialogueState::AwaitingReceipt, Input::Text(text), _) => {
-                upload::receive_qr_text(self, text).await
-            }
+            // A QR string is a receipt wherever the shopper pastes it, as a photo is.
+            (state, Input::Text(text), _) => upload::receive_text(self, &state, text).await,
             (DialogueState::AwaitingReceipt, _, _) => self.reply_with_cancel("upload_hint").await,
             _ => {
                 let text = self.text("hint_menu").await;
@@ -309,7 +312,7 @@ impl Conversation<'_> {
     async fn start(&self, state: &DialogueState) -> anyhow::Result<Vec<OutgoingMessage>> {
         if self.user.status == UserStatus::Registered {
             let tickets = self.user.tickets;
-            let days_left = self.days_left_text().await;
+            let days_left = self.promo_period_text().await;
             self.leave(state).await?;
             let text = self
                 .app
@@ -326,6 +329,21 @@ impl Conversation<'_> {
                 .await;
             return Ok(vec![self.with_main_menu(text).await]);
         }
+        let starts = match self.phase() {
+            PromoPhase::Ended(end) => {
+                // Registering now would only lead to a menu whose every upload is refused.
+                self.leave(state).await?;
+                self.app.users.reset_registration(self.user.id).await?;
+                return self.ended_for_newcomer(end).await;
+            }
+            PromoPhase::NotStarted(start) => {
+                let line = self
+                    .render("welcome_starts", &[("start", &upload::format_date(start))])
+                    .await;
+                format!("\n\n{line}")
+            }
+            PromoPhase::Running { .. } => String::new(),
+        };
         self.app.users.start_registration(self.user.id).await?;
         self.set_state(&DialogueState::AwaitingName).await?;
         let promo = &self.app.settings.promo;
@@ -335,20 +353,71 @@ impl Conversation<'_> {
             .render(
                 "welcome_new",
                 self.lang,
-                &[("promo", &promo.name), ("prizes", &promo.prizes)],
+                &[
+                    ("promo", &promo.name),
+                    ("prizes", &promo.prizes),
+                    ("starts", &starts),
+                ],
             )
             .await;
         Ok(vec![self.with_cancel_keyboard(text).await])
     }
 
+    /// `/start` from someone not registered once the promotion is over: what happened
+    /// and what comes next, without a registration that would lead nowhere.
+    async fn ended_for_newcomer(&self, end: NaiveDate) -> anyhow::Result<Vec<OutgoingMessage>> {
+        let promo = &self.app.settings.promo;
+        let text = self
+            .render(
+                "welcome_ended",
+                &[
+                    ("promo", &promo.name),
+                    ("prizes", &promo.prizes),
+                    ("end", &upload::format_date(end)),
+                ],
+            )
+            .await;
+        Ok(vec![OutgoingMessage::Send(
+            SendMessage::new(self.chat_id, text)
+                .markup(crate::telegram::ReplyKeyboardRemove::new()),
+        )])
+    }
+
     async fn receive_name(&self, text: &str) -> anyhow::Result<Vec<OutgoingMessage>> {
-        let Some(name) = dialogue::validate_name(text) else {
-            return self.reply_with_cancel("name_invalid").await;
+        let name = match dialogue::validate_name(text) {
+            Ok(name) => name,
+            Err(error) => return self.explain_name(&error).await,
         };
         self.app.users.set_full_name(self.user.id, &name).await?;
         self.set_state(&DialogueState::AwaitingPhone { name: name.clone() })
             .await?;
         self.phone_keyboard_reply("ask_phone", &name).await
+    }
+
+    async fn explain_name(
+        &self,
+        error: &dialogue::NameError,
+    ) -> anyhow::Result<Vec<OutgoingMessage>> {
+        let suggestion = match error {
+            dialogue::NameError::Markup {
+                suggestion: Some(name),
+            } => {
+                self.render("name_markup_suggestion", &[("name", name)])
+                    .await
+            }
+            _ => String::new(),
+        };
+        let symbols = match error {
+            dialogue::NameError::Symbols(symbols) => symbols.as_str(),
+            _ => "",
+        };
+        let text = self
+            .render(
+                error.text_key(),
+                &[("suggestion", &suggestion), ("symbols", symbols)],
+            )
+            .await;
+        Ok(vec![self.with_cancel_keyboard(text).await])
     }
 
     async fn receive_phone(&self, raw: &str, name: &str) -> anyhow::Result<Vec<OutgoingMessage>> {
@@ -422,14 +491,34 @@ impl Conversation<'_> {
         self.app.texts.render(key, self.lang, args).await
     }
 
-    /// "Days left: N." or "The promotion is running." for an open-ended promotion.
-    pub(crate) async fn days_left_text(&self) -> String {
-        match days_left(self.app.settings.promo.end_date, today()) {
-            Some(days) => {
-                self.render("days_left", &[("days", &days.to_string())])
+    pub(crate) fn phase(&self) -> PromoPhase {
+        let promo = &self.app.settings.promo;
+        promo_phase(promo.start_date, promo.end_date, today())
+    }
+
+    /// One line on where the promotion stands: when it starts, the days left (or "the
+    /// last day"), "running" for an open-ended one, or that it is over and what follows.
+    pub(crate) async fn promo_period_text(&self) -> String {
+        match self.phase() {
+            PromoPhase::NotStarted(start) => {
+                self.render(
+                    "promo_not_started",
+                    &[("start", &upload::format_date(start))],
+                )
+                .await
+            }
+            PromoPhase::Running { end: Some(end) } => match days_left(Some(end), today()) {
+                Some(1) => self.text("promo_last_day").await,
+                days => {
+                    let days = days.unwrap_or_default().to_string();
+                    self.render("days_left", &[("days", &days)]).await
+                }
+            },
+            PromoPhase::Running { end: None } => self.text("promo_open_ended").await,
+            PromoPhase::Ended(end) => {
+                self.render("promo_over", &[("end", &upload::format_date(end))])
                     .await
             }
-            None => self.text("promo_open_ended").await,
         }
     }
 
@@ -520,6 +609,31 @@ pub(crate) fn today() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(3)).date_naive()
 }
 
+/// Where the promotion stands on a (Moscow) calendar day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromoPhase {
+    /// Before the first day.
+    NotStarted(NaiveDate),
+    /// Between the first and the last day, both included; `end` is `None` when open-ended.
+    Running { end: Option<NaiveDate> },
+    /// After the last day.
+    Ended(NaiveDate),
+}
+
+pub fn promo_phase(
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    today: NaiveDate,
+) -> PromoPhase {
+    if let Some(start) = start.filter(|start| today < *start) {
+        return PromoPhase::NotStarted(start);
+    }
+    match end {
+        Some(end) if today > end => PromoPhase::Ended(end),
+        end => PromoPhase::Running { end },
+    }
+}
+
 /// Days left including today; `None` for an open-ended promotion.
 pub fn days_left(end: Option<NaiveDate>, today: NaiveDate) -> Option<i64> {
     end.map(|end| ((end - today).num_days() + 1).max(0))
@@ -537,6 +651,24 @@ mod tests {
         assert_eq!(days_left(d("2026-11-30"), today), Some(7));
         assert_eq!(days_left(d("2026-11-01"), today), Some(0));
         assert_eq!(days_left(None, today), None);
+    }
+
+    #[test]
+    fn the_phase_counts_the_first_and_the_last_day_as_running() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let (start, end) = (d("2026-11-01"), d("2026-11-30"));
+        let at = |s: &str| promo_phase(start, end, d(s).unwrap_or_default());
+        assert_eq!(
+            at("2026-10-31"),
+            PromoPhase::NotStarted(start.unwrap_or_default())
+        );
+        assert_eq!(at("2026-11-01"), PromoPhase::Running { end });
+        assert_eq!(at("2026-11-30"), PromoPhase::Running { end });
+        assert_eq!(at("2026-12-01"), PromoPhase::Ended(end.unwrap_or_default()));
+        assert_eq!(
+            promo_phase(None, None, d("2026-12-01").unwrap_or_default()),
+            PromoPhase::Running { end: None }
+        );
     }
 
     #[test]

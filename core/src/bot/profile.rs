@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::receipts::{FiscalQr, Kopecks};
 use crate::telegram::{InlineKeyboardButton, InlineKeyboardMarkup, OutgoingMessage, SendMessage};
 
-use super::Conversation;
+use super::{upload, Conversation};
 
 /// Receipts per page of "my receipts".
 pub const PAGE_SIZE: i64 = 10;
@@ -18,7 +18,7 @@ pub(crate) async fn show(conversation: &Conversation<'_>) -> anyhow::Result<Vec<
         Some(masked) => masked.clone(),
         None => conversation.text("phone_unknown").await,
     };
-    let days_left = conversation.days_left_text().await;
+    let days_left = conversation.promo_period_text().await;
     let text = conversation
         .render(
             "profile",
@@ -42,11 +42,15 @@ pub(crate) async fn status(
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let app = conversation.app;
     let client = app.pool.get().await?;
+    // The latest upload is the shopper's n-th: n = how many they have made.
     let latest_query = client
         .prepare_cached(
-            "SELECT s.id, s.status, s.created_at FROM receipt_submissions s
+            "SELECT s.status, s.created_at, s.outcome, s.next_attempt_at,
+                    (SELECT count(*) FROM receipt_submissions c
+                      WHERE c.bot_id = s.bot_id AND c.user_id = s.user_id AND c.id <= s.id)
+             FROM receipt_submissions s
              WHERE s.bot_id = $1 AND s.user_id = $2
-             ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
+             ORDER BY s.id DESC LIMIT 1",
         )
         .await?;
     let latest = client
@@ -55,13 +59,19 @@ pub(crate) async fn status(
     drop(client);
     let last = match latest {
         Some(row) => {
-            let status = status_text(conversation, row.get(1)).await;
+            let upload = UploadState {
+                status: row.get(0),
+                outcome: row.get(2),
+                next_attempt_at: row.get(3),
+            };
+            let pause = paused_until(conversation, &[&upload]).await;
+            let status = status_with_reason(conversation, &upload, pause.as_deref()).await;
             conversation
                 .render(
                     "status_last",
                     &[
-                        ("id", &row.get::<_, i64>(0).to_string()),
-                        ("date", &moscow_time(row.get(2))),
+                        ("n", &row.get::<_, i64>(4).to_string()),
+                        ("date", &moscow_time(row.get(1))),
                         ("status", &status),
                     ],
                 )
@@ -70,7 +80,7 @@ pub(crate) async fn status(
         None => conversation.text("status_no_receipts").await,
     };
     let tickets = conversation.user.tickets;
-    let days_left = conversation.days_left_text().await;
+    let days_left = conversation.promo_period_text().await;
     let text = conversation
         .render(
             "status",
@@ -100,7 +110,8 @@ pub(crate) async fn receipts(
 }
 
 /// Page `page` (1-based) of the shopper's uploads, newest first; `None` when there is no
-/// such page (no uploads at all, or a page number past the end).
+/// such page (no uploads at all, or a page number past the end). Each upload carries the
+/// shopper's own number (their first upload is 1), the same one `/status` uses.
 pub(crate) async fn receipts_page(
     conversation: &Conversation<'_>,
     page: i64,
@@ -120,20 +131,22 @@ pub(crate) async fn receipts_page(
     if page < 1 || page > pages {
         return Ok(None);
     }
-    // The product shown is the first line the verifier marked `"promo": true`, else the
-    // first line of the receipt.
+    // Numbered by id, which only grows: a number never changes once shown. The product
+    // shown is the first line the verifier marked `"promo": true`, else the first line.
     let page_query = client
         .prepare_cached(
-            "SELECT s.id, s.status, s.created_at, s.qr_raw, r.total_kopecks, r.tickets,
+            "SELECT s.n, s.status, s.created_at, s.qr_raw, r.total_kopecks, r.tickets,
                     COALESCE(
                         (SELECT i->>'name' FROM jsonb_array_elements(
                              CASE WHEN jsonb_typeof(r.items) = 'array' THEN r.items ELSE '[]' END) i
                          WHERE i->'promo' = 'true'::JSONB
                          LIMIT 1),
-                        r.items->0->>'name')
-             FROM receipt_submissions s LEFT JOIN receipts r ON r.id = s.receipt_id
-             WHERE s.bot_id = $1 AND s.user_id = $2
-             ORDER BY s.created_at DESC, s.id DESC
+                        r.items->0->>'name'),
+                    s.outcome, s.next_attempt_at
+             FROM (SELECT *, row_number() OVER (ORDER BY id) AS n
+                   FROM receipt_submissions WHERE bot_id = $1 AND user_id = $2) s
+             LEFT JOIN receipts r ON r.id = s.receipt_id
+             ORDER BY s.n DESC
              LIMIT $3 OFFSET $4",
         )
         .await?;
@@ -160,39 +173,59 @@ pub(crate) async fn receipts_page(
             ],
         )
         .await;
-    let dash = "—";
-    for (index, row) in rows.iter().enumerate() {
-        let number = (page - 1) * PAGE_SIZE + index as i64 + 1;
-        let status = status_text(conversation, row.get(1)).await;
-        // Before verification the sum is known only from a typed QR text.
-        let sum = row
-            .get::<_, Option<i64>>(4)
-            .map(Kopecks::new)
-            .or_else(|| {
-                row.get::<_, Option<&str>>(3)
-                    .and_then(|raw| FiscalQr::parse(raw).ok())
-                    .map(|qr| qr.sum())
-            })
-            .map_or_else(|| dash.to_owned(), |sum| sum.to_string());
-        let tickets = row
-            .get::<_, Option<i32>>(5)
-            .map_or_else(|| dash.to_owned(), |t| t.to_string());
-        let product = row.get::<_, Option<String>>(6);
+    let uploads: Vec<UploadState> = rows
+        .iter()
+        .map(|row| UploadState {
+            status: row.get(1),
+            outcome: row.get(7),
+            next_attempt_at: row.get(8),
+        })
+        .collect();
+    let pause = paused_until(conversation, &uploads.iter().collect::<Vec<_>>()).await;
+    for (row, upload) in rows.iter().zip(&uploads) {
+        let status = status_with_reason(conversation, upload, pause.as_deref()).await;
         let line = conversation
             .render(
                 "receipt_line",
                 &[
-                    ("n", &number.to_string()),
+                    ("n", &row.get::<_, i64>(0).to_string()),
                     ("date", &moscow_time(row.get(2))),
                     ("status", &status),
-                    ("sum", &sum),
-                    ("tickets", &tickets),
-                    ("product", product.as_deref().unwrap_or(dash)),
                 ],
             )
             .await;
+        // Only what is known: an upload refused before the tax service answered has no
+        // sum, tickets or products, and a row of dashes would tell the shopper nothing.
+        let mut details = Vec::new();
+        // Before verification the sum is known only from a typed QR text.
+        let sum = row.get::<_, Option<i64>>(4).map(Kopecks::new).or_else(|| {
+            row.get::<_, Option<&str>>(3)
+                .and_then(|raw| FiscalQr::parse(raw).ok())
+                .map(|qr| qr.sum())
+        });
+        if let Some(sum) = sum {
+            details.push(
+                conversation
+                    .render("receipt_line_sum", &[("sum", &sum.to_string())])
+                    .await,
+            );
+        }
+        if let Some(tickets) = row.get::<_, Option<i32>>(5) {
+            details.push(
+                conversation
+                    .render("receipt_line_tickets", &[("tickets", &tickets.to_string())])
+                    .await,
+            );
+        }
+        if let Some(product) = row.get::<_, Option<String>>(6) {
+            details.push(product);
+        }
         text.push_str("\n\n");
         text.push_str(&line);
+        if !details.is_empty() {
+            text.push('\n');
+            text.push_str(&details.join(" · "));
+        }
     }
 
     let mut buttons = Vec::new();
@@ -210,6 +243,99 @@ pub(crate) async fn receipts_page(
     }
     let keyboard = (!buttons.is_empty()).then(|| InlineKeyboardMarkup::from(vec![buttons]));
     Ok(Some((text, keyboard)))
+}
+
+/// What the shopper's texts need of one `receipt_submissions` row.
+struct UploadState {
+    status: String,
+    outcome: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl UploadState {
+    fn quota_paused(&self) -> bool {
+        self.status == "retry_scheduled" && self.outcome.as_deref() == Some("quota_paused")
+    }
+}
+
+/// When checks resume (Moscow `ЧЧ:ММ`), if one of `uploads` waits for the quota: the
+/// later of the breaker's expiry and the re-check the verifier scheduled. Read once per
+/// message, and only when needed.
+async fn paused_until(conversation: &Conversation<'_>, uploads: &[&UploadState]) -> Option<String> {
+    let waiting: Vec<_> = uploads.iter().filter(|u| u.quota_paused()).collect();
+    if waiting.is_empty() {
+        return None;
+    }
+    let now = Utc::now();
+    let breaker = upload::quota_pause_remaining(conversation.app).await;
+    let scheduled = waiting
+        .iter()
+        .filter_map(|u| u.next_attempt_at)
+        .filter(|at| *at > now)
+        .max()
+        .and_then(|at| (at - now).to_std().ok());
+    let remaining = breaker.max(scheduled)?;
+    Some(upload::moscow_clock_after(remaining))
+}
+
+/// The status label, with the reason in plain words when the outcome has one.
+async fn status_with_reason(
+    conversation: &Conversation<'_>,
+    upload: &UploadState,
+    paused_until: Option<&str>,
+) -> String {
+    let status = status_text(conversation, &upload.status).await;
+    let reason = match (upload.quota_paused(), paused_until) {
+        (true, Some(time)) => Some(
+            conversation
+                .render("reason_quota_paused_until", &[("time", time)])
+                .await,
+        ),
+        _ => match upload.outcome.as_deref().and_then(reason_key) {
+            Some(key) => Some(conversation.text(key).await),
+            None => None,
+        },
+    };
+    match reason {
+        Some(reason) => {
+            conversation
+                .render(
+                    "status_with_reason",
+                    &[("status", &status), ("reason", &reason)],
+                )
+                .await
+        }
+        None => status,
+    }
+}
+
+/// The shopper text for a verifier outcome (`receipt_submissions.outcome`, the list is
+/// in receipts/verify.rs). `None` where the status label says it all (accepted, held for
+/// review) or for an outcome this list does not know yet.
+fn reason_key(outcome: &str) -> Option<&'static str> {
+    Some(match outcome {
+        "duplicate" => "reason_duplicate",
+        "not_a_sale" => "reason_not_a_sale",
+        "out_of_window" => "reason_out_of_window",
+        "no_promo_items" => "reason_no_promo_items",
+        "not_fiscal_qr" => "reason_not_fiscal_qr",
+        "invalid_qr" => "reason_invalid_qr",
+        "bad_image" => "reason_bad_image",
+        "too_big" => "reason_too_big",
+        "file_unavailable" => "reason_file_unavailable",
+        "fns_invalid" => "reason_fns_invalid",
+        "fns_failed" => "reason_fns_failed",
+        "mismatch" | "invalid_receipt" => "reason_mismatch",
+        "fns_pending" => "reason_fns_pending",
+        "quota_paused" => "reason_quota_paused",
+        "provider_too_soon" | "provider_error" => "reason_provider_retry",
+        "fns_not_received" => "reason_fns_not_received",
+        "provider_unavailable" | "verifier_unavailable" | "gave_up" | "no_input" => {
+            "reason_check_unavailable"
+        }
+        "duplicate_in_progress" => "reason_being_checked",
+        _ => return None,
+    })
 }
 
 async fn status_text(conversation: &Conversation<'_>, status: &str) -> String {
@@ -237,4 +363,50 @@ fn moscow_time(at: DateTime<Utc>) -> String {
     (at + chrono::Duration::hours(3))
         .format("%d.%m.%Y %H:%M")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_or_failure_outcome_of_the_verifier_has_a_shopper_reason() {
+        // The list in receipts/verify.rs's header, except the two whose status label
+        // already says everything.
+        let outcomes = [
+            "duplicate",
+            "not_a_sale",
+            "out_of_window",
+            "no_promo_items",
+            "not_fiscal_qr",
+            "invalid_qr",
+            "bad_image",
+            "too_big",
+            "file_unavailable",
+            "fns_invalid",
+            "fns_failed",
+            "mismatch",
+            "invalid_receipt",
+            "duplicate_in_progress",
+            "fns_pending",
+            "quota_paused",
+            "provider_too_soon",
+            "provider_error",
+            "fns_not_received",
+            "provider_unavailable",
+            "verifier_unavailable",
+            "gave_up",
+            "no_input",
+        ];
+        for outcome in outcomes {
+            let key = reason_key(outcome).unwrap_or_default();
+            assert_ne!(
+                crate::texts::default_text(key, crate::texts::Lang::Ru),
+                "…",
+                "{outcome}"
+            );
+        }
+        assert_eq!(reason_key("accepted"), None);
+        assert_eq!(reason_key("held_for_review"), None);
+    }
 }

@@ -12,7 +12,7 @@ use crate::receipts::{FiscalQr, FiscalQrError};
 use crate::telegram::OutgoingMessage;
 
 use super::dialogue::DialogueState;
-use super::{today, Conversation};
+use super::{today, Conversation, PromoPhase};
 
 /// Telegram's own upload limit for photos; larger files are refused before any work.
 pub const MAX_FILE_BYTES: i64 = 10 * 1024 * 1024;
@@ -94,30 +94,66 @@ pub(crate) async fn receive_file(
     submit(conversation, state, upload).await
 }
 
-pub(crate) async fn receive_qr_text(
+/// A text from a registered shopper that is no menu button: a fiscal QR string is
+/// queued like a photo, from the menu as much as after "🧾 Upload receipt". A broken QR
+/// string gets the field at fault; any other text is a receipt only when one was asked
+/// for ("not a receipt QR"), else it is simply not understood.
+pub(crate) async fn receive_text(
     conversation: &Conversation<'_>,
+    state: &DialogueState,
     text: &str,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
-    match FiscalQr::parse(text) {
-        Ok(_) => {
-            submit(
-                conversation,
-                &DialogueState::AwaitingReceipt,
-                Upload::qr_text(text.trim()),
-            )
-            .await
+    let error = match FiscalQr::parse(text) {
+        Ok(_) => return submit(conversation, state, Upload::qr_text(text.trim())).await,
+        Err(error) => error,
+    };
+    let (key, field) = match (&error, missing_qr_key(text)) {
+        // The parser only says "no fiscal QR" when fn, i or fp is absent; a text that
+        // is clearly an attempt deserves the name of the missing one.
+        (FiscalQrError::Empty | FiscalQrError::NotAFiscalQr, Some(missing)) => {
+            ("upload_qr_bad_field", missing)
         }
-        Err(error) => {
-            let (key, field) = qr_error_text(&error);
-            stay(
-                conversation,
-                &DialogueState::AwaitingReceipt,
-                key,
-                &[("field", field)],
-            )
-            .await
-        }
+        _ => qr_error_text(&error),
+    };
+    let attempt = looks_like_qr(text);
+    if *state != DialogueState::AwaitingReceipt && !attempt {
+        let reply = conversation.text("hint_menu").await;
+        return Ok(vec![conversation.with_main_menu(reply).await]);
     }
+    stay(conversation, state, key, &[("field", field)]).await
+}
+
+/// Keys of a fiscal QR string, lower case, in the order the explanation names them.
+const QR_KEYS: [&str; 6] = ["t", "s", "fn", "i", "fp", "n"];
+
+/// The `key=value` keys of a text read as a query string (the part after `?`, if any).
+fn qr_keys(text: &str) -> Vec<String> {
+    let text = text.trim();
+    let query = text.rsplit_once('?').map_or(text, |(_, query)| query);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, _)| key.trim().to_lowercase())
+        .filter(|key| QR_KEYS.contains(&key.as_str()))
+        .collect()
+}
+
+/// A text that tries to be a receipt QR string: it carries `fn=` or `fp=` (found in no
+/// ordinary sentence) or at least two of the QR's keys.
+fn looks_like_qr(text: &str) -> bool {
+    let keys = qr_keys(text);
+    keys.iter().any(|key| key == "fn" || key == "fp") || keys.len() >= 2
+}
+
+/// The first QR key an attempt lacks, if the text is an attempt at all.
+fn missing_qr_key(text: &str) -> Option<&'static str> {
+    if !looks_like_qr(text) {
+        return None;
+    }
+    let keys = qr_keys(text);
+    QR_KEYS
+        .into_iter()
+        .find(|key| !keys.iter().any(|k| k == key))
 }
 
 /// Which text explains a bad QR string, and the field at fault.
@@ -201,8 +237,58 @@ async fn submit(
         "receipt queued"
     );
     conversation.leave(state).await?;
-    let text = conversation.text("upload_checking").await;
+    let text = match quota_pause_remaining(app).await {
+        Some(remaining) => paused_text(conversation, remaining).await,
+        None => conversation.text("upload_checking").await,
+    };
     Ok(vec![conversation.with_main_menu(text).await])
+}
+
+/// How long the ProverkaCheka quota breaker (opened by the verifier on code 3) stays
+/// open; `None` when checks run. A Redis error reads as "running": the upload is queued
+/// already, and failing the update now would make Telegram deliver it a second time.
+pub(crate) async fn quota_pause_remaining(app: &crate::app::App) -> Option<Duration> {
+    let mut conn = app.redis.connection();
+    let millis: redis::RedisResult<i64> = redis::cmd("PTTL")
+        .arg(crate::receipts::verify::quota_breaker_key(app))
+        .query_async(&mut conn)
+        .await;
+    match millis {
+        // -2: no breaker. -1: a breaker set by hand without expiry; the verifier then
+        // waits a full pause per attempt, so that is the honest estimate.
+        Ok(-2) => None,
+        Ok(-1) => Some(crate::receipts::verify::QUOTA_PAUSE),
+        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms.unsigned_abs())),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(error = %error, "could not read the ProverkaCheka quota breaker");
+            None
+        }
+    }
+}
+
+/// The Moscow wall-clock time `after` from now, `ЧЧ:ММ`.
+pub(crate) fn moscow_clock_after(after: Duration) -> String {
+    let at = chrono::Utc::now()
+        + chrono::Duration::from_std(after).unwrap_or_else(|_| chrono::Duration::zero());
+    (at + chrono::Duration::hours(3))
+        .format("%H:%M")
+        .to_string()
+}
+
+/// The acknowledgement while checks are paused: the receipt is kept and checked later,
+/// and roughly when.
+async fn paused_text(conversation: &Conversation<'_>, remaining: Duration) -> String {
+    let minutes = remaining.as_secs().div_ceil(60).max(1);
+    conversation
+        .render(
+            "upload_checking_paused",
+            &[
+                ("time", &moscow_clock_after(remaining)),
+                ("minutes", &minutes.to_string()),
+            ],
+        )
+        .await
 }
 
 /// A validation error: the shopper stays where they were (still uploading, or the menu).
@@ -232,23 +318,19 @@ pub(crate) fn format_date(date: chrono::NaiveDate) -> String {
 }
 
 async fn window_refusal(conversation: &Conversation<'_>) -> Option<String> {
-    let promo = &conversation.app.settings.promo;
-    let today = today();
-    if let Some(start) = promo.start_date.filter(|start| today < *start) {
-        return Some(
+    match conversation.phase() {
+        PromoPhase::NotStarted(start) => Some(
             conversation
                 .render("upload_not_started", &[("start", &format_date(start))])
                 .await,
-        );
-    }
-    if let Some(end) = promo.end_date.filter(|end| today > *end) {
-        return Some(
+        ),
+        PromoPhase::Ended(end) => Some(
             conversation
                 .render("upload_ended", &[("end", &format_date(end))])
                 .await,
-        );
+        ),
+        PromoPhase::Running { .. } => None,
     }
-    None
 }
 
 /// Uploads counted in the current hour and the current (Moscow) day.
@@ -365,5 +447,21 @@ mod tests {
             let error = FiscalQr::parse(text).err();
             assert_eq!(error.as_ref().map(qr_error_text), Some(expected), "{text}");
         }
+    }
+
+    #[test]
+    fn a_text_with_qr_keys_is_an_attempt_and_names_the_first_missing_key() {
+        assert!(!looks_like_qr("привет"));
+        assert!(!looks_like_qr("a=1&b=2"));
+        assert!(!looks_like_qr("t=1"), "one common key is not enough");
+        assert!(looks_like_qr("fn=9999078900012345"));
+        assert!(looks_like_qr("https://check.ru/?FP=1&x=2"));
+        assert!(looks_like_qr("t=20260115T1230&s=10"));
+        assert_eq!(
+            missing_qr_key("t=20260115T1230&s=10&fn=9999078900012345&n=1"),
+            Some("i")
+        );
+        assert_eq!(missing_qr_key("fn=9999078900012345"), Some("t"));
+        assert_eq!(missing_qr_key("привет"), None);
     }
 }
