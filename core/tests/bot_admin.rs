@@ -450,8 +450,28 @@ async fn an_english_speaking_admin_gets_the_flows_in_english() {
 
 // ---------------------------------------------------------------- statistics
 
+/// Stores an upload as the verifier leaves it.
+async fn upload(
+    app: &TestApp,
+    user: i64,
+    status: &str,
+    outcome: Option<&str>,
+    receipt: Option<i64>,
+) {
+    app.db()
+        .await
+        .expect("db")
+        .execute(
+            "INSERT INTO receipt_submissions (bot_id, user_id, source, status, outcome, receipt_id)
+             VALUES ($1, $2, 'qr_text', $3, $4, $5)",
+            &[&app.app.bot_id, &user, &status, &outcome, &receipt],
+        )
+        .await
+        .expect("submission");
+}
+
 #[tokio::test]
-async fn statistics_count_users_receipts_tickets_and_todays_uploads() {
+async fn statistics_tell_receipts_and_uploads_apart_and_say_why_uploads_were_refused() {
     let app = spawn_admin_app().await;
     let ivan = shopper(&app, 3001, "Иван Петров", None, "+79990000001").await;
     let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990000002").await;
@@ -462,31 +482,41 @@ async fn statistics_count_users_receipts_tickets_and_todays_uploads() {
     )
     .await
     .expect("new user");
-    for (n, (user, status)) in [
-        (ivan, "accepted"),
-        (ivan, "accepted"),
-        (anna, "pending"),
-        (anna, "rejected"),
+    for (n, (user, status, submission_status, outcome)) in [
+        (ivan, "accepted", "accepted", "accepted"),
+        (ivan, "accepted", "accepted", "accepted"),
+        (anna, "pending", "pending_moderation", "held_for_review"),
+        (anna, "rejected", "rejected", "no_promo_items"),
     ]
     .into_iter()
     .enumerate()
     {
-        db.execute(
-            "INSERT INTO receipts (bot_id, user_id, fiscal_drive_number, fiscal_document_number,
-                                   fiscal_sign, operation_type, receipt_at, total_kopecks, raw_qr, status)
-             VALUES ($1, $2, '9999078900012345', $3, 1, 1, now(), 10000, 'qr', $4)",
-            &[&app.app.bot_id, &user, &(n as i64), &status],
-        )
-        .await
-        .expect("receipt");
-        db.execute(
-            "INSERT INTO receipt_submissions (bot_id, user_id, source, status)
-             VALUES ($1, $2, 'qr_text', 'accepted')",
-            &[&app.app.bot_id, &user],
-        )
-        .await
-        .expect("submission");
+        let receipt: i64 = db
+            .query_one(
+                "INSERT INTO receipts (bot_id, user_id, fiscal_drive_number, fiscal_document_number,
+                                       fiscal_sign, operation_type, receipt_at, total_kopecks, raw_qr, status)
+                 VALUES ($1, $2, '9999078900012345', $3, 1, 1, now(), 10000, 'qr', $4) RETURNING id",
+                &[&app.app.bot_id, &user, &(n as i64), &status],
+            )
+            .await
+            .expect("receipt")
+            .get(0);
+        upload(&app, user, submission_status, Some(outcome), Some(receipt)).await;
     }
+    // The uploads that never became a receipt: today's "отклонено: 1" hid all of them.
+    for _ in 0..3 {
+        upload(&app, anna, "rejected", Some("duplicate"), None).await;
+    }
+    upload(&app, anna, "rejected", Some("duplicate_in_progress"), None).await;
+    upload(&app, anna, "rejected", Some("bad_image"), None).await;
+    upload(&app, anna, "rejected", Some("not_fiscal_qr"), None).await;
+    upload(&app, anna, "rejected", Some("not_a_sale"), None).await;
+    upload(&app, anna, "rejected", Some("out_of_window"), None).await;
+    upload(&app, anna, "rejected", Some("fns_invalid"), None).await;
+    upload(&app, anna, "rejected", Some("something_new"), None).await;
+    upload(&app, anna, "failed", Some("provider_unavailable"), None).await;
+    upload(&app, ivan, "queued", None, None).await;
+    upload(&app, ivan, "retry_scheduled", Some("quota_paused"), None).await;
     give_tickets(&app, ivan, 5).await;
     give_tickets(&app, anna, 2).await;
 
@@ -495,8 +525,24 @@ async fn statistics_count_users_receipts_tickets_and_todays_uploads() {
     assert_eq!(
         text_of(&reply),
         "📊 Статистика\n\n👥 Пользователей: 4\n✅ Зарегистрированы: 2\n🆕 Новых сегодня: 4\n\
-         📝 Регистраций сегодня: 2\n\n🧾 Чеки\n• принято: 2\n• на проверке: 1\n• отклонено: 1\n\
-         📤 Загрузок сегодня: 4\n\n🎟 Билетов всего: 7"
+         📝 Регистраций сегодня: 2\n\n\
+         🧾 Чеки — уникальные чеки, подтверждённые налоговой\n\
+         • приняты, билеты начислены: 2\n\
+         • ждут решения модератора: 1\n\
+         • отклонены (нет товаров акции или решение модератора): 1\n\n\
+         📤 Загрузки — каждое фото, файл или текст QR-кода от участников\n\
+         • всего: 17, сегодня: 17\n\
+         • стали чеками (они посчитаны выше): 4\n\
+         • ждут проверки: 2\n\
+         • отказано до появления чека: 10\n\
+         \u{20}\u{20}– повтор уже загруженного чека: 4\n\
+         \u{20}\u{20}– не читается или не QR-код чека: 2\n\
+         \u{20}\u{20}– чек возврата, а не покупки: 1\n\
+         \u{20}\u{20}– покупка вне сроков акции: 1\n\
+         \u{20}\u{20}– налоговая не подтвердила чек: 1\n\
+         \u{20}\u{20}– другое: 1\n\
+         • не удалось проверить (сервис проверки недоступен или чека нет в налоговой): 1\n\n\
+         🎟 Билетов всего: 7"
     );
     assert!(is_main_menu(&reply));
     assert_no_campaign_or_audit(&app).await;
@@ -882,6 +928,20 @@ async fn a_menu_button_mid_flow_starts_afresh_and_a_shopper_button_leaves_the_fl
 // ---------------------------------------------------------------- raffle
 
 #[tokio::test]
+async fn a_prize_typed_with_markup_is_echoed_exactly_as_typed_in_plain_text() {
+    let app = spawn_admin_app().await;
+    say(&app, ADMIN, "🎁 Розыгрыш").await;
+    say(&app, ADMIN, "<b>iPhone</b> & AirPods").await;
+    let confirm = say(&app, ADMIN, "1").await;
+    assert!(
+        text_of(&confirm).contains("Приз: <b>iPhone</b> & AirPods\n"),
+        "{confirm}"
+    );
+    // No parse mode: Telegram shows the text literally, so nothing needs escaping.
+    assert!(confirm.get("parse_mode").is_none(), "{confirm}");
+}
+
+#[tokio::test]
 async fn a_confirmed_raffle_becomes_a_scheduled_raffle_campaign() {
     let app = spawn_admin_app().await;
     let ivan = shopper(&app, 3001, "Иван Петров", None, "+79990000001").await;
@@ -1018,8 +1078,91 @@ async fn seed_draw(app: &TestApp, prize: &str, winners: &[(i64, i32, bool)]) -> 
 }
 
 #[tokio::test]
-async fn the_winners_list_shows_the_latest_draws_with_masked_phones() {
+async fn an_admin_ids_admin_sees_the_winners_full_phones_and_each_view_is_audited() {
     let app = spawn_admin_app().await;
+    let ivan = shopper(&app, 3001, "Иван Петров", Some("ivan_p"), "+79990000001").await;
+    let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
+    let draw = seed_draw(&app, "iPhone 16", &[(ivan, 12, true), (anna, 3, false)]).await;
+
+    let reply = say(&app, ADMIN, "🏆 Победители").await;
+    // Anna has no username: only the full number lets the organisers reach her.
+    assert_eq!(
+        text_of(&reply),
+        format!(
+            "🏆 Последние розыгрыши\n\n🎁 Розыгрыш №{draw}: iPhone 16 (20.11.2026 12:00 МСК)\n\
+             1. Иван Петров (@ivan_p), +79990000001, билетов: 12 ✉️\n\
+             2. Анна Смирнова, +79990004567, билетов: 3"
+        )
+    );
+    assert!(is_main_menu(&reply));
+    say(&app, ADMIN, "🏆 Победители").await;
+
+    let audit = audit(&app).await;
+    assert_eq!(audit.len(), 2, "one row per view");
+    for row in &audit {
+        assert_eq!(row.get::<_, String>("actor"), format!("bot:{ADMIN}"));
+        assert_eq!(row.get::<_, String>("action"), "winners.view_phones");
+        assert_eq!(
+            row.get::<_, Option<String>>("target").as_deref(),
+            Some("winners")
+        );
+        assert_eq!(
+            row.get::<_, Value>("details"),
+            json!({"draws": [draw], "winner_user_ids": [ivan, anna]})
+        );
+        assert!(!row.get::<_, Value>("details").to_string().contains("7999"));
+    }
+}
+
+/// A panel user with `role`, linked to the Telegram account `telegram_id`.
+async fn panel_user(app: &TestApp, login: &str, role: &str, telegram_id: i64) {
+    promo_core::admin::create_admin_user(
+        &app.app.pool,
+        app.app.bot_id,
+        login,
+        "long enough password 123",
+        role,
+        Some(telegram_id),
+        false,
+    )
+    .await
+    .expect("panel user");
+}
+
+#[tokio::test]
+async fn linked_owners_and_admins_see_full_phones_and_operators_and_viewers_masked_ones() {
+    let app = spawn_app_with(TestConfig::default()).await.expect("app");
+    let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
+    seed_draw(&app, "iPhone 16", &[(anna, 3, false)]).await;
+    for (telegram_id, role, phone, audited) in [
+        (4301, "owner", "+79990004567", 1),
+        (4302, "admin", "+79990004567", 1),
+        (4303, "operator", "+7 *** ***-45-67", 0),
+        (4304, "viewer", "+7 *** ***-45-67", 0),
+    ] {
+        panel_user(&app, role, role, telegram_id).await;
+        let reply = say(&app, telegram_id, "🏆 Победители").await;
+        assert!(
+            text_of(&reply).ends_with(&format!("1. Анна Смирнова, {phone}, билетов: 3")),
+            "{role}: {reply}"
+        );
+        let views = count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM audit_log
+                 WHERE actor = 'bot:{telegram_id}' AND action = 'winners.view_phones'
+                   AND admin_user_id = (SELECT id FROM admin_users WHERE login = '{role}')"
+            ),
+        )
+        .await;
+        assert_eq!(views, audited, "{role}");
+    }
+}
+
+#[tokio::test]
+async fn the_winners_list_shows_the_latest_draws_with_masked_phones_to_an_operator() {
+    let app = spawn_app_with(TestConfig::default()).await.expect("app");
+    panel_user(&app, "operator", "operator", ADMIN).await;
     let ivan = shopper(&app, 3001, "Иван Петров", Some("ivan_p"), "+79990000001").await;
     let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
     let draw = seed_draw(&app, "iPhone 16", &[(ivan, 12, true), (anna, 3, false)]).await;
@@ -1035,6 +1178,10 @@ async fn the_winners_list_shows_the_latest_draws_with_masked_phones() {
     );
     assert!(!text_of(&reply).contains("79990000001"));
     assert!(is_main_menu(&reply));
+    assert!(
+        audit(&app).await.is_empty(),
+        "nothing revealed, nothing audited"
+    );
 }
 
 #[tokio::test]
@@ -1113,10 +1260,41 @@ async fn the_winners_export_is_a_csv_document_with_a_bom_for_excel() {
         csv,
         format!(
             "Розыгрыш;Приз;Место;Имя;Username;Телефон;Билетов;Уведомлён\r\n\
-             {draw};\"iPhone 16; Pro\";1;Иван Петров;ivan_p;+7 *** ***-00-01;12;20.11.2026 12:05\r\n\
-             {draw};\"iPhone 16; Pro\";2;'=Анна;;+7 *** ***-45-67;3;\r\n"
+             {draw};\"iPhone 16; Pro\";1;Иван Петров;ivan_p;+79990000001;12;20.11.2026 12:05\r\n\
+             {draw};\"iPhone 16; Pro\";2;'=Анна;;+79990004567;3;\r\n"
         )
     );
+    let audit = audit(&app).await;
+    assert_eq!(audit.len(), 1, "the export is audited once");
+    assert_eq!(audit[0].get::<_, String>("action"), "winners.export_phones");
+    assert_eq!(
+        audit[0].get::<_, Value>("details"),
+        json!({"draws": [draw], "winner_user_ids": [ivan, anna]})
+    );
+}
+
+#[tokio::test]
+async fn an_operator_exports_masked_phones_without_an_audit_row() {
+    let app = spawn_app_with(TestConfig::default()).await.expect("app");
+    panel_user(&app, "operator", "operator", ADMIN).await;
+    let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
+    seed_draw(&app, "iPhone 16", &[(anna, 3, false)]).await;
+    let replies = deliver(&app, &Updates::text(ADMIN, "📥 Экспорт победителей")).await;
+    assert!(replies.is_empty(), "{replies:?}");
+    let calls = app
+        .telegram
+        .wait_for_calls("sendDocument", 1, WAIT)
+        .await
+        .expect("document sent");
+    let file_id = calls[0].result().expect("result")["document"]["file_id"]
+        .as_str()
+        .expect("file id")
+        .to_owned();
+    let bytes = app.telegram.file_bytes(&file_id).expect("uploaded bytes");
+    let csv = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(csv.contains(";+7 *** ***-45-67;"), "{csv}");
+    assert!(!csv.contains("79990004567"), "{csv}");
+    assert!(audit(&app).await.is_empty());
 }
 
 #[tokio::test]

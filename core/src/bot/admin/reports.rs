@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use super::state::format_moscow;
-use super::store::{self, WinnerRow};
+use super::store::{self, WinnerRow, WinnersUse};
 use super::{done, Conversation};
 use crate::app::App;
 use crate::telegram::OutgoingMessage;
@@ -24,7 +24,21 @@ pub(super) async fn stats(conversation: &Conversation<'_>) -> anyhow::Result<Vec
         ("receipts_pending", s.receipts_pending),
         ("receipts_rejected", s.receipts_rejected),
         ("tickets_total", s.tickets_total),
-        ("submissions_today", s.submissions_today),
+        ("uploads_total", s.uploads_total),
+        ("uploads_today", s.uploads_today),
+        ("uploads_waiting", s.uploads_waiting),
+        ("uploads_with_receipt", s.uploads_with_receipt),
+        ("uploads_refused", s.uploads_refused),
+        ("refused_duplicate", s.refused_duplicate),
+        ("refused_unreadable", s.refused_unreadable),
+        ("refused_not_a_sale", s.refused_not_a_sale),
+        ("refused_out_of_window", s.refused_out_of_window),
+        ("refused_tax_service", s.refused_tax_service),
+        ("refused_other", s.refused_other),
+        ("uploads_failed", s.uploads_failed),
+        // The name of the figure before uploads and receipts were told apart, kept so an
+        // operator's edited text that still uses it goes on working.
+        ("submissions_today", s.uploads_today),
     ]
     .map(|(name, value)| (name, value.to_string()));
     let args: Vec<(&str, &str)> = figures.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -34,7 +48,13 @@ pub(super) async fn stats(conversation: &Conversation<'_>) -> anyhow::Result<Vec
 pub(super) async fn winners(
     conversation: &Conversation<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
-    let rows = store::winners(conversation.app, Some(WINNERS_DRAWS)).await?;
+    let rows = store::winners(
+        conversation.app,
+        conversation.user.telegram_id,
+        Some(WINNERS_DRAWS),
+        WinnersUse::List,
+    )
+    .await?;
     if rows.is_empty() {
         return done(conversation, "admin_winners_empty", &[]).await;
     }
@@ -64,7 +84,7 @@ pub(super) async fn winners(
             .as_ref()
             .map(|u| format!(" (@{u})"))
             .unwrap_or_default();
-        let phone = match &row.phone_masked {
+        let phone = match &row.phone {
             Some(phone) => phone.clone(),
             None => conversation.text("admin_winners_no_phone").await,
         };
@@ -101,7 +121,7 @@ pub(super) async fn export(
     conversation: &Conversation<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let app = conversation.app;
-    let rows = store::winners(app, None).await?;
+    let rows = store::winners(app, conversation.user.telegram_id, None, WinnersUse::Export).await?;
     if rows.is_empty() {
         return done(conversation, "admin_winners_empty", &[]).await;
     }
@@ -145,8 +165,9 @@ pub fn winners_csv(header: &str, rows: &[WinnerRow]) -> Vec<u8> {
             row.position.to_string(),
             cell(&row.name),
             cell(row.username.as_deref().unwrap_or("")),
-            // Our own masked format; it starts with `+` but carries no user input.
-            quote(row.phone_masked.as_deref().unwrap_or("")),
+            // Our own format (full or masked); it starts with `+` but carries no user
+            // input, so it needs no formula guard.
+            quote(row.phone.as_deref().unwrap_or("")),
             row.tickets.to_string(),
             row.notified_at.map(format_moscow).unwrap_or_default(),
         ];
@@ -201,7 +222,7 @@ mod tests {
             position: 1,
             name: name.into(),
             username: Some("ivan".into()),
-            phone_masked: Some("+7 *** ***-45-67".into()),
+            phone: Some("+7 *** ***-45-67".into()),
             tickets: 12,
             notified_at: DateTime::parse_from_rfc3339("2026-11-24T07:00:00Z")
                 .ok()

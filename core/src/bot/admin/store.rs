@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use super::state::{moscow, UserQuery};
 use crate::app::App;
 
-/// Figures for the 📊 statistics message.
+/// Figures for the 📊 statistics message. Receipts and uploads are different things: a
+/// receipt is a fiscal document the tax service confirmed (one per document, whoever
+/// sent it); an upload is any photo, file or QR text, and most refusals (duplicates,
+/// unreadable pictures, refunds...) happen before a receipt exists.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub users_total: i64,
@@ -19,7 +22,23 @@ pub struct Stats {
     pub receipts_pending: i64,
     pub receipts_rejected: i64,
     pub tickets_total: i64,
-    pub submissions_today: i64,
+    pub uploads_total: i64,
+    pub uploads_today: i64,
+    /// Queued, being checked, or waiting for a re-check.
+    pub uploads_waiting: i64,
+    /// Led to a stored receipt (counted under receipts, whatever its status).
+    pub uploads_with_receipt: i64,
+    /// Refused before a receipt existed; the `refused_*` figures break it down.
+    pub uploads_refused: i64,
+    pub refused_duplicate: i64,
+    pub refused_unreadable: i64,
+    pub refused_not_a_sale: i64,
+    pub refused_out_of_window: i64,
+    pub refused_tax_service: i64,
+    pub refused_other: i64,
+    /// Given up: the checking service stayed unavailable, or the receipt never reached
+    /// the tax service.
+    pub uploads_failed: i64,
 }
 
 /// Midnight of today's Moscow date, the start of "today" for operators.
@@ -35,9 +54,19 @@ fn start_of_moscow_day(now: DateTime<Utc>) -> DateTime<Utc> {
 pub async fn stats(app: &App) -> anyhow::Result<Stats> {
     let client = app.pool.get().await?;
     let today = start_of_moscow_day(Utc::now());
+    // Outcome groups follow the list in receipts/verify.rs; an outcome added there later
+    // shows up under "other" until it gets a group here.
     let row = client
         .query_one(
-            "SELECT
+            "WITH uploads AS (
+                 SELECT status, outcome, created_at,
+                        receipt_id IS NOT NULL OR status IN ('accepted', 'pending_moderation')
+                            AS with_receipt
+                 FROM receipt_submissions WHERE bot_id = $1
+             ), refused AS (
+                 SELECT outcome FROM uploads WHERE status = 'rejected' AND NOT with_receipt
+             )
+             SELECT
                  (SELECT count(*) FROM users WHERE bot_id = $1),
                  (SELECT count(*) FROM users WHERE bot_id = $1 AND status = 'registered'),
                  (SELECT count(*) FROM users WHERE bot_id = $1 AND created_at >= $2),
@@ -47,11 +76,28 @@ pub async fn stats(app: &App) -> anyhow::Result<Stats> {
                  (SELECT count(*) FROM receipts WHERE bot_id = $1 AND status = 'pending'),
                  (SELECT count(*) FROM receipts WHERE bot_id = $1 AND status = 'rejected'),
                  (SELECT COALESCE(SUM(amount), 0)::BIGINT FROM tickets WHERE bot_id = $1),
-                 (SELECT count(*) FROM receipt_submissions WHERE bot_id = $1 AND created_at >= $2)",
+                 (SELECT count(*) FROM uploads),
+                 (SELECT count(*) FROM uploads WHERE created_at >= $2),
+                 (SELECT count(*) FROM uploads
+                   WHERE status IN ('queued', 'processing', 'retry_scheduled') AND NOT with_receipt),
+                 (SELECT count(*) FROM uploads WHERE with_receipt),
+                 (SELECT count(*) FROM refused),
+                 (SELECT count(*) FROM refused
+                   WHERE outcome IN ('duplicate', 'duplicate_in_progress')),
+                 (SELECT count(*) FROM refused
+                   WHERE outcome IN ('not_fiscal_qr', 'invalid_qr', 'bad_image', 'too_big',
+                                     'file_unavailable')),
+                 (SELECT count(*) FROM refused WHERE outcome = 'not_a_sale'),
+                 (SELECT count(*) FROM refused WHERE outcome = 'out_of_window'),
+                 (SELECT count(*) FROM refused
+                   WHERE outcome IN ('fns_invalid', 'fns_failed', 'mismatch', 'invalid_receipt')),
+                 (SELECT count(*) FROM uploads WHERE status = 'failed' AND NOT with_receipt)",
             &[&app.bot_id, &today],
         )
         .await
         .context("reading statistics")?;
+    let uploads_refused: i64 = row.get(12);
+    let grouped: i64 = (13..=17).map(|i| row.get::<_, i64>(i)).sum();
     Ok(Stats {
         users_total: row.get(0),
         users_registered: row.get(1),
@@ -61,7 +107,18 @@ pub async fn stats(app: &App) -> anyhow::Result<Stats> {
         receipts_pending: row.get(5),
         receipts_rejected: row.get(6),
         tickets_total: row.get(7),
-        submissions_today: row.get(8),
+        uploads_total: row.get(8),
+        uploads_today: row.get(9),
+        uploads_waiting: row.get(10),
+        uploads_with_receipt: row.get(11),
+        uploads_refused,
+        refused_duplicate: row.get(13),
+        refused_unreadable: row.get(14),
+        refused_not_a_sale: row.get(15),
+        refused_out_of_window: row.get(16),
+        refused_tax_service: row.get(17),
+        refused_other: uploads_refused - grouped,
+        uploads_failed: row.get(18),
     })
 }
 
@@ -288,21 +345,73 @@ pub struct WinnerRow {
     pub position: i32,
     pub name: String,
     pub username: Option<String>,
-    pub phone_masked: Option<String>,
+    /// The full number (`+79991234567`) for a viewer who may contact winners, else the
+    /// masked one.
+    pub phone: Option<String>,
     pub tickets: i32,
     pub notified_at: Option<DateTime<Utc>>,
 }
 
+/// Why the winners are read: the audit row says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WinnersUse {
+    List,
+    Export,
+}
+
+impl WinnersUse {
+    fn audit_action(self) -> &'static str {
+        match self {
+            WinnersUse::List => "winners.view_phones",
+            WinnersUse::Export => "winners.export_phones",
+        }
+    }
+}
+
+/// Panel roles that run the promotion and hand over prizes; `operator` and `viewer`
+/// work on receipts and figures and do not need a winner's number.
+const PHONE_ROLES: &str = "('owner', 'admin')";
+
 /// Winners of the latest `draws` draws (all draws when `None`), newest draw first.
-pub async fn winners(app: &App, draws: Option<i64>) -> anyhow::Result<Vec<WinnerRow>> {
-    let client = app.pool.get().await?;
-    let rows = client
+///
+/// The message promises winners a call, so whoever hands over prizes must see the full
+/// number: an `ADMIN_IDS` admin (configured by whoever deploys the bot, so an owner) or
+/// a Telegram account linked to an enabled owner/admin panel user. Everyone else sees
+/// the masked number. Every read that reveals numbers writes its audit row in the same
+/// transaction, so no number is shown without a trace. Numbers never reach the logs.
+pub async fn winners(
+    app: &App,
+    viewer_telegram_id: i64,
+    draws: Option<i64>,
+    purpose: WinnersUse,
+) -> anyhow::Result<Vec<WinnerRow>> {
+    let mut client = app.pool.get().await?;
+    let tx = client.transaction().await?;
+    let full_phones = app
+        .settings
+        .telegram
+        .admin_ids
+        .contains(&viewer_telegram_id)
+        || tx
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM admin_users
+                      WHERE bot_id = $1 AND telegram_id = $2 AND disabled_at IS NULL
+                        AND role IN {PHONE_ROLES})"
+                ),
+                &[&app.bot_id, &viewer_telegram_id],
+            )
+            .await
+            .context("reading the viewer's role")?
+            .get::<_, bool>(0);
+    let rows = tx
         .query(
             "WITH latest AS (
                  SELECT id FROM raffle_draws WHERE bot_id = $1
                  ORDER BY drawn_at DESC, id DESC LIMIT $2)
              SELECT d.id, d.prize, d.drawn_at, w.position, COALESCE(u.full_name, u.first_name),
-                    u.username, u.phone_masked, w.tickets_at_draw, w.notified_at
+                    u.username, u.phone_masked, w.tickets_at_draw, w.notified_at,
+                    u.phone_ciphertext, u.id
              FROM latest
              JOIN raffle_draws d ON d.id = latest.id
              JOIN raffle_winners w ON w.draw_id = d.id
@@ -312,20 +421,64 @@ pub async fn winners(app: &App, draws: Option<i64>) -> anyhow::Result<Vec<Winner
         )
         .await
         .context("reading winners")?;
-    Ok(rows
+    let winners: Vec<WinnerRow> = rows
         .iter()
-        .map(|row| WinnerRow {
-            draw_id: row.get(0),
-            prize: row.get(1),
-            drawn_at: row.get(2),
-            position: row.get(3),
-            name: row.get(4),
-            username: row.get(5),
-            phone_masked: row.get(6),
-            tickets: row.get(7),
-            notified_at: row.get(8),
+        .map(|row| {
+            let masked: Option<String> = row.get(6);
+            let phone = if full_phones {
+                full_phone(app, row.get(9), row.get(10)).or(masked)
+            } else {
+                masked
+            };
+            WinnerRow {
+                draw_id: row.get(0),
+                prize: row.get(1),
+                drawn_at: row.get(2),
+                position: row.get(3),
+                name: row.get(4),
+                username: row.get(5),
+                phone,
+                tickets: row.get(7),
+                notified_at: row.get(8),
+            }
         })
-        .collect())
+        .collect();
+    if full_phones && !winners.is_empty() {
+        let user_ids: Vec<i64> = rows.iter().map(|row| row.get(10)).collect();
+        let mut draw_ids: Vec<i64> = winners.iter().map(|w| w.draw_id).collect();
+        draw_ids.dedup();
+        let details = json!({ "draws": draw_ids, "winner_user_ids": user_ids });
+        tx.execute(
+            &format!(
+                "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
+                 VALUES ($1, {LINKED_ADMIN}, $3, $4, 'winners', $5)"
+            ),
+            &[
+                &app.bot_id,
+                &viewer_telegram_id,
+                &actor(viewer_telegram_id),
+                &purpose.audit_action(),
+                &details,
+            ],
+        )
+        .await
+        .context("auditing the phone view")?;
+    }
+    tx.commit().await?;
+    Ok(winners)
+}
+
+/// `+79991234567` from the stored ciphertext; `None` (the caller shows the masked form)
+/// when there is none or it does not decrypt, e.g. after a key change.
+fn full_phone(app: &App, ciphertext: Option<Vec<u8>>, user_id: i64) -> Option<String> {
+    let ciphertext = ciphertext?;
+    match app.settings.phone_key.decrypt(&ciphertext) {
+        Ok(phone) => Some(format!("+{}", phone.digits())),
+        Err(error) => {
+            tracing::warn!(user_id, error = %error, "a winner's phone does not decrypt");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

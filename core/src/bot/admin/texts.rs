@@ -4,8 +4,8 @@
 pub const TEXTS: &[(&str, &str, &str)] = &[
     (
         "admin_stats",
-        "📊 Статистика\n\n👥 Пользователей: {users_total}\n✅ Зарегистрированы: {users_registered}\n🆕 Новых сегодня: {users_today}\n📝 Регистраций сегодня: {registered_today}\n\n🧾 Чеки\n• принято: {receipts_accepted}\n• на проверке: {receipts_pending}\n• отклонено: {receipts_rejected}\n📤 Загрузок сегодня: {submissions_today}\n\n🎟 Билетов всего: {tickets_total}",
-        "📊 Statistics\n\n👥 Users: {users_total}\n✅ Registered: {users_registered}\n🆕 New today: {users_today}\n📝 Registrations today: {registered_today}\n\n🧾 Receipts\n• accepted: {receipts_accepted}\n• under review: {receipts_pending}\n• rejected: {receipts_rejected}\n📤 Uploads today: {submissions_today}\n\n🎟 Tickets in total: {tickets_total}",
+        "📊 Статистика\n\n👥 Пользователей: {users_total}\n✅ Зарегистрированы: {users_registered}\n🆕 Новых сегодня: {users_today}\n📝 Регистраций сегодня: {registered_today}\n\n🧾 Чеки — уникальные чеки, подтверждённые налоговой\n• приняты, билеты начислены: {receipts_accepted}\n• ждут решения модератора: {receipts_pending}\n• отклонены (нет товаров акции или решение модератора): {receipts_rejected}\n\n📤 Загрузки — каждое фото, файл или текст QR-кода от участников\n• всего: {uploads_total}, сегодня: {uploads_today}\n• стали чеками (они посчитаны выше): {uploads_with_receipt}\n• ждут проверки: {uploads_waiting}\n• отказано до появления чека: {uploads_refused}\n  – повтор уже загруженного чека: {refused_duplicate}\n  – не читается или не QR-код чека: {refused_unreadable}\n  – чек возврата, а не покупки: {refused_not_a_sale}\n  – покупка вне сроков акции: {refused_out_of_window}\n  – налоговая не подтвердила чек: {refused_tax_service}\n  – другое: {refused_other}\n• не удалось проверить (сервис проверки недоступен или чека нет в налоговой): {uploads_failed}\n\n🎟 Билетов всего: {tickets_total}",
+        "📊 Statistics\n\n👥 Users: {users_total}\n✅ Registered: {users_registered}\n🆕 New today: {users_today}\n📝 Registrations today: {registered_today}\n\n🧾 Receipts: distinct receipts confirmed by the tax service\n• accepted, tickets granted: {receipts_accepted}\n• awaiting a moderator: {receipts_pending}\n• rejected (no promo products, or by a moderator): {receipts_rejected}\n\n📤 Uploads: every photo, file or QR text participants sent\n• in total: {uploads_total}, today: {uploads_today}\n• became receipts (counted above): {uploads_with_receipt}\n• waiting for a check: {uploads_waiting}\n• refused before a receipt existed: {uploads_refused}\n  – a receipt uploaded before: {refused_duplicate}\n  – unreadable or not a receipt QR code: {refused_unreadable}\n  – a refund, not a purchase: {refused_not_a_sale}\n  – bought outside the promotion dates: {refused_out_of_window}\n  – not confirmed by the tax service: {refused_tax_service}\n  – other: {refused_other}\n• could not be checked (checking service unavailable, or never reached the tax service): {uploads_failed}\n\n🎟 Tickets in total: {tickets_total}",
     ),
     (
         "admin_broadcast_ask_text",
@@ -192,7 +192,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     (
         "admin_manual_shopper_notice",
         "🎟 Вам начислено билетов: {amount}.\nПричина: {reason}\nВсего билетов: {total}. Удачи в розыгрыше!",
-        "🎟 You got {amount} extra ticket(s).\nReason: {reason}\nTickets in total: {total}. Good luck in the raffle!",
+        "🎟 You got {amount|extra ticket|extra tickets}.\nReason: {reason}\nTickets in total: {total}. Good luck in the raffle!",
     ),
     (
         "admin_text_expected",
