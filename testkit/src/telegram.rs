@@ -89,6 +89,19 @@ pub struct SentMessage {
     pub reply_markup: Option<Value>,
 }
 
+/// One message of a chat as the user's app shows it (see [`FakeTelegram::chat_history`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatEntry {
+    pub message_id: i64,
+    pub from_bot: bool,
+    /// The `Message` as the Bot API would return it now: `text` or `caption` (plain, after
+    /// `parse_mode`), `photo`/`document`/`contact`, an inline keyboard in `reply_markup`.
+    pub message: Value,
+    /// The reply keyboard, `remove_keyboard` or `force_reply` the bot sent with this
+    /// message; Telegram keeps showing a reply keyboard until a later message replaces it.
+    pub client_markup: Option<Value>,
+}
+
 /// A scripted Bot API failure, answered with Telegram's exact status, code and description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -411,6 +424,27 @@ impl FakeTelegram {
             .map(|message| message.json.clone())
     }
 
+    /// The chat as its user sees it now: the user's delivered messages and the bot's
+    /// messages in order, each with its current content (edits applied, deleted ones gone).
+    pub fn chat_history(&self, chat_id: i64) -> Vec<ChatEntry> {
+        let state = self.shared.state();
+        let Some(chat) = state.chats.get(&chat_id) else {
+            return Vec::new();
+        };
+        let mut entries: Vec<ChatEntry> = chat
+            .messages
+            .iter()
+            .map(|(id, stored)| ChatEntry {
+                message_id: *id,
+                from_bot: stored.from_bot,
+                message: stored.json.clone(),
+                client_markup: stored.client_markup.clone(),
+            })
+            .collect();
+        entries.sort_by_key(|entry| entry.message_id);
+        entries
+    }
+
     /// The webhook set by the bot, if any.
     pub fn webhook(&self) -> Option<WebhookConfig> {
         let state = self.shared.state();
@@ -554,8 +588,13 @@ impl FakeTelegram {
             }
         }
         for key in ["message", "edited_message"] {
-            if let Some(message) = update.get(key) {
-                state.observe_user_message(message);
+            if let Some(message) = update.get_mut(key) {
+                let earlier = update_id.and_then(|id| state.user_message_ids.get(&id).copied());
+                state.observe_user_message(message, earlier);
+                let assigned = message.get("message_id").and_then(Value::as_i64);
+                if let (Some(update), Some(assigned)) = (update_id, assigned) {
+                    state.user_message_ids.insert(update, assigned);
+                }
             }
         }
         if let Some(change) = update.get("my_chat_member") {

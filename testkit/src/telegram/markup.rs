@@ -362,15 +362,23 @@ fn render_markdown(text: &str) -> Result<String, ApiError> {
 pub(super) enum Markup {
     /// Inline keyboards are stored on the message and echoed back in results.
     Inline(Value),
-    /// Reply keyboards, removals and force-reply affect the client only.
-    Client,
+    /// Reply keyboards, removals and force-reply affect the client only: Bot API results
+    /// never echo them, but the recipient's app shows them until they are replaced.
+    Client(Value),
 }
 
 impl Markup {
     pub(super) fn inline(&self) -> Option<&Value> {
         match self {
             Markup::Inline(value) => Some(value),
-            Markup::Client => None,
+            Markup::Client(_) => None,
+        }
+    }
+
+    pub(super) fn client(&self) -> Option<&Value> {
+        match self {
+            Markup::Inline(_) => None,
+            Markup::Client(value) => Some(value),
         }
     }
 }
@@ -429,10 +437,10 @@ pub(super) fn reply_markup(
                 ));
             }
         }
-        return Ok(Some(Markup::Client));
+        return Ok(Some(Markup::Client(markup.clone())));
     }
     if object.contains_key("remove_keyboard") || object.contains_key("force_reply") {
-        return Ok(Some(Markup::Client));
+        return Ok(Some(Markup::Client(markup.clone())));
     }
     Err(ApiError::bad_request(
         "can't parse reply keyboard markup JSON object",

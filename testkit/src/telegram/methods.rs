@@ -307,8 +307,7 @@ fn send_message(shared: &Shared, token: &str, p: &Params) -> Result<Value, ApiEr
     let bot = state.bot_user(token);
     let mut fields = Map::new();
     fields.insert("text".into(), Value::String(text));
-    let inline = markup.as_ref().and_then(Markup::inline);
-    Ok(state.push_bot_message(chat_id, bot, fields, inline, Some(raw)))
+    Ok(state.push_bot_message(chat_id, bot, fields, markup.as_ref(), Some(raw)))
 }
 
 /// A photo upload checked like Telegram checks it, before any lock is taken.
@@ -383,8 +382,7 @@ fn send_photo(shared: &Shared, token: &str, p: &Params) -> Result<Value, ApiErro
     if let Some(caption) = caption {
         fields.insert("caption".into(), Value::String(caption));
     }
-    let inline = markup.as_ref().and_then(Markup::inline);
-    Ok(state.push_bot_message(chat_id, bot, fields, inline, None))
+    Ok(state.push_bot_message(chat_id, bot, fields, markup.as_ref(), None))
 }
 
 fn photo_by_reference(state: &mut State, reference: &str) -> Result<Value, ApiError> {
@@ -451,8 +449,7 @@ fn send_document(shared: &Shared, token: &str, p: &Params) -> Result<Value, ApiE
     if let Some(caption) = caption {
         fields.insert("caption".into(), Value::String(caption));
     }
-    let inline = markup.as_ref().and_then(Markup::inline);
-    Ok(state.push_bot_message(chat_id, bot, fields, inline, None))
+    Ok(state.push_bot_message(chat_id, bot, fields, markup.as_ref(), None))
 }
 
 fn document_by_reference(state: &mut State, reference: &str) -> Result<Value, ApiError> {

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::Notify;
 
+use super::markup::Markup;
 use super::{Call, Failure, DEFAULT_BOT_USERNAME};
 
 /// Everything behind a `FakeTelegram` handle and its server task.
@@ -136,6 +137,8 @@ pub(super) struct State {
     pub(super) allowed_updates: Option<Vec<String>>,
     pub(super) webhook_error: Option<(i64, String)>,
     pub(super) delivered: HashSet<i64>,
+    /// `update_id` → the message id the fake gave the user's message on first delivery.
+    pub(super) user_message_ids: HashMap<i64, i64>,
     pub(super) chats: HashMap<i64, Chat>,
     pub(super) files: Files,
     pub(super) commands: Option<Value>,
@@ -155,6 +158,9 @@ pub(super) struct StoredMessage {
     pub(super) source: Option<String>,
     /// The message exactly as the Bot API would return it now.
     pub(super) json: Value,
+    /// A reply keyboard, its removal or force-reply sent with the message: never part of
+    /// `json` (the Bot API does not return them), yet what the user's app shows.
+    pub(super) client_markup: Option<Value>,
 }
 
 pub(super) fn now_unix() -> i64 {
@@ -208,7 +214,7 @@ impl State {
         chat_id: i64,
         bot: Value,
         mut fields: Map<String, Value>,
-        inline_markup: Option<&Value>,
+        markup: Option<&Markup>,
         source: Option<String>,
     ) -> Value {
         let chat_json = self.chat_json(chat_id);
@@ -219,8 +225,8 @@ impl State {
         fields.insert("from".into(), bot);
         fields.insert("chat".into(), chat_json);
         fields.insert("date".into(), Value::from(now_unix()));
-        if let Some(markup) = inline_markup {
-            fields.insert("reply_markup".into(), markup.clone());
+        if let Some(inline) = markup.and_then(Markup::inline) {
+            fields.insert("reply_markup".into(), inline.clone());
         }
         let json = Value::Object(fields);
         chat.messages.insert(
@@ -229,20 +235,33 @@ impl State {
                 from_bot: true,
                 source,
                 json: json.clone(),
+                client_markup: markup.and_then(Markup::client).cloned(),
             },
         );
         json
     }
 
     /// Remembers a user's message from a delivered update so the bot can delete or quote it.
-    pub(super) fn observe_user_message(&mut self, message: &Value) {
-        let (Some(chat_id), Some(message_id)) = (
+    ///
+    /// In a private chat both sides share one sequence of message ids, so a user's message
+    /// arriving after the bot's messages is numbered after them, as Telegram does: update
+    /// builders cannot know the chat's sequence, so an id already taken (or lower than the
+    /// last one) is replaced by the next free one. `renumbered` is that replacement from the
+    /// first delivery, applied again to a redelivered update so it stays unchanged.
+    pub(super) fn observe_user_message(&mut self, message: &mut Value, renumbered: Option<i64>) {
+        let (Some(chat_id), Some(mut message_id)) = (
             message.pointer("/chat/id").and_then(Value::as_i64),
             message.get("message_id").and_then(Value::as_i64),
         ) else {
             return;
         };
         let chat = self.chats.entry(chat_id).or_default();
+        if let Some(id) = renumbered {
+            message_id = id;
+        } else if message_id <= chat.last_message_id {
+            message_id = chat.last_message_id + 1;
+        }
+        message["message_id"] = Value::from(message_id);
         chat.info = message.get("chat").cloned();
         chat.last_message_id = chat.last_message_id.max(message_id);
         chat.messages
@@ -251,6 +270,7 @@ impl State {
                 from_bot: false,
                 source: None,
                 json: message.clone(),
+                client_markup: None,
             });
     }
 }
@@ -446,4 +466,43 @@ fn mime_for(extension: &str) -> &'static str {
 
 fn content_type(path: &str) -> &'static str {
     mime_for(path.rsplit_once('.').map_or("", |(_, ext)| ext))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_message(chat_id: i64, message_id: i64) -> Value {
+        json!({
+            "message_id": message_id,
+            "chat": { "id": chat_id, "type": "private" },
+            "text": "привет",
+        })
+    }
+
+    #[test]
+    fn a_users_message_after_the_bots_is_numbered_after_them_like_in_a_private_chat() {
+        let mut state = State::default();
+        let mut first = user_message(42, 1_000_001);
+        state.observe_user_message(&mut first, None);
+        assert_eq!(first["message_id"], 1_000_001, "a free id is kept");
+        let bot = state.bot_user("1:x");
+        let reply = state.push_bot_message(42, bot, Map::new(), None, None);
+        assert_eq!(reply["message_id"], 1_000_002);
+
+        // The update builder's next id collides with the bot's reply.
+        let mut second = user_message(42, 1_000_002);
+        state.observe_user_message(&mut second, None);
+        assert_eq!(second["message_id"], 1_000_003);
+        assert!(
+            state.chats[&42].messages[&1_000_002].from_bot,
+            "the reply is intact"
+        );
+
+        // A redelivery of the same update keeps the number it got the first time.
+        let mut again = user_message(42, 1_000_002);
+        state.observe_user_message(&mut again, Some(1_000_003));
+        assert_eq!(again["message_id"], 1_000_003);
+        assert_eq!(state.chats[&42].messages.len(), 3);
+    }
 }

@@ -1,6 +1,8 @@
 //! Builders for realistic webhook `Update`s (text, contact, photo, document, button tap, block/unblock).
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
@@ -11,7 +13,13 @@ use super::{DEFAULT_BOT_ID, DEFAULT_BOT_USERNAME};
 pub(crate) const FIRST_NAME: &str = "Иван";
 
 // Shared by every fake in the process, so ids never repeat even across parallel tests.
-static NEXT_UPDATE_ID: AtomicI64 = AtomicI64::new(800_000_001);
+// The bot remembers processed update ids in its database, which outlives this process:
+// a restarted sandbox on the same database must not hand out ids the bot has already
+// seen (it would drop them as Telegram retries). Starting from the clock in microseconds
+// keeps every later process above every earlier one unless an earlier one issued more
+// than a million updates per second; the values stay below 2^52 like Telegram's ids.
+static NEXT_UPDATE_ID: LazyLock<AtomicI64> =
+    LazyLock::new(|| AtomicI64::new(first_update_id(SystemTime::now())));
 static NEXT_MESSAGE_ID: AtomicI64 = AtomicI64::new(1_000_001);
 static NEXT_CALLBACK_ID: AtomicI64 = AtomicI64::new(1);
 
@@ -150,6 +158,14 @@ impl Updates {
     }
 }
 
+/// Where a process started at `now` begins numbering updates.
+fn first_update_id(now: SystemTime) -> i64 {
+    let micros = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros());
+    i64::try_from(micros).unwrap_or(i64::MAX / 2)
+}
+
 fn update(kind: &str, payload: Value) -> Value {
     let update_id = NEXT_UPDATE_ID.fetch_add(1, Ordering::Relaxed);
     json!({ "update_id": update_id, kind: payload })
@@ -202,6 +218,32 @@ mod tests {
         );
         assert!(second["message"].get("entities").is_none());
         assert_eq!(second["message"]["from"]["language_code"], "ru");
+    }
+
+    #[test]
+    fn a_process_started_later_numbers_its_updates_above_an_earlier_busy_one() {
+        let earlier = SystemTime::now();
+        let later = earlier + std::time::Duration::from_secs(1);
+        // The earlier process sent 100 000 updates in the second before the restart.
+        let earlier_last = first_update_id(earlier) + 100_000;
+        assert!(first_update_id(later) > earlier_last);
+        assert!(
+            first_update_id(later) < 1_i64 << 52,
+            "fits Telegram's 52-bit ids"
+        );
+    }
+
+    #[test]
+    fn updates_of_this_process_are_numbered_after_its_start_time() {
+        let before = first_update_id(SystemTime::now());
+        let id = Updates::text(42, "/start")["update_id"]
+            .as_i64()
+            .unwrap_or_default();
+        // The counter may have started a little earlier in this test binary, never long before.
+        assert!(
+            id > before - 600_000_000,
+            "{id} is not derived from the clock"
+        );
     }
 
     #[test]
