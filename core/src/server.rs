@@ -3,7 +3,11 @@
 
 use std::net::SocketAddr;
 
-use axum::Router;
+use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -20,9 +24,91 @@ pub fn admin_router(app: App) -> Router {
     crate::health::router(app)
 }
 
-/// Everything the local binary serves on one port.
+/// One route listed on the index page at `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub method: &'static str,
+    pub path: String,
+    pub what: String,
+}
+
+impl IndexEntry {
+    pub fn new(method: &'static str, path: impl Into<String>, what: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+}
+
+/// Everything the local binary serves on one port, with `/` listing it.
 pub fn local_router(app: App) -> Router {
-    webhook_router(app).layer(TraceLayer::new_for_http())
+    local_router_with(app, Vec::new())
+}
+
+/// [`local_router`] for a caller that merges more routes in (the sandbox): `extra` puts
+/// them on the index page too, so `/` lists exactly what this process serves.
+pub fn local_router_with(app: App, extra: Vec<IndexEntry>) -> Router {
+    let mut entries = vec![
+        IndexEntry::new("GET", "/health", "whether Postgres and Redis answer (JSON)"),
+        IndexEntry::new(
+            "POST",
+            crate::bot::webhook::WEBHOOK_PATH,
+            "Telegram's updates (needs the X-Telegram-Bot-Api-Secret-Token header)",
+        ),
+    ];
+    entries.extend(extra);
+    let page = index_page(&entries);
+    webhook_router(app)
+        .route("/", get(move || async move { Html(page) }))
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({
+            "error": "not found: GET / lists what this server serves",
+        })),
+    )
+        .into_response()
+}
+
+fn index_page(entries: &[IndexEntry]) -> String {
+    let rows: String = entries
+        .iter()
+        .map(|entry| {
+            let path = escape_html(&entry.path);
+            // Only pages a browser can open become links; POST routes are for programs.
+            let shown = if entry.method == "GET" {
+                format!("<a href=\"{path}\">{path}</a>")
+            } else {
+                path
+            };
+            format!(
+                "<tr><td>{}</td><td>{shown}</td><td>{}</td></tr>\n",
+                entry.method,
+                escape_html(&entry.what)
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>promo</title><style>body{{font-family:system-ui,sans-serif;margin:2em;}}\
+         td{{padding:4px 12px 4px 0;vertical-align:top}}</style></head><body>\n\
+         <h1>promo is running</h1>\n<p>This process serves:</p>\n<table>\n{rows}</table>\n\
+         </body></html>\n"
+    )
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A bound HTTP server; binding first lets callers learn the port (tests bind port 0).
@@ -32,8 +118,12 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
+    /// Binds `addr`; a failure names the address and the variable that sets it, since a
+    /// port another program holds is the usual reason.
     pub async fn bind(addr: SocketAddr, router: Router) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (BIND_ADDR): choose a free address with BIND_ADDR, e.g. BIND_ADDR=127.0.0.1:8081")
+        })?;
         Ok(Self { listener, router })
     }
 
@@ -93,4 +183,63 @@ pub fn spawn_workers(
             },
         )),
     ]
+}
+
+/// What an HTTP function serves when it could not start (a missing or invalid setting, an
+/// unreachable or unmigrated database): every request gets a 503 naming the problem.
+/// Under `cargo lambda watch` the caller sees it at once instead of a request that hangs
+/// while the error sits in watch's log; in AWS, API Gateway shows it to whoever tests
+/// the endpoint. The problem is logged once here; it never contains a secret's value
+/// (settings errors name the variable, connection errors the host).
+pub fn startup_failure_router(function: &'static str, problem: &anyhow::Error) -> Router {
+    let message = format!("{problem:#}");
+    tracing::error!(function, error = %message, "start-up failed; answering every request with 503");
+    let body = serde_json::json!({
+        "error": "the function could not start",
+        "function": function,
+        "problem": message,
+    });
+    Router::new().fallback(move || {
+        let body = body.clone();
+        async move { (StatusCode::SERVICE_UNAVAILABLE, Json(body)) }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_links_the_pages_and_names_every_route() {
+        let page = index_page(&[
+            IndexEntry::new("GET", "/health", "health"),
+            IndexEntry::new("POST", "/telegram/webhook", "updates"),
+            IndexEntry::new("GET", "/sandbox", "chat <with> the bot"),
+        ]);
+        assert!(page.contains(r#"<a href="/health">/health</a>"#), "{page}");
+        assert!(
+            page.contains(r#"<a href="/sandbox">/sandbox</a>"#),
+            "{page}"
+        );
+        assert!(page.contains("<td>/telegram/webhook</td>"), "{page}");
+        assert!(page.contains("chat &lt;with&gt; the bot"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_function_that_could_not_start_answers_every_request_with_the_problem() {
+        use tower::ServiceExt;
+        let problem = anyhow::anyhow!("WEBHOOK_SECRET: is required");
+        let router = startup_failure_router("telegram-webhook", &problem);
+        let request = axum::http::Request::post("/telegram/webhook")
+            .body(axum::body::Body::from("{}"))
+            .expect("request");
+        let Ok(response) = router.oneshot(request).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(body["function"], "telegram-webhook");
+        assert_eq!(body["problem"], "WEBHOOK_SECRET: is required");
+    }
 }

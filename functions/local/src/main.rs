@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use promo_core::app::App;
 use promo_core::config::Settings;
-use promo_core::server::{local_router, HttpServer};
+use promo_core::server::{local_router_with, HttpServer, IndexEntry};
 
 #[derive(Parser)]
 #[command(name = "promo", about = "Receipt-promo platform for Telegram", version)]
@@ -116,7 +116,15 @@ async fn serve() -> anyhow::Result<()> {
     let app = App::build(settings).await?;
     bootstrap_admin(&app).await?;
 
-    let mut router = local_router(app.clone());
+    let mut index = Vec::new();
+    if fakes.is_some() {
+        index.push(IndexEntry::new(
+            "GET",
+            "/sandbox",
+            "the sandbox: chat with the bot through the fake Telegram",
+        ));
+    }
+    let mut router = local_router_with(app.clone(), index);
     if let Some(fakes) = &fakes {
         router = router.merge(sandbox::router(app.clone(), fakes.clone()));
     }
@@ -128,15 +136,13 @@ async fn serve() -> anyhow::Result<()> {
         fakes.invent_receipts(&app.settings.promo.target_keywords);
     }
 
+    // Only what this process really serves; `/` lists the same.
     println!("promo is running");
+    println!("  index:         {base}/");
     println!("  health:        {base}/health");
     println!(
         "  webhook:       POST {base}{}",
         promo_core::bot::webhook::WEBHOOK_PATH
-    );
-    println!(
-        "  admin panel:   {base}/ (login: {})",
-        app.settings.admin.panel_user
     );
     if fakes.is_some() {
         println!(
@@ -144,20 +150,50 @@ async fn serve() -> anyhow::Result<()> {
         );
         println!("  try the bot:   {base}/sandbox");
     }
+    // Where the panel password lives, on every start (never the password itself).
+    match &app.settings.admin.panel_password {
+        Some(_) => println!(
+            "  panel login:   {} (password from ADMIN_PANEL_PASSWORD); the panel itself is not served yet",
+            app.settings.admin.panel_user
+        ),
+        None => println!(
+            "  panel login:   none (set ADMIN_PANEL_PASSWORD, or run `promo create-admin`)"
+        ),
+    }
     println!("Press Ctrl+C to stop.");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = promo_core::server::spawn_workers(&app, stopped);
-    let result = server
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    let result = server.run_until(stop_requested()).await;
     let _ = stop.send(true);
     for worker in workers {
         let _ = worker.await;
     }
     result
+}
+
+/// Ctrl+C at a terminal, or SIGTERM from a supervisor (systemd, `kill`, a test harness).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGTERM cannot be handled; stop with Ctrl+C");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Creates the panel user from ADMIN_PANEL_USER / ADMIN_PANEL_PASSWORD on first start.

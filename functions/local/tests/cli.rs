@@ -150,3 +150,52 @@ async fn set_webhook_registers_the_url_with_the_secret_token() {
         ])
     );
 }
+
+#[tokio::test]
+async fn a_busy_port_stops_serve_with_a_message_naming_the_address_and_bind_addr() {
+    let url = create_database().await.expect("database");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let address = holder.local_addr().expect("address").to_string();
+    let output = promo(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &url),
+            ("BIND_ADDR", &address),
+            ("RUST_LOG", "info"),
+        ],
+        "",
+    );
+    assert!(!output.status.success());
+    let errors = stderr(&output);
+    assert!(errors.contains(&address), "{errors}");
+    assert!(errors.contains("BIND_ADDR"), "{errors}");
+    drop(holder);
+}
+
+#[tokio::test]
+async fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let url = create_database().await.expect("database");
+    // A held port: serve logs its start-up (migrations), then fails to bind, and exits.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let address = holder.local_addr().expect("address").to_string();
+    let output = promo(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &url),
+            ("BIND_ADDR", &address),
+            ("RUST_LOG", "info"),
+        ],
+        "",
+    );
+    drop(holder);
+    let errors = stderr(&output);
+    assert!(
+        errors.contains("INFO"),
+        "start-up logs go to stderr: {errors}"
+    );
+    assert!(!errors.contains("\x1b["), "colour codes in {errors:?}");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("\x1b["),
+        "colour codes on stdout"
+    );
+}
