@@ -64,8 +64,8 @@ pub(crate) async fn status(
                 outcome: row.get(2),
                 next_attempt_at: row.get(3),
             };
-            let pause = paused_until(conversation, &[&upload]).await;
-            let status = status_with_reason(conversation, &upload, pause.as_deref()).await;
+            let pause = quota_pause(conversation, &[&upload]).await;
+            let status = status_with_reason(conversation, &upload, &pause).await;
             conversation
                 .render(
                     "status_last",
@@ -181,9 +181,9 @@ pub(crate) async fn receipts_page(
             next_attempt_at: row.get(8),
         })
         .collect();
-    let pause = paused_until(conversation, &uploads.iter().collect::<Vec<_>>()).await;
+    let pause = quota_pause(conversation, &uploads.iter().collect::<Vec<_>>()).await;
     for (row, upload) in rows.iter().zip(&uploads) {
-        let status = status_with_reason(conversation, upload, pause.as_deref()).await;
+        let status = status_with_reason(conversation, upload, &pause).await;
         let line = conversation
             .render(
                 "receipt_line",
@@ -253,39 +253,56 @@ struct UploadState {
 }
 
 impl UploadState {
+    /// Put off by the verifier because the quota breaker was open.
     fn quota_paused(&self) -> bool {
         self.status == "retry_scheduled" && self.outcome.as_deref() == Some("quota_paused")
     }
+
+    /// Not checked yet: while the breaker is open its check waits as well.
+    fn queued(&self) -> bool {
+        self.status == "queued"
+    }
 }
 
-/// When checks resume (Moscow `ЧЧ:ММ`), if one of `uploads` waits for the quota: the
-/// later of the breaker's expiry and the re-check the verifier scheduled. Read once per
-/// message, and only when needed.
-async fn paused_until(conversation: &Conversation<'_>, uploads: &[&UploadState]) -> Option<String> {
-    let waiting: Vec<_> = uploads.iter().filter(|u| u.quota_paused()).collect();
-    if waiting.is_empty() {
-        return None;
+/// The quota pause as far as the uploads on screen are concerned.
+#[derive(Debug, Default)]
+struct QuotaPause {
+    /// The breaker is open now.
+    open: bool,
+    /// When checks resume (Moscow `ЧЧ:ММ`): the later of the breaker's expiry and the
+    /// re-checks the verifier scheduled for the paused uploads.
+    until: Option<String>,
+}
+
+/// Reads the breaker once per message, and only when an upload on screen may wait for it.
+async fn quota_pause(conversation: &Conversation<'_>, uploads: &[&UploadState]) -> QuotaPause {
+    if !uploads.iter().any(|u| u.quota_paused() || u.queued()) {
+        return QuotaPause::default();
     }
     let now = Utc::now();
     let breaker = upload::quota_pause_remaining(conversation.app).await;
-    let scheduled = waiting
+    let scheduled = uploads
         .iter()
+        .filter(|u| u.quota_paused())
         .filter_map(|u| u.next_attempt_at)
         .filter(|at| *at > now)
         .max()
         .and_then(|at| (at - now).to_std().ok());
-    let remaining = breaker.max(scheduled)?;
-    Some(upload::moscow_clock_after(remaining))
+    QuotaPause {
+        open: breaker.is_some(),
+        until: breaker.max(scheduled).map(upload::moscow_clock_after),
+    }
 }
 
 /// The status label, with the reason in plain words when the outcome has one.
 async fn status_with_reason(
     conversation: &Conversation<'_>,
     upload: &UploadState,
-    paused_until: Option<&str>,
+    pause: &QuotaPause,
 ) -> String {
     let status = status_text(conversation, &upload.status).await;
-    let reason = match (upload.quota_paused(), paused_until) {
+    let waits = upload.quota_paused() || (upload.queued() && pause.open);
+    let reason = match (waits, pause.until.as_deref()) {
         (true, Some(time)) => Some(
             conversation
                 .render("reason_quota_paused_until", &[("time", time)])
