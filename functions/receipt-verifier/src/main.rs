@@ -8,7 +8,10 @@ use promo_core::config::Settings;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     promo_core::telemetry::init();
-    let app = App::build(Settings::from_env()?).await?;
+    let app = match start().await {
+        Ok(app) => app,
+        Err(problem) => return fail_every_invocation(&problem).await,
+    };
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
@@ -17,6 +20,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             })
             .await,
         )
+    }))
+    .await
+}
+
+async fn start() -> anyhow::Result<App> {
+    App::build(Settings::from_env()?).await
+}
+
+/// Exiting at start-up would leave `cargo lambda invoke` waiting, with the error only in
+/// watch's log: every invocation fails with the problem instead, and the messages go back
+/// to the queue as they would after a crash.
+async fn fail_every_invocation(problem: &anyhow::Error) -> Result<(), lambda_runtime::Error> {
+    let message = format!("receipt-verifier could not start: {problem:#}");
+    tracing::error!(error = %message, "start-up failed; failing every invocation");
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<SqsEvent>| {
+        let message = message.clone();
+        async move { Err::<SqsBatchResponse, lambda_runtime::Error>(message.into()) }
     }))
     .await
 }

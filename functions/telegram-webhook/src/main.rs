@@ -6,7 +6,15 @@ use promo_core::config::Settings;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     promo_core::telemetry::init();
-    let settings = Settings::from_env()?;
-    let app = App::build(settings).await?;
-    lambda_http::run(promo_core::server::webhook_router(app)).await
+    let router = match start().await {
+        Ok(app) => promo_core::server::webhook_router(app),
+        // Exiting here would leave every request waiting (under `cargo lambda watch` it
+        // hangs; the error is only in watch's log): answer each one with the problem instead.
+        Err(problem) => promo_core::server::startup_failure_router("telegram-webhook", &problem),
+    };
+    lambda_http::run(router).await
+}
+
+async fn start() -> anyhow::Result<App> {
+    App::build(Settings::from_env()?).await
 }
