@@ -114,25 +114,38 @@ ensure_rust() {
     die "Rust is not installed: see https://rustup.rs"
 }
 
-# Secrets for local runs, generated once and kept in .local/secrets.env (git-ignored).
+# Secrets for local runs, generated once and kept in .local/secrets.env (git-ignored), or
+# in PROMO_SECRETS_FILE (the smoke test keeps its own). Says on every start where the panel
+# password is kept; the password itself is shown only once, at a terminal, never in a log.
 ensure_local_secrets() {
-    mkdir -p .local
-    local file=.local/secrets.env
+    local file=${PROMO_SECRETS_FILE:-.local/secrets.env}
+    mkdir -p "$(dirname "$file")"
     if [ ! -f "$file" ]; then
         say "generating local secrets in $file"
         local password
         password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-16)
-        umask 077
-        cat >"$file" <<SECRETS
-PHONE_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
-ADMIN_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '/+=')
-WEBHOOK_SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-ADMIN_PANEL_PASSWORD=$password
+        (
+            umask 077
+            cat >"$file" <<SECRETS
+PHONE_ENCRYPTION_KEY='$(head -c 32 /dev/urandom | base64)'
+ADMIN_SECRET_KEY='$(head -c 48 /dev/urandom | base64 | tr -d '/+=')'
+WEBHOOK_SECRET='$(head -c 24 /dev/urandom | base64 | tr -d '/+=')'
+ADMIN_PANEL_PASSWORD='$password'
 SECRETS
-        say "panel login: admin / $password (stored in $file)"
+        )
+        if [ -t 2 ]; then
+            say "panel login: admin / $password"
+        fi
+    fi
+    # Values are quoted so that `cargo lambda watch --env-file` can read the file too: its
+    # parser refuses a bare `=` inside a value, and a base64 key ends in one. Files written
+    # before the quoting are quoted in place.
+    if grep -qE "^[A-Z_][A-Z0-9_]*=[^'\"].*=" "$file"; then
+        sed -i -E "/^[A-Z_][A-Z0-9_]*=[^'\"]/{/'/!s/^([A-Z_][A-Z0-9_]*)=(.*)$/\1='\2'/}" "$file"
     fi
     set -a
     # shellcheck disable=SC1090
     . "$file"
     set +a
+    say "panel login: ${ADMIN_PANEL_USER:-admin}, password: ADMIN_PANEL_PASSWORD in $file"
 }

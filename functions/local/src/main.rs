@@ -1,10 +1,12 @@
 //! `promo`: the whole platform in one process (serve), plus the operator's chores
 //! (migrate, set-webhook, create-admin).
 
+mod lambda_demo;
 mod sandbox;
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -41,6 +43,13 @@ enum Command {
         #[arg(long)]
         telegram_id: Option<i64>,
     },
+    /// Work for the functions under `cargo lambda watch`: fake Telegram and ProverkaCheka,
+    /// a shopper, a receipt upload and a broadcast, an env file and the two SQS events.
+    LambdaDemo {
+        /// Where the env file and the events are written.
+        #[arg(long, default_value = ".local/lambda")]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -58,6 +67,7 @@ async fn main() -> std::process::ExitCode {
             role,
             telegram_id,
         } => create_admin(&login, &role, telegram_id).await,
+        Command::LambdaDemo { out } => lambda_demo(&out).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -194,6 +204,47 @@ async fn stop_requested() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn lambda_demo(out: &std::path::Path) -> anyhow::Result<()> {
+    let prepared = lambda_demo::prepare(settings_with, out).await?;
+    let show = |path: &std::path::Path| path.display().to_string();
+    println!("lambda demo is ready");
+    println!(
+        "  fake Telegram:       {}",
+        prepared.fakes.telegram.base_url()
+    );
+    println!(
+        "  fake ProverkaCheka:  {}",
+        prepared.fakes.proverkacheka.base_url()
+    );
+    println!("  settings:            {}", show(&prepared.env_file));
+    println!(
+        "  receipt upload {}:   {}",
+        prepared.submission_id,
+        show(&prepared.receipt_event)
+    );
+    println!(
+        "  broadcast {}:        {}",
+        prepared.campaign_id,
+        show(&prepared.campaign_event)
+    );
+    println!("In another terminal:");
+    println!(
+        "  cargo lambda watch -A 127.0.0.1 -P 9000 --env-file {}",
+        show(&prepared.env_file)
+    );
+    println!(
+        "  cargo lambda invoke receipt-verifier -A 127.0.0.1 -P 9000 --data-file {}",
+        show(&prepared.receipt_event)
+    );
+    println!(
+        "  cargo lambda invoke campaign-runner -A 127.0.0.1 -P 9000 --data-file {}",
+        show(&prepared.campaign_event)
+    );
+    println!("What the bot sends appears below. Press Ctrl+C to stop.");
+    lambda_demo::show_messages(&prepared.fakes, stop_requested()).await;
+    Ok(())
 }
 
 /// Creates the panel user from ADMIN_PANEL_USER / ADMIN_PANEL_PASSWORD on first start.
