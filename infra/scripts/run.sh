@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole platform locally in one process. Starts (or installs) Postgres and
 # Redis when needed, migrates, then serves. Without BOT_TOKEN it runs in sandbox mode.
+# Environment: DATABASE_URL (its database is created when missing), BIND_ADDR, and any
+# setting of the README; PROMO_SECRETS_FILE replaces .local/secrets.env.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -10,5 +12,7 @@ ensure_postgres
 ensure_redis
 ensure_local_secrets
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/promo}
-ensure_database "${DATABASE_URL##*/}"
-exec cargo run --quiet -p promo -- serve
+database=${DATABASE_URL##*/}
+ensure_database "${database%%\?*}"
+say "starting promo serve (the first build of a fresh clone takes a few minutes)"
+exec cargo run -p promo -- serve

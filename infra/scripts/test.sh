@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of the workspace against real services: formatting, clippy, then all
-# tests with Postgres, Redis and the SQS emulator (moto) on 127.0.0.1.
+# tests with Postgres, Redis and the SQS emulator (moto) on 127.0.0.1, then the smoke test
+# of ./infra/scripts/run.sh itself (infra/scripts/smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -33,3 +34,5 @@ rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
 cargo check --quiet -p promo-api-types --target wasm32-unknown-unknown
 say "cargo test"
 cargo test --workspace
+# The README's run command as a user types it: starts, answers, stops, starts again.
+infra/scripts/smoke.sh
