@@ -120,6 +120,12 @@ start 2
 talk 2
 stop TERM
 
+# The generated secrets must read the same in a shell and in `cargo lambda --env-file`,
+# whose parser refuses a bare `=` inside a value: every value is quoted.
+if grep -vqE "^[A-Z_][A-Z0-9_]*='[^']*'$" "$work/secrets.env"; then
+    fail "secrets file has an unquoted line: $(grep -vE "^[A-Z_][A-Z0-9_]*='[^']*'$" "$work/secrets.env" | cut -d= -f1)"
+fi
+
 say "smoke: cargo run -p promo -- migrate, with the local secrets"
 out=$("${clean_env[@]}" bash -c 'set -a; . "$PROMO_SECRETS_FILE"; set +a; cargo run -q -p promo -- migrate' 2>&1) \
     || fail "cargo run -p promo -- migrate failed: $out"
