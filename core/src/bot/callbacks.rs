@@ -2,6 +2,7 @@
 //! data the bot never sent, or sent long ago, is answered with a notice and changes
 //! nothing: callback_data comes from the client and can be forged.
 
+use crate::t;
 use serde_json::json;
 use telegram_bot_raw::MessageOrChannelPost;
 
@@ -89,7 +90,7 @@ pub(crate) async fn handle(
             text,
         })
     };
-    let stale = app.texts.get("callback_stale", user.lang).await;
+    let stale = app.texts.get(t!("callback_stale"), user.lang).await;
     let admin_data = query
         .data
         .as_deref()
@@ -143,7 +144,7 @@ pub(crate) async fn handle(
                     edit(conversation.chat_id, message_id, text, keyboard),
                 ],
                 None => vec![answer(Some(
-                    conversation.text("callback_page_missing").await,
+                    conversation.text(t!("callback_page_missing")).await,
                 ))],
             }
         }
@@ -163,10 +164,10 @@ pub(crate) async fn language_menu(
     conversation: &Conversation<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let keyboard = InlineKeyboardMarkup::from(vec![vec![
-        InlineKeyboardButton::callback(conversation.text("btn_lang_ru").await, "lang:ru"),
-        InlineKeyboardButton::callback(conversation.text("btn_lang_en").await, "lang:en"),
+        InlineKeyboardButton::callback(conversation.text(t!("btn_lang_ru")).await, "lang:ru"),
+        InlineKeyboardButton::callback(conversation.text(t!("btn_lang_en")).await, "lang:en"),
     ]]);
-    let text = conversation.text("language_choose").await;
+    let text = conversation.text(t!("language_choose")).await;
     Ok(vec![OutgoingMessage::Send(
         SendMessage::new(conversation.chat_id, text).markup(keyboard),
     )])
@@ -194,13 +195,13 @@ async fn choose_language(
         edit(
             chosen.chat_id,
             message_id,
-            chosen.text("language_set").await,
+            chosen.text(t!("language_set")).await,
             None,
         ),
     ];
     // The reply keyboard can only be replaced by a new message.
     if conversation.user.status == UserStatus::Registered {
-        let text = chosen.text("menu_updated").await;
+        let text = chosen.text(t!("menu_updated")).await;
         calls.push(chosen.with_main_menu(text).await.into());
     }
     Ok(calls)

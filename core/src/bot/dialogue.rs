@@ -1,6 +1,8 @@
 //! Dialogue state per chat: what the bot is waiting for. Kept in Redis with a TTL so
 //! it survives Lambda cold starts and is forgotten when a shopper walks away.
 
+use crate::t;
+use crate::texts::TextKey;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -49,14 +51,14 @@ pub enum NameError {
 
 impl NameError {
     /// Key of the text explaining this reason.
-    pub fn text_key(&self) -> &'static str {
+    pub fn text_key(&self) -> TextKey {
         match self {
-            NameError::TooShort => "name_too_short",
-            NameError::TooLong => "name_too_long",
-            NameError::Digits => "name_digits",
-            NameError::Markup { .. } => "name_markup",
-            NameError::Symbols(_) => "name_symbols",
-            NameError::NoLetters => "name_no_letters",
+            NameError::TooShort => t!("name_too_short"),
+            NameError::TooLong => t!("name_too_long"),
+            NameError::Digits => t!("name_digits"),
+            NameError::Markup { .. } => t!("name_markup"),
+            NameError::Symbols(_) => t!("name_symbols"),
+            NameError::NoLetters => t!("name_no_letters"),
         }
     }
 }

@@ -1,26 +1,28 @@
 //! FAQ topics (inline buttons, edited in place), support contacts and `/help`.
 
+use crate::t;
 use crate::telegram::{InlineKeyboardButton, InlineKeyboardMarkup, OutgoingMessage, SendMessage};
+use crate::texts::TextKey;
 
 use super::upload::format_date;
 use super::Conversation;
 
 /// (callback code, button text key, answer text key). Codes stay short: callback_data is
 /// limited to 64 bytes.
-pub(crate) const TOPICS: &[(&str, &str, &str)] = &[
-    ("how", "faq_btn_how", "faq_how"),
-    ("lim", "faq_btn_limits", "faq_limits"),
-    ("win", "faq_btn_winners", "faq_winners"),
-    ("rej", "faq_btn_rejected", "faq_rejected"),
-    ("dat", "faq_btn_dates", "faq_dates"),
-    ("prz", "faq_btn_prizes", "faq_prizes"),
+pub(crate) const TOPICS: &[(&str, TextKey, TextKey)] = &[
+    ("how", t!("faq_btn_how"), t!("faq_how")),
+    ("lim", t!("faq_btn_limits"), t!("faq_limits")),
+    ("win", t!("faq_btn_winners"), t!("faq_winners")),
+    ("rej", t!("faq_btn_rejected"), t!("faq_rejected")),
+    ("dat", t!("faq_btn_dates"), t!("faq_dates")),
+    ("prz", t!("faq_btn_prizes"), t!("faq_prizes")),
 ];
 
 /// callback_data of the "back to topics" button.
 pub(crate) const BACK: &str = "faq:m";
 
 pub(crate) async fn help(conversation: &Conversation<'_>) -> anyhow::Result<Vec<OutgoingMessage>> {
-    conversation.reply("help", &[]).await
+    conversation.reply(t!("help"), &[]).await
 }
 
 /// "ℹ️ FAQ" from the menu: the topic list as a new message.
@@ -37,14 +39,14 @@ pub(crate) async fn topics_view(conversation: &Conversation<'_>) -> (String, Inl
         let mut row = Vec::new();
         for (code, button, _) in pair {
             row.push(InlineKeyboardButton::callback(
-                conversation.text(button).await,
+                conversation.text(*button).await,
                 format!("faq:{code}"),
             ));
         }
         rows.push(row);
     }
     (
-        conversation.text("faq_menu").await,
+        conversation.text(t!("faq_menu")).await,
         InlineKeyboardMarkup::from(rows),
     )
 }
@@ -58,15 +60,15 @@ pub(crate) async fn topic_view(
     let promo = &conversation.app.settings.promo;
     let start = match promo.start_date {
         Some(date) => format_date(date),
-        None => conversation.text("date_running").await,
+        None => conversation.text(t!("date_running")).await,
     };
     let end = match promo.end_date {
         Some(date) => format_date(date),
-        None => conversation.text("date_open").await,
+        None => conversation.text(t!("date_open")).await,
     };
     let text = conversation
         .render(
-            key,
+            *key,
             &[
                 ("per_hour", &promo.receipt_limit_per_hour.to_string()),
                 ("per_day", &promo.receipt_limit_per_day.to_string()),
@@ -77,7 +79,7 @@ pub(crate) async fn topic_view(
             ],
         )
         .await;
-    let back = InlineKeyboardButton::callback(conversation.text("btn_back").await, BACK);
+    let back = InlineKeyboardButton::callback(conversation.text(t!("btn_back")).await, BACK);
     Some((text, InlineKeyboardMarkup::from(vec![vec![back]])))
 }
 
@@ -92,7 +94,7 @@ pub(crate) async fn support(
     if let Some(email) = &promo.support_email {
         contacts.push(
             conversation
-                .render("support_email", &[("email", email)])
+                .render(t!("support_email"), &[("email", email)])
                 .await,
         );
     }
@@ -104,20 +106,20 @@ pub(crate) async fn support(
     if let Some(username) = telegram {
         contacts.push(
             conversation
-                .render("support_telegram", &[("username", username)])
+                .render(t!("support_telegram"), &[("username", username)])
                 .await,
         );
     }
     if contacts.is_empty() {
-        contacts.push(conversation.text("support_none").await);
+        contacts.push(conversation.text(t!("support_none")).await);
     }
     let text = conversation
-        .render("support", &[("contacts", &contacts.join("\n"))])
+        .render(t!("support"), &[("contacts", &contacts.join("\n"))])
         .await;
     let mut message = SendMessage::new(conversation.chat_id, text);
     if let Some(username) = telegram {
         let button = InlineKeyboardButton::url(
-            conversation.text("btn_support_telegram").await,
+            conversation.text(t!("btn_support_telegram")).await,
             format!("https://t.me/{username}"),
         );
         message = message.markup(InlineKeyboardMarkup::from(vec![vec![button]]));

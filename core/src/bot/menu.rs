@@ -1,7 +1,9 @@
 //! The shopper's main menu: which button a text is, and what each button opens.
 
+use crate::t;
 use crate::telegram::OutgoingMessage;
 use crate::texts::Lang;
+use crate::texts::TextKey;
 
 use super::{faq, profile, upload, Conversation};
 
@@ -14,12 +16,12 @@ pub(crate) enum MenuButton {
     Support,
 }
 
-const BUTTONS: &[(&str, MenuButton)] = &[
-    ("btn_upload", MenuButton::Upload),
-    ("btn_profile", MenuButton::Profile),
-    ("btn_receipts", MenuButton::Receipts),
-    ("btn_faq", MenuButton::Faq),
-    ("btn_support", MenuButton::Support),
+const BUTTONS: &[(TextKey, MenuButton)] = &[
+    (t!("btn_upload"), MenuButton::Upload),
+    (t!("btn_profile"), MenuButton::Profile),
+    (t!("btn_receipts"), MenuButton::Receipts),
+    (t!("btn_faq"), MenuButton::Faq),
+    (t!("btn_support"), MenuButton::Support),
 ];
 
 /// The menu button `text` is, in the shopper's language or the other one: right after
@@ -32,7 +34,7 @@ pub(crate) async fn button(conversation: &Conversation<'_>, text: &str) -> Optio
     };
     for lang in [conversation.lang, other] {
         for (key, button) in BUTTONS {
-            if conversation.app.texts.get(key, lang).await == text {
+            if conversation.app.texts.get(*key, lang).await == text {
                 return Some(*button);
             }
         }

@@ -13,6 +13,8 @@ mod subscription;
 mod upload;
 pub mod webhook;
 
+use crate::t;
+use crate::texts::TextKey;
 use chrono::NaiveDate;
 use serde_json::Value;
 use telegram_bot_raw::{MessageChat, MessageKind};
@@ -232,9 +234,9 @@ impl Conversation<'_> {
             }
         }
         if self.user.status == UserStatus::Banned {
-            return self.reply("banned", &[]).await;
+            return self.reply(t!("banned"), &[]).await;
         }
-        let cancel = self.text("btn_cancel").await;
+        let cancel = self.text(t!("btn_cancel")).await;
         let is_cancel = matches!(input, Input::Command("/cancel"))
             || matches!(input, Input::Text(t) if t.trim() == cancel);
         if is_cancel {
@@ -251,11 +253,13 @@ impl Conversation<'_> {
             (_, Input::Command("/language"), _) => callbacks::language_menu(self).await,
             (DialogueState::AwaitingName, Input::Text(text), _) => self.receive_name(text).await,
             (DialogueState::AwaitingName, _, _) => {
-                self.reply_with_cancel("hint_awaiting_name").await
+                self.reply_with_cancel(t!("hint_awaiting_name")).await
             }
             (DialogueState::AwaitingPhone { name }, Input::Contact { phone, owner }, _) => {
                 if owner != Some(self.user.telegram_id) {
-                    return self.phone_keyboard_reply("contact_not_own", &name).await;
+                    return self
+                        .phone_keyboard_reply(t!("contact_not_own"), &name)
+                        .await;
                 }
                 self.receive_phone(phone, &name).await
             }
@@ -263,15 +267,15 @@ impl Conversation<'_> {
                 self.receive_phone(text, &name).await
             }
             (DialogueState::AwaitingPhone { name }, _, _) => {
-                self.phone_keyboard_reply("phone_invalid", &name).await
+                self.phone_keyboard_reply(t!("phone_invalid"), &name).await
             }
             (DialogueState::AwaitingSubscription, _, _) if !registered => {
-                subscription::prompt(self, "hint_awaiting_subscription").await
+                subscription::prompt(self, t!("hint_awaiting_subscription")).await
             }
             _ if !registered => match self.phase() {
                 // "Send /start" would only lead to the same closing words.
                 PromoPhase::Ended(end) => self.ended_for_newcomer(end).await,
-                _ => self.reply("hint_start", &[]).await,
+                _ => self.reply(t!("hint_start"), &[]).await,
             },
             (state, Input::Command("/status"), _) => {
                 self.leave(&state).await?;
@@ -301,9 +305,11 @@ impl Conversation<'_> {
             }
             // A QR string is a receipt wherever the shopper pastes it, as a photo is.
             (state, Input::Text(text), _) => upload::receive_text(self, &state, text).await,
-            (DialogueState::AwaitingReceipt, _, _) => self.reply_with_cancel("upload_hint").await,
+            (DialogueState::AwaitingReceipt, _, _) => {
+                self.reply_with_cancel(t!("upload_hint")).await
+            }
             _ => {
-                let text = self.text("hint_menu").await;
+                let text = self.text(t!("hint_menu")).await;
                 Ok(vec![self.with_main_menu(text).await])
             }
         }
@@ -318,7 +324,7 @@ impl Conversation<'_> {
                 .app
                 .texts
                 .render(
-                    "welcome_back",
+                    t!("welcome_back"),
                     self.lang,
                     &[
                         ("name", self.user.display_name()),
@@ -338,7 +344,10 @@ impl Conversation<'_> {
             }
             PromoPhase::NotStarted(start) => {
                 let line = self
-                    .render("welcome_starts", &[("start", &upload::format_date(start))])
+                    .render(
+                        t!("welcome_starts"),
+                        &[("start", &upload::format_date(start))],
+                    )
                     .await;
                 format!("\n\n{line}")
             }
@@ -351,7 +360,7 @@ impl Conversation<'_> {
             .app
             .texts
             .render(
-                "welcome_new",
+                t!("welcome_new"),
                 self.lang,
                 &[
                     ("promo", &promo.name),
@@ -369,7 +378,7 @@ impl Conversation<'_> {
         let promo = &self.app.settings.promo;
         let text = self
             .render(
-                "welcome_ended",
+                t!("welcome_ended"),
                 &[
                     ("promo", &promo.name),
                     ("prizes", &promo.prizes),
@@ -391,7 +400,7 @@ impl Conversation<'_> {
         self.app.users.set_full_name(self.user.id, &name).await?;
         self.set_state(&DialogueState::AwaitingPhone { name: name.clone() })
             .await?;
-        self.phone_keyboard_reply("ask_phone", &name).await
+        self.phone_keyboard_reply(t!("ask_phone"), &name).await
     }
 
     async fn explain_name(
@@ -402,7 +411,7 @@ impl Conversation<'_> {
             dialogue::NameError::Markup {
                 suggestion: Some(name),
             } => {
-                self.render("name_markup_suggestion", &[("name", name)])
+                self.render(t!("name_markup_suggestion"), &[("name", name)])
                     .await
             }
             _ => String::new(),
@@ -422,7 +431,7 @@ impl Conversation<'_> {
 
     async fn receive_phone(&self, raw: &str, name: &str) -> anyhow::Result<Vec<OutgoingMessage>> {
         let Ok(phone) = Phone::parse(raw) else {
-            return self.phone_keyboard_reply("phone_invalid", name).await;
+            return self.phone_keyboard_reply(t!("phone_invalid"), name).await;
         };
         let sealed = self.app.settings.phone_key.seal(&phone);
         let needs_subscription = self.app.settings.telegram.required_channel.is_some();
@@ -436,7 +445,7 @@ impl Conversation<'_> {
         }
         self.set_state(&DialogueState::Idle).await?;
         tracing::info!(user_id = self.user.id, phone = %phone, "shopper registered");
-        let text = self.text("registered").await;
+        let text = self.text(t!("registered")).await;
         Ok(vec![self.with_main_menu(text).await])
     }
 
@@ -450,17 +459,17 @@ impl Conversation<'_> {
         );
         if registering && self.user.status != UserStatus::Registered {
             self.app.users.reset_registration(self.user.id).await?;
-            let text = self.text("cancelled_registration").await;
+            let text = self.text(t!("cancelled_registration")).await;
             return Ok(vec![OutgoingMessage::Send(
                 SendMessage::new(self.chat_id, text)
                     .markup(crate::telegram::ReplyKeyboardRemove::new()),
             )]);
         }
         if self.user.status == UserStatus::Registered {
-            let text = self.text("cancelled").await;
+            let text = self.text(t!("cancelled")).await;
             return Ok(vec![self.with_main_menu(text).await]);
         }
-        self.reply("hint_start", &[]).await
+        self.reply(t!("hint_start"), &[]).await
     }
 
     /// Back to the menu; skips the Redis round trip when there is no state to forget.
@@ -483,11 +492,11 @@ impl Conversation<'_> {
         }
     }
 
-    pub(crate) async fn text(&self, key: &str) -> String {
+    pub(crate) async fn text(&self, key: TextKey) -> String {
         self.app.texts.get(key, self.lang).await
     }
 
-    pub(crate) async fn render(&self, key: &str, args: &[(&str, &str)]) -> String {
+    pub(crate) async fn render(&self, key: TextKey, args: &[(&str, &str)]) -> String {
         self.app.texts.render(key, self.lang, args).await
     }
 
@@ -502,21 +511,21 @@ impl Conversation<'_> {
         match self.phase() {
             PromoPhase::NotStarted(start) => {
                 self.render(
-                    "promo_not_started",
+                    t!("promo_not_started"),
                     &[("start", &upload::format_date(start))],
                 )
                 .await
             }
             PromoPhase::Running { end: Some(end) } => match days_left(Some(end), today()) {
-                Some(1) => self.text("promo_last_day").await,
+                Some(1) => self.text(t!("promo_last_day")).await,
                 days => {
                     let days = days.unwrap_or_default().to_string();
-                    self.render("days_left", &[("days", &days)]).await
+                    self.render(t!("days_left"), &[("days", &days)]).await
                 }
             },
-            PromoPhase::Running { end: None } => self.text("promo_open_ended").await,
+            PromoPhase::Running { end: None } => self.text(t!("promo_open_ended")).await,
             PromoPhase::Ended(end) => {
-                self.render("promo_over", &[("end", &upload::format_date(end))])
+                self.render(t!("promo_over"), &[("end", &upload::format_date(end))])
                     .await
             }
         }
@@ -524,7 +533,7 @@ impl Conversation<'_> {
 
     pub(crate) async fn reply(
         &self,
-        key: &str,
+        key: TextKey,
         args: &[(&str, &str)],
     ) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self.app.texts.render(key, self.lang, args).await;
@@ -536,7 +545,7 @@ impl Conversation<'_> {
 
     pub(crate) async fn reply_with_cancel(
         &self,
-        key: &str,
+        key: TextKey,
     ) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self.text(key).await;
         Ok(vec![self.with_cancel_keyboard(text).await])
@@ -544,7 +553,7 @@ impl Conversation<'_> {
 
     async fn phone_keyboard_reply(
         &self,
-        key: &str,
+        key: TextKey,
         name: &str,
     ) -> anyhow::Result<Vec<OutgoingMessage>> {
         let text = self
@@ -552,11 +561,11 @@ impl Conversation<'_> {
             .texts
             .render(key, self.lang, &[("name", name)])
             .await;
-        let mut share = KeyboardButton::new(self.text("btn_share_contact").await);
+        let mut share = KeyboardButton::new(self.text(t!("btn_share_contact")).await);
         share.request_contact();
         let mut keyboard = ReplyKeyboardMarkup::from(vec![
             vec![share],
-            vec![KeyboardButton::new(self.text("btn_cancel").await)],
+            vec![KeyboardButton::new(self.text(t!("btn_cancel")).await)],
         ]);
         keyboard.resize_keyboard();
         Ok(vec![OutgoingMessage::Send(
@@ -566,7 +575,7 @@ impl Conversation<'_> {
 
     pub(crate) async fn with_cancel_keyboard(&self, text: String) -> OutgoingMessage {
         let mut keyboard = ReplyKeyboardMarkup::from(vec![vec![KeyboardButton::new(
-            self.text("btn_cancel").await,
+            self.text(t!("btn_cancel")).await,
         )]]);
         keyboard.resize_keyboard();
         OutgoingMessage::Send(SendMessage::new(self.chat_id, text).markup(keyboard))
@@ -574,28 +583,28 @@ impl Conversation<'_> {
 
     pub(crate) async fn with_main_menu(&self, text: String) -> OutgoingMessage {
         let mut rows = vec![
-            vec![KeyboardButton::new(self.text("btn_upload").await)],
+            vec![KeyboardButton::new(self.text(t!("btn_upload")).await)],
             vec![
-                KeyboardButton::new(self.text("btn_profile").await),
-                KeyboardButton::new(self.text("btn_receipts").await),
+                KeyboardButton::new(self.text(t!("btn_profile")).await),
+                KeyboardButton::new(self.text(t!("btn_receipts")).await),
             ],
             vec![
-                KeyboardButton::new(self.text("btn_faq").await),
-                KeyboardButton::new(self.text("btn_support").await),
+                KeyboardButton::new(self.text(t!("btn_faq")).await),
+                KeyboardButton::new(self.text(t!("btn_support")).await),
             ],
         ];
         if self.app.is_admin(self.user) {
             rows.push(vec![
-                KeyboardButton::new(self.text("btn_stats").await),
-                KeyboardButton::new(self.text("btn_broadcast").await),
+                KeyboardButton::new(self.text(t!("btn_stats")).await),
+                KeyboardButton::new(self.text(t!("btn_broadcast")).await),
             ]);
             rows.push(vec![
-                KeyboardButton::new(self.text("btn_raffle").await),
-                KeyboardButton::new(self.text("btn_winners").await),
+                KeyboardButton::new(self.text(t!("btn_raffle")).await),
+                KeyboardButton::new(self.text(t!("btn_winners")).await),
             ]);
             rows.push(vec![
-                KeyboardButton::new(self.text("btn_export_winners").await),
-                KeyboardButton::new(self.text("btn_manual_receipt").await),
+                KeyboardButton::new(self.text(t!("btn_export_winners")).await),
+                KeyboardButton::new(self.text(t!("btn_manual_receipt")).await),
             ]);
         }
         let mut keyboard = ReplyKeyboardMarkup::from(rows);

@@ -1,6 +1,8 @@
 //! Optional "join our channel first" step at the end of registration (`REQUIRED_CHANNEL`),
 //! checked with `getChatMember`, with a "check again" button.
 
+use crate::t;
+use crate::texts::TextKey;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -52,21 +54,21 @@ pub(crate) async fn after_phone(
     match is_member(conversation).await {
         Ok(true) => {
             complete_registration(conversation).await?;
-            let text = conversation.text("registered").await;
+            let text = conversation.text(t!("registered")).await;
             Ok(vec![conversation.with_main_menu(text).await])
         }
         Ok(false) => {
             conversation
                 .set_state(&DialogueState::AwaitingSubscription)
                 .await?;
-            prompt(conversation, "subscribe_required").await
+            prompt(conversation, t!("subscribe_required")).await
         }
         Err(error) => {
             tracing::warn!(error = %error, "getChatMember failed");
             conversation
                 .set_state(&DialogueState::AwaitingSubscription)
                 .await?;
-            prompt(conversation, "subscribe_check_failed").await
+            prompt(conversation, t!("subscribe_check_failed")).await
         }
     }
 }
@@ -74,7 +76,7 @@ pub(crate) async fn after_phone(
 /// The request to join, with the channel link (when known) and "check again".
 pub(crate) async fn prompt(
     conversation: &Conversation<'_>,
-    key: &str,
+    key: TextKey,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let text = conversation.text(key).await;
     let keyboard = keyboard(conversation).await;
@@ -95,12 +97,12 @@ async fn keyboard(conversation: &Conversation<'_>) -> InlineKeyboardMarkup {
     let mut rows = Vec::new();
     if let Some(link) = link {
         rows.push(vec![InlineKeyboardButton::url(
-            conversation.text("btn_subscribe").await,
+            conversation.text(t!("btn_subscribe")).await,
             link,
         )]);
     }
     rows.push(vec![InlineKeyboardButton::callback(
-        conversation.text("btn_check_subscription").await,
+        conversation.text(t!("btn_check_subscription")).await,
         CHECK,
     )]);
     InlineKeyboardMarkup::from(rows)
@@ -116,14 +118,14 @@ pub(crate) async fn check(
         || conversation.user.phone_masked.is_none()
     {
         return Ok(vec![answer(Some(
-            conversation.text("callback_stale").await,
+            conversation.text(t!("callback_stale")).await,
         ))]);
     }
     match is_member(conversation).await {
         Ok(true) => {
             complete_registration(conversation).await?;
-            let done = conversation.text("subscribe_confirmed").await;
-            let registered = conversation.text("registered").await;
+            let done = conversation.text(t!("subscribe_confirmed")).await;
+            let registered = conversation.text(t!("registered")).await;
             Ok(vec![
                 answer(None),
                 super::callbacks::edit(conversation.chat_id, message_id, done, None),
@@ -131,12 +133,12 @@ pub(crate) async fn check(
             ])
         }
         Ok(false) => Ok(vec![answer(Some(
-            conversation.text("subscribe_not_yet").await,
+            conversation.text(t!("subscribe_not_yet")).await,
         ))]),
         Err(error) => {
             tracing::warn!(error = %error, "getChatMember failed");
             Ok(vec![answer(Some(
-                conversation.text("subscribe_check_failed").await,
+                conversation.text(t!("subscribe_check_failed")).await,
             ))])
         }
     }

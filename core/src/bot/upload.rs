@@ -1,6 +1,8 @@
 //! Receipt upload: promo window and per-user limits, then a photo, an image file or the
 //! QR text becomes a `receipt_submissions` row and a verification job.
 
+use crate::t;
+use crate::texts::TextKey;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -77,7 +79,7 @@ pub(crate) async fn start(conversation: &Conversation<'_>) -> anyhow::Result<Vec
     conversation
         .set_state(&DialogueState::AwaitingReceipt)
         .await?;
-    conversation.reply_with_cancel("upload_ask").await
+    conversation.reply_with_cancel(t!("upload_ask")).await
 }
 
 pub(crate) async fn receive_file(
@@ -86,10 +88,10 @@ pub(crate) async fn receive_file(
     upload: Upload<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     if upload.source == "document" && !upload.mime_type.is_some_and(|m| IMAGE_TYPES.contains(&m)) {
-        return stay(conversation, state, "upload_wrong_type", &[]).await;
+        return stay(conversation, state, t!("upload_wrong_type"), &[]).await;
     }
     if upload.file_size.is_some_and(|size| size > MAX_FILE_BYTES) {
-        return stay(conversation, state, "upload_too_big", &[]).await;
+        return stay(conversation, state, t!("upload_too_big"), &[]).await;
     }
     submit(conversation, state, upload).await
 }
@@ -111,13 +113,13 @@ pub(crate) async fn receive_text(
         // The parser only says "no fiscal QR" when fn, i or fp is absent; a text that
         // is clearly an attempt deserves the name of the missing one.
         (FiscalQrError::Empty | FiscalQrError::NotAFiscalQr, Some(missing)) => {
-            ("upload_qr_bad_field", missing)
+            (t!("upload_qr_bad_field"), missing)
         }
         _ => qr_error_text(&error),
     };
     let attempt = looks_like_qr(text);
     if *state != DialogueState::AwaitingReceipt && !attempt {
-        let reply = conversation.text("hint_menu").await;
+        let reply = conversation.text(t!("hint_menu")).await;
         return Ok(vec![conversation.with_main_menu(reply).await]);
     }
     stay(conversation, state, key, &[("field", field)]).await
@@ -157,20 +159,20 @@ fn missing_qr_key(text: &str) -> Option<&'static str> {
 }
 
 /// Which text explains a bad QR string, and the field at fault.
-fn qr_error_text(error: &FiscalQrError) -> (&'static str, &'static str) {
+fn qr_error_text(error: &FiscalQrError) -> (TextKey, &'static str) {
     match error {
-        FiscalQrError::Empty | FiscalQrError::NotAFiscalQr => ("upload_qr_not_receipt", ""),
+        FiscalQrError::Empty | FiscalQrError::NotAFiscalQr => (t!("upload_qr_not_receipt"), ""),
         FiscalQrError::MissingField(field) | FiscalQrError::DuplicateField(field) => {
-            ("upload_qr_bad_field", field)
+            (t!("upload_qr_bad_field"), field)
         }
-        FiscalQrError::InvalidDateTime(_) => ("upload_qr_bad_field", "t"),
+        FiscalQrError::InvalidDateTime(_) => (t!("upload_qr_bad_field"), "t"),
         FiscalQrError::InvalidSum(_) | FiscalQrError::NonPositiveSum(_) => {
-            ("upload_qr_bad_field", "s")
+            (t!("upload_qr_bad_field"), "s")
         }
-        FiscalQrError::InvalidFiscalDriveNumber(_) => ("upload_qr_bad_field", "fn"),
-        FiscalQrError::InvalidFiscalDocumentNumber(_) => ("upload_qr_bad_field", "i"),
-        FiscalQrError::InvalidFiscalSign(_) => ("upload_qr_bad_field", "fp"),
-        FiscalQrError::InvalidOperationType(_) => ("upload_qr_bad_field", "n"),
+        FiscalQrError::InvalidFiscalDriveNumber(_) => (t!("upload_qr_bad_field"), "fn"),
+        FiscalQrError::InvalidFiscalDocumentNumber(_) => (t!("upload_qr_bad_field"), "i"),
+        FiscalQrError::InvalidFiscalSign(_) => (t!("upload_qr_bad_field"), "fp"),
+        FiscalQrError::InvalidOperationType(_) => (t!("upload_qr_bad_field"), "n"),
     }
 }
 
@@ -239,7 +241,7 @@ async fn submit(
     conversation.leave(state).await?;
     let text = match quota_pause_remaining(app).await {
         Some(remaining) => paused_text(conversation, remaining).await,
-        None => conversation.text("upload_checking").await,
+        None => conversation.text(t!("upload_checking")).await,
     };
     Ok(vec![conversation.with_main_menu(text).await])
 }
@@ -282,7 +284,7 @@ async fn paused_text(conversation: &Conversation<'_>, remaining: Duration) -> St
     let minutes = remaining.as_secs().div_ceil(60).max(1);
     conversation
         .render(
-            "upload_checking_paused",
+            t!("upload_checking_paused"),
             &[
                 ("time", &moscow_clock_after(remaining)),
                 ("minutes", &minutes.to_string()),
@@ -295,7 +297,7 @@ async fn paused_text(conversation: &Conversation<'_>, remaining: Duration) -> St
 async fn stay(
     conversation: &Conversation<'_>,
     state: &DialogueState,
-    key: &str,
+    key: TextKey,
     args: &[(&str, &str)],
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let text = conversation.render(key, args).await;
@@ -321,12 +323,12 @@ async fn window_refusal(conversation: &Conversation<'_>) -> Option<String> {
     match conversation.phase() {
         PromoPhase::NotStarted(start) => Some(
             conversation
-                .render("upload_not_started", &[("start", &format_date(start))])
+                .render(t!("upload_not_started"), &[("start", &format_date(start))])
                 .await,
         ),
         PromoPhase::Ended(end) => Some(
             conversation
-                .render("upload_ended", &[("end", &format_date(end))])
+                .render(t!("upload_ended"), &[("end", &format_date(end))])
                 .await,
         ),
         PromoPhase::Running { .. } => None,
@@ -414,9 +416,9 @@ async fn limit_refusal(conversation: &Conversation<'_>, counts: Counts) -> Optio
     }
     let promo = &conversation.app.settings.promo;
     let (key, limit) = if counts.hour >= promo.receipt_limit_per_hour {
-        ("upload_limit_hour", promo.receipt_limit_per_hour)
+        (t!("upload_limit_hour"), promo.receipt_limit_per_hour)
     } else {
-        ("upload_limit_day", promo.receipt_limit_per_day)
+        (t!("upload_limit_day"), promo.receipt_limit_per_day)
     };
     Some(
         conversation
@@ -432,15 +434,15 @@ mod tests {
     #[test]
     fn every_qr_error_names_the_field_at_fault_or_says_it_is_no_receipt() {
         let cases = [
-            ("https://example.com", ("upload_qr_not_receipt", "")),
-            ("fn=1&i=2&fp=3&s=1&n=1", ("upload_qr_bad_field", "t")),
+            ("https://example.com", (t!("upload_qr_not_receipt"), "")),
+            ("fn=1&i=2&fp=3&s=1&n=1", (t!("upload_qr_bad_field"), "t")),
             (
                 "t=20240115T1230&s=0&fn=9999078900012345&i=1&fp=2&n=1",
-                ("upload_qr_bad_field", "s"),
+                (t!("upload_qr_bad_field"), "s"),
             ),
             (
                 "t=20240115T1230&s=10&fn=123&i=1&fp=2&n=1",
-                ("upload_qr_bad_field", "fn"),
+                (t!("upload_qr_bad_field"), "fn"),
             ),
         ];
         for (text, expected) in cases {

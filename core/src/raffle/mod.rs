@@ -8,6 +8,7 @@
 //! commit, each under a row lock, and `notified_at` is set only after a successful send:
 //! a re-run notifies only those not yet notified.
 
+use crate::t;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -30,13 +31,6 @@ pub const ALGORITHM: &str = "weighted-sequential-without-replacement/chacha20-u6
 const SEND_ATTEMPTS: u32 = 3;
 /// Longest `retry_after` honoured in place; a longer one leaves the winner for the retry.
 const MAX_IN_PLACE_WAIT: Duration = Duration::from_secs(10);
-
-/// (key, Russian, English), registered in [`crate::texts::TABLES`].
-pub const TEXTS: &[(&str, &str, &str)] = &[(
-    "raffle_won",
-    "🎉 Поздравляем! Вы выиграли в розыгрыше: {prize}. Мы свяжемся с вами, чтобы вручить приз.",
-    "🎉 Congratulations! You won the raffle: {prize}. We will contact you to hand over the prize.",
-)];
 
 /// Draws up to `winner_count` distinct winners from `snapshot` (`(user_id, tickets)`),
 /// each pick weighted by tickets among those not yet picked. Deterministic for a given
@@ -357,7 +351,7 @@ async fn notify_winners(app: &App, draw_id: i64) -> anyhow::Result<(usize, usize
         let lang = Lang::from_code(&language).unwrap_or(Lang::Ru);
         let text = app
             .texts
-            .render("raffle_won", lang, &[("prize", &prize)])
+            .render(t!("raffle_won"), lang, &[("prize", &prize)])
             .await;
         match send(app, &limiter, &SendMessage::new(chat_id, text)).await? {
             Sent::Ok => {

@@ -9,7 +9,6 @@ pub mod decode;
 pub mod fns;
 pub mod fraud;
 pub mod qr;
-pub mod texts;
 pub mod tickets;
 pub mod verify;
 

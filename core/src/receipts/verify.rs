@@ -23,6 +23,8 @@
 //! - `failed`: `fns_not_received`, `provider_unavailable`, `verifier_unavailable`,
 //!   `gave_up` (older than [`MAX_PENDING_AGE`]), `no_input`.
 
+use crate::t;
+use crate::texts::TextKey;
 use std::ops::Bound;
 use std::time::Duration;
 
@@ -300,12 +302,12 @@ async fn resend(
 /// A shopper text and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Reply {
-    key: &'static str,
+    key: TextKey,
     args: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    fn plain(key: &'static str) -> Self {
+    fn plain(key: TextKey) -> Self {
         Reply {
             key,
             args: Vec::new(),
@@ -397,14 +399,14 @@ impl Work<'_> {
             return Ok(Verdict::failed(
                 "gave_up",
                 Some("still unsettled after the maximum pending age".to_owned()),
-                Reply::plain("receipt_check_unavailable"),
+                Reply::plain(t!("receipt_check_unavailable")),
             ));
         }
         let Some(client) = self.app.proverkacheka.clone() else {
             return Ok(Verdict::failed(
                 "verifier_unavailable",
                 Some("PROVERKA_CHEKA_TOKEN is not configured".to_owned()),
-                Reply::plain("receipt_check_unavailable"),
+                Reply::plain(t!("receipt_check_unavailable")),
             ));
         };
         if let Some(pause) = self.quota_pause().await? {
@@ -460,7 +462,7 @@ impl Work<'_> {
                 Err(error) => Err(Verdict::rejected(
                     "invalid_qr",
                     error.to_string(),
-                    Reply::plain("receipt_not_fiscal_qr"),
+                    Reply::plain(t!("receipt_not_fiscal_qr")),
                 )),
             });
         }
@@ -471,7 +473,7 @@ impl Work<'_> {
                     "a {} submission without a file or QR text",
                     self.submission.source
                 )),
-                Reply::plain("receipt_file_unavailable"),
+                Reply::plain(t!("receipt_file_unavailable")),
             )));
         };
         let bytes = match fetch_image(self.app, file_id).await? {
@@ -493,7 +495,7 @@ impl Work<'_> {
                 Err(FiscalQrError::Empty | FiscalQrError::NotAFiscalQr) => Err(Verdict::rejected(
                     "not_fiscal_qr",
                     None,
-                    Reply::plain("receipt_not_fiscal_qr"),
+                    Reply::plain(t!("receipt_not_fiscal_qr")),
                 )),
                 // A fiscal code read with a damaged field: let the service read it.
                 Err(_) => picture(bytes).map(Input::Picture),
@@ -502,7 +504,7 @@ impl Work<'_> {
             Err(error) => Err(Verdict::rejected(
                 "bad_image",
                 error.to_string(),
-                Reply::plain("receipt_bad_image"),
+                Reply::plain(t!("receipt_bad_image")),
             )),
         })
     }
@@ -602,12 +604,12 @@ impl Work<'_> {
             CheckOutcome::Invalid => Ok(Verdict::rejected(
                 "fns_invalid",
                 Some("ProverkaCheka code 0".to_owned()),
-                Reply::plain("receipt_unreadable"),
+                Reply::plain(t!("receipt_unreadable")),
             )),
             CheckOutcome::Failed => Ok(Verdict::rejected(
                 "fns_failed",
                 Some("ProverkaCheka code 5".to_owned()),
-                Reply::plain("receipt_unreadable"),
+                Reply::plain(t!("receipt_unreadable")),
             )),
             CheckOutcome::NotYetReceived => {
                 let done = self.state.fns_pending as usize;
@@ -615,7 +617,7 @@ impl Work<'_> {
                     return Ok(Verdict::failed(
                         "fns_not_received",
                         Some(format!("ProverkaCheka code 2, {} times", done + 1)),
-                        Reply::plain("receipt_fns_gave_up"),
+                        Reply::plain(t!("receipt_fns_gave_up")),
                     ));
                 };
                 Ok(Verdict::Later {
@@ -626,7 +628,7 @@ impl Work<'_> {
                         fns_pending: self.state.fns_pending + 1,
                         ..self.state
                     },
-                    reply: (done == 0).then(|| Reply::plain("receipt_fns_pending")),
+                    reply: (done == 0).then(|| Reply::plain(t!("receipt_fns_pending"))),
                 })
             }
             CheckOutcome::QuotaExceeded => {
@@ -661,7 +663,7 @@ impl Work<'_> {
             None => Verdict::failed(
                 "provider_unavailable",
                 Some(detail),
-                Reply::plain("receipt_check_unavailable"),
+                Reply::plain(t!("receipt_check_unavailable")),
             ),
         }
     }
@@ -704,7 +706,7 @@ impl Work<'_> {
                     return Ok(Verdict::rejected(
                         "invalid_receipt",
                         Some("the receipt's requisites do not form a valid QR".to_owned()),
-                        Reply::plain("receipt_mismatch"),
+                        Reply::plain(t!("receipt_mismatch")),
                     ));
                 };
                 self.decoded_qr = Some(qr.canonical());
@@ -718,7 +720,7 @@ impl Work<'_> {
             return Ok(Verdict::rejected(
                 "mismatch",
                 mismatch.to_string(),
-                Reply::plain("receipt_mismatch"),
+                Reply::plain(t!("receipt_mismatch")),
             ));
         }
         if !promo_period(self.app).contains_time(receipt.date_time) {
@@ -969,17 +971,17 @@ impl Work<'_> {
         Ok(Some(match receipt_status {
             "accepted" => Reply {
                 key: if accepted_receipts == 1 {
-                    "receipt_accepted_first"
+                    t!("receipt_accepted_first")
                 } else {
-                    "receipt_accepted"
+                    t!("receipt_accepted")
                 },
                 args: vec![
                     ("tickets", tickets.to_string()),
                     ("total", total.to_string()),
                 ],
             },
-            "pending" => Reply::plain("receipt_under_review"),
-            _ => Reply::plain("receipt_no_promo_items"),
+            "pending" => Reply::plain(t!("receipt_under_review")),
+            _ => Reply::plain(t!("receipt_no_promo_items")),
         }))
     }
 
@@ -1031,7 +1033,7 @@ async fn tell_admins_of_quota_pause(app: &App) {
     for (chat_id, lang) in admins {
         let text = app
             .texts
-            .render("admin_quota_exhausted", lang, &[("resume", &resume)])
+            .render(t!("admin_quota_exhausted"), lang, &[("resume", &resume)])
             .await;
         if let Err(error) = app
             .telegram
@@ -1075,7 +1077,7 @@ fn log_outcome(submission_id: i64, status: &str, outcome: &str) {
 }
 
 fn duplicate_reply() -> Reply {
-    Reply::plain("receipt_duplicate")
+    Reply::plain(t!("receipt_duplicate"))
 }
 
 fn duplicate() -> Verdict {
@@ -1088,7 +1090,7 @@ fn being_checked() -> Verdict {
     Verdict::rejected(
         "duplicate_in_progress",
         Some("another upload of this receipt is being checked".to_owned()),
-        Reply::plain("receipt_being_checked"),
+        Reply::plain(t!("receipt_being_checked")),
     )
 }
 
@@ -1110,14 +1112,14 @@ async fn fetch_image(app: &App, file_id: &str) -> anyhow::Result<Result<Vec<u8>,
         Verdict::rejected(
             "too_big",
             Some(format!("larger than {MAX_IMAGE_BYTES} bytes")),
-            Reply::plain("receipt_too_big"),
+            Reply::plain(t!("receipt_too_big")),
         )
     };
     let unavailable = |error: &TelegramError| {
         Verdict::rejected(
             "file_unavailable",
             error.to_string(),
-            Reply::plain("receipt_file_unavailable"),
+            Reply::plain(t!("receipt_file_unavailable")),
         )
     };
     let info = match app.telegram.get_file(file_id).await {
@@ -1134,7 +1136,7 @@ async fn fetch_image(app: &App, file_id: &str) -> anyhow::Result<Result<Vec<u8>,
         return Ok(Err(Verdict::rejected(
             "file_unavailable",
             Some("getFile returned no file_path".to_owned()),
-            Reply::plain("receipt_file_unavailable"),
+            Reply::plain(t!("receipt_file_unavailable")),
         )));
     };
     match app.telegram.download(&path, MAX_IMAGE_BYTES).await {
@@ -1159,7 +1161,7 @@ fn picture(bytes: Vec<u8>) -> Result<Picture, Verdict> {
         return Err(Verdict::rejected(
             "bad_image",
             Some("neither JPEG nor PNG".to_owned()),
-            Reply::plain("receipt_bad_image"),
+            Reply::plain(t!("receipt_bad_image")),
         ));
     };
     Ok(Picture {
@@ -1247,7 +1249,7 @@ fn eligibility(app: &App, qr: &FiscalQr) -> Result<(), Verdict> {
         Err(NotEligible::NotASale(operation)) => Err(Verdict::rejected(
             "not_a_sale",
             operation.to_string(),
-            Reply::plain("receipt_not_a_sale"),
+            Reply::plain(t!("receipt_not_a_sale")),
         )),
         Err(NotEligible::OutsidePromoPeriod(time)) => Err(out_of_window(app, time)),
     }
@@ -1264,7 +1266,7 @@ fn out_of_window(app: &App, time: NaiveDateTime) -> Verdict {
         "out_of_window",
         time.to_string(),
         Reply {
-            key: "receipt_out_of_window",
+            key: t!("receipt_out_of_window"),
             args: vec![("date", format(Some(time.date()))), ("period", span)],
         },
     )

@@ -1,6 +1,7 @@
 //! 📢 Broadcast from the bot: text → preview → send now or at a Moscow time. The result is
 //! an ordinary `campaigns` row, run by the same campaign runner as the panel's.
 
+use crate::t;
 use chrono::{Duration, Utc};
 use serde_json::json;
 
@@ -14,10 +15,10 @@ pub(super) async fn receive_text(
     input: &Input<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let Input::Text(raw) = input else {
-        return prompt(conversation, "admin_broadcast_text_only", &[]).await;
+        return prompt(conversation, t!("admin_broadcast_text_only"), &[]).await;
     };
     let Some(text) = state::broadcast_text(raw) else {
-        return prompt(conversation, "admin_broadcast_text_invalid", &[]).await;
+        return prompt(conversation, t!("admin_broadcast_text_invalid"), &[]).await;
     };
     save(
         conversation,
@@ -29,7 +30,7 @@ pub(super) async fn receive_text(
         .app
         .texts
         .render(
-            "admin_broadcast_preview",
+            t!("admin_broadcast_preview"),
             conversation.lang,
             &[("recipients", &recipients.to_string())],
         )
@@ -38,15 +39,15 @@ pub(super) async fn receive_text(
     // admin's choices underneath.
     let buttons = actions(vec![
         (
-            conversation.text("admin_btn_send_now").await,
+            conversation.text(t!("admin_btn_send_now")).await,
             super::CB_BROADCAST_NOW,
         ),
         (
-            conversation.text("admin_btn_schedule").await,
+            conversation.text(t!("admin_btn_schedule")).await,
             super::CB_BROADCAST_AT,
         ),
         (
-            conversation.text("admin_btn_cancel").await,
+            conversation.text(t!("admin_btn_cancel")).await,
             super::CB_CANCEL,
         ),
     ]);
@@ -73,7 +74,7 @@ pub(super) async fn send_now(
     let id = restore_on_error(conversation, state, created).await?;
     done(
         conversation,
-        "admin_broadcast_started",
+        t!("admin_broadcast_started"),
         &[
             ("id", &id.to_string()),
             ("recipients", &recipients.to_string()),
@@ -89,7 +90,7 @@ pub(super) async fn ask_time(
     save(conversation, &AdminState::BroadcastTime { text }).await?;
     prompt(
         conversation,
-        "admin_broadcast_ask_time",
+        t!("admin_broadcast_ask_time"),
         &[("example", &example_time())],
     )
     .await
@@ -103,29 +104,46 @@ pub(super) async fn receive_time(
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let example = example_time();
     let Input::Text(raw) = input else {
-        return prompt(conversation, "admin_time_invalid", &[("example", &example)]).await;
+        return prompt(
+            conversation,
+            t!("admin_time_invalid"),
+            &[("example", &example)],
+        )
+        .await;
     };
     let at = match state::schedule_time(raw, Utc::now()) {
         Ok(at) => at,
         Err(ScheduleError::Format) => {
-            return prompt(conversation, "admin_time_invalid", &[("example", &example)]).await
+            return prompt(
+                conversation,
+                t!("admin_time_invalid"),
+                &[("example", &example)],
+            )
+            .await
         }
         Err(ScheduleError::Past) => {
-            return prompt(conversation, "admin_time_past", &[("example", &example)]).await
+            return prompt(
+                conversation,
+                t!("admin_time_past"),
+                &[("example", &example)],
+            )
+            .await
         }
-        Err(ScheduleError::TooFar) => return prompt(conversation, "admin_time_too_far", &[]).await,
+        Err(ScheduleError::TooFar) => {
+            return prompt(conversation, t!("admin_time_too_far"), &[]).await
+        }
     };
     let AdminState::BroadcastTime { text } = state else {
-        return conversation.reply("admin_stale_action", &[]).await;
+        return conversation.reply(t!("admin_stale_action"), &[]).await;
     };
     if !claim(conversation, state).await? {
-        return conversation.reply("admin_stale_action", &[]).await;
+        return conversation.reply(t!("admin_stale_action"), &[]).await;
     }
     let created = create(conversation, text.clone(), Some(at)).await;
     let id = restore_on_error(conversation, state.clone(), created).await?;
     done(
         conversation,
-        "admin_broadcast_scheduled",
+        t!("admin_broadcast_scheduled"),
         &[("id", &id.to_string()), ("at", &state::format_moscow(at))],
     )
     .await

@@ -5,6 +5,7 @@ use super::state::{self, AdminState, Shopper, UserQuery};
 use super::store;
 use super::{claim, prompt, restore_on_error, save, Conversation, Input};
 use crate::pii::Phone;
+use crate::t;
 use crate::telegram::{OutgoingMessage, SendMessage};
 use crate::texts::Lang;
 
@@ -19,16 +20,16 @@ pub(super) async fn receive_query(
         _ => None,
     };
     let Some(query) = query else {
-        return prompt(conversation, "admin_manual_query_invalid", &[]).await;
+        return prompt(conversation, t!("admin_manual_query_invalid"), &[]).await;
     };
     let Some(found) = store::find_shopper(conversation.app, &query).await? else {
-        return prompt(conversation, "admin_manual_not_found", &[]).await;
+        return prompt(conversation, t!("admin_manual_not_found"), &[]).await;
     };
     let label = found.label();
     if !found.registered {
         return prompt(
             conversation,
-            "admin_manual_not_registered",
+            t!("admin_manual_not_registered"),
             &[("shopper", &label)],
         )
         .await;
@@ -43,7 +44,7 @@ pub(super) async fn receive_query(
     save(conversation, &AdminState::ManualAmount { shopper }).await?;
     prompt(
         conversation,
-        "admin_manual_found",
+        t!("admin_manual_found"),
         &[("shopper", &label), ("tickets", &found.tickets.to_string())],
     )
     .await
@@ -58,10 +59,10 @@ pub(super) async fn receive_amount(
         Input::Text(raw) => state::ticket_amount(raw),
         _ => None,
     }) else {
-        return prompt(conversation, "admin_manual_amount_invalid", &[]).await;
+        return prompt(conversation, t!("admin_manual_amount_invalid"), &[]).await;
     };
     save(conversation, &AdminState::ManualReason { shopper, amount }).await?;
-    prompt(conversation, "admin_manual_ask_reason", &[]).await
+    prompt(conversation, t!("admin_manual_ask_reason"), &[]).await
 }
 
 /// `state` is the `ManualReason` this input answers.
@@ -74,13 +75,13 @@ pub(super) async fn receive_reason(
         Input::Text(raw) => state::reason(raw),
         _ => None,
     }) else {
-        return prompt(conversation, "admin_manual_reason_invalid", &[]).await;
+        return prompt(conversation, t!("admin_manual_reason_invalid"), &[]).await;
     };
     let AdminState::ManualReason { shopper, amount } = state else {
-        return conversation.reply("admin_stale_action", &[]).await;
+        return conversation.reply(t!("admin_stale_action"), &[]).await;
     };
     if !claim(conversation, state).await? {
-        return conversation.reply("admin_stale_action", &[]).await;
+        return conversation.reply(t!("admin_stale_action"), &[]).await;
     }
     let app = conversation.app;
     let granted = store::grant_tickets(
@@ -102,7 +103,7 @@ pub(super) async fn receive_reason(
     let mut text = app
         .texts
         .render(
-            "admin_manual_done",
+            t!("admin_manual_done"),
             conversation.lang,
             &[
                 ("amount", &amount),
@@ -113,7 +114,7 @@ pub(super) async fn receive_reason(
         .await;
     if !shopper.reachable {
         text.push_str("\n\n");
-        text.push_str(&conversation.text("admin_manual_unreachable").await);
+        text.push_str(&conversation.text(t!("admin_manual_unreachable")).await);
     }
     let mut replies = vec![conversation.with_main_menu(text).await];
     if shopper.reachable {
@@ -121,7 +122,7 @@ pub(super) async fn receive_reason(
         let notice = app
             .texts
             .render(
-                "admin_manual_shopper_notice",
+                t!("admin_manual_shopper_notice"),
                 lang,
                 &[("amount", &amount), ("reason", &reason), ("total", &total)],
             )

@@ -12,14 +12,14 @@ mod raffle;
 mod reports;
 pub mod state;
 mod store;
-mod texts;
 
 pub use state::AdminState;
-pub use texts::TEXTS;
 
 use crate::app::App;
+use crate::t;
 use crate::telegram::types::MessageOrChannelPost;
 use crate::telegram::{CallbackQuery, InlineKeyboardButton, OutgoingMessage, SendMessage};
+use crate::texts::TextKey;
 
 use super::callbacks::remove_inline_keyboard;
 use super::{BotCall, Conversation, Input};
@@ -48,22 +48,22 @@ enum Button {
     Manual,
 }
 
-const BUTTONS: &[(&str, Button)] = &[
-    ("btn_stats", Button::Stats),
-    ("btn_broadcast", Button::Broadcast),
-    ("btn_raffle", Button::Raffle),
-    ("btn_winners", Button::Winners),
-    ("btn_export_winners", Button::Export),
-    ("btn_manual_receipt", Button::Manual),
+const BUTTONS: &[(TextKey, Button)] = &[
+    (t!("btn_stats"), Button::Stats),
+    (t!("btn_broadcast"), Button::Broadcast),
+    (t!("btn_raffle"), Button::Raffle),
+    (t!("btn_winners"), Button::Winners),
+    (t!("btn_export_winners"), Button::Export),
+    (t!("btn_manual_receipt"), Button::Manual),
 ];
 
 /// Shopper menu buttons: pressing one mid-flow leaves the admin flow.
-const SHOPPER_BUTTONS: &[&str] = &[
-    "btn_upload",
-    "btn_profile",
-    "btn_receipts",
-    "btn_faq",
-    "btn_support",
+const SHOPPER_BUTTONS: &[TextKey] = &[
+    t!("btn_upload"),
+    t!("btn_profile"),
+    t!("btn_receipts"),
+    t!("btn_faq"),
+    t!("btn_support"),
 ];
 
 /// Handles `input` when it belongs to an admin flow; `None` lets the shopper dialogue
@@ -126,7 +126,7 @@ pub(crate) async fn try_handle_callback(
     let handled: Option<(Option<String>, Vec<OutgoingMessage>)> = match data {
         CB_CANCEL => match take(conversation).await? {
             Some(_) => {
-                let short = conversation.text("admin_cancelled_short").await;
+                let short = conversation.text(t!("admin_cancelled_short")).await;
                 Some((Some(short), cancel(conversation).await?))
             }
             None => None,
@@ -165,7 +165,7 @@ pub(crate) async fn try_handle_callback(
     };
     let Some((notice, replies)) = handled else {
         // An old preview's button, a second tap, or a flow already cancelled.
-        let stale = conversation.text("admin_stale_action").await;
+        let stale = conversation.text(t!("admin_stale_action")).await;
         return Ok(Some(vec![answer(Some(stale))]));
     };
     let mut calls = Vec::with_capacity(replies.len() + 2);
@@ -227,15 +227,15 @@ async fn start(
         Button::Export => reports::export(conversation).await,
         Button::Broadcast => {
             save(conversation, &AdminState::BroadcastText).await?;
-            prompt(conversation, "admin_broadcast_ask_text", &[]).await
+            prompt(conversation, t!("admin_broadcast_ask_text"), &[]).await
         }
         Button::Raffle => {
             save(conversation, &AdminState::RafflePrize).await?;
-            prompt(conversation, "admin_raffle_ask_prize", &[]).await
+            prompt(conversation, t!("admin_raffle_ask_prize"), &[]).await
         }
         Button::Manual => {
             save(conversation, &AdminState::ManualUser).await?;
-            prompt(conversation, "admin_manual_ask_user", &[]).await
+            prompt(conversation, t!("admin_manual_ask_user"), &[]).await
         }
     }
 }
@@ -248,7 +248,9 @@ async fn step(
     match state {
         AdminState::BroadcastText => broadcast::receive_text(conversation, input).await,
         AdminState::BroadcastPreview { .. } => {
-            conversation.reply("admin_broadcast_use_buttons", &[]).await
+            conversation
+                .reply(t!("admin_broadcast_use_buttons"), &[])
+                .await
         }
         state @ AdminState::BroadcastTime { .. } => {
             broadcast::receive_time(conversation, &state, input).await
@@ -258,7 +260,9 @@ async fn step(
             raffle::receive_count(conversation, prize, input).await
         }
         AdminState::RaffleConfirm { .. } => {
-            conversation.reply("admin_raffle_use_buttons", &[]).await
+            conversation
+                .reply(t!("admin_raffle_use_buttons"), &[])
+                .await
         }
         AdminState::ManualUser => manual::receive_query(conversation, input).await,
         AdminState::ManualAmount { shopper } => {
@@ -273,7 +277,7 @@ async fn step(
 async fn is_cancel(conversation: &Conversation<'_>, input: &Input<'_>) -> bool {
     match input {
         Input::Command(command) => *command == "/cancel",
-        Input::Text(text) => text.trim() == conversation.text("btn_cancel").await,
+        Input::Text(text) => text.trim() == conversation.text(t!("btn_cancel")).await,
         _ => false,
     }
 }
@@ -281,7 +285,7 @@ async fn is_cancel(conversation: &Conversation<'_>, input: &Input<'_>) -> bool {
 async fn admin_button(conversation: &Conversation<'_>, text: &str) -> Option<Button> {
     let text = text.trim();
     for (key, button) in BUTTONS {
-        if conversation.text(key).await == text {
+        if conversation.text(*key).await == text {
             return Some(*button);
         }
     }
@@ -295,7 +299,7 @@ async fn leaves_flow(conversation: &Conversation<'_>, input: &Input<'_>) -> bool
         Input::Text(text) => {
             let text = text.trim();
             for key in SHOPPER_BUTTONS {
-                if conversation.text(key).await == text {
+                if conversation.text(*key).await == text {
                     return true;
                 }
             }
@@ -307,13 +311,13 @@ async fn leaves_flow(conversation: &Conversation<'_>, input: &Input<'_>) -> bool
 
 async fn cancel(conversation: &Conversation<'_>) -> anyhow::Result<Vec<OutgoingMessage>> {
     clear(conversation).await?;
-    done(conversation, "cancelled", &[]).await
+    done(conversation, t!("cancelled"), &[]).await
 }
 
 /// A question: the text with the "❌ Отмена" keyboard.
 async fn prompt(
     conversation: &Conversation<'_>,
-    key: &str,
+    key: TextKey,
     args: &[(&str, &str)],
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let text = conversation
@@ -327,7 +331,7 @@ async fn prompt(
 /// The end of a flow: the text with the main menu back.
 async fn done(
     conversation: &Conversation<'_>,
-    key: &str,
+    key: TextKey,
     args: &[(&str, &str)],
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let text = conversation

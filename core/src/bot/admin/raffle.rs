@@ -1,6 +1,7 @@
 //! 🎁 Raffle from the bot: prize → winner count → confirm. It becomes a `raffle` campaign;
 //! the raffle engine draws it like one started from the panel.
 
+use crate::t;
 use serde_json::json;
 
 use super::state::{self, AdminState};
@@ -13,13 +14,13 @@ pub(super) async fn receive_prize(
     input: &Input<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let Input::Text(raw) = input else {
-        return prompt(conversation, "admin_text_expected", &[]).await;
+        return prompt(conversation, t!("admin_text_expected"), &[]).await;
     };
     let Some(prize) = state::prize(raw) else {
-        return prompt(conversation, "admin_raffle_prize_invalid", &[]).await;
+        return prompt(conversation, t!("admin_raffle_prize_invalid"), &[]).await;
     };
     save(conversation, &AdminState::RaffleWinnerCount { prize }).await?;
-    prompt(conversation, "admin_raffle_ask_count", &[]).await
+    prompt(conversation, t!("admin_raffle_ask_count"), &[]).await
 }
 
 pub(super) async fn receive_count(
@@ -31,14 +32,14 @@ pub(super) async fn receive_count(
         Input::Text(raw) => state::winner_count(raw),
         _ => None,
     }) else {
-        return prompt(conversation, "admin_raffle_count_invalid", &[]).await;
+        return prompt(conversation, t!("admin_raffle_count_invalid"), &[]).await;
     };
     let participants = store::raffle_participants(conversation.app).await?;
     let text = conversation
         .app
         .texts
         .render(
-            "admin_raffle_confirm",
+            t!("admin_raffle_confirm"),
             conversation.lang,
             &[
                 ("prize", &prize),
@@ -57,11 +58,11 @@ pub(super) async fn receive_count(
     .await?;
     let buttons = actions(vec![
         (
-            conversation.text("admin_btn_raffle_go").await,
+            conversation.text(t!("admin_btn_raffle_go")).await,
             super::CB_RAFFLE_GO,
         ),
         (
-            conversation.text("admin_btn_cancel").await,
+            conversation.text(t!("admin_btn_cancel")).await,
             super::CB_CANCEL,
         ),
     ]);
@@ -95,7 +96,7 @@ pub(super) async fn create(
     );
     done(
         conversation,
-        "admin_raffle_started",
+        t!("admin_raffle_started"),
         &[("id", &id.to_string())],
     )
     .await

@@ -1,5 +1,6 @@
 //! 📊 statistics, 🏆 the latest winners and 📥 the winners CSV, sent as a document.
 
+use crate::t;
 use anyhow::Context;
 
 use super::state::format_moscow;
@@ -42,7 +43,7 @@ pub(super) async fn stats(conversation: &Conversation<'_>) -> anyhow::Result<Vec
     ]
     .map(|(name, value)| (name, value.to_string()));
     let args: Vec<(&str, &str)> = figures.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    done(conversation, "admin_stats", &args).await
+    done(conversation, t!("admin_stats"), &args).await
 }
 
 pub(super) async fn winners(
@@ -56,11 +57,11 @@ pub(super) async fn winners(
     )
     .await?;
     if rows.is_empty() {
-        return done(conversation, "admin_winners_empty", &[]).await;
+        return done(conversation, t!("admin_winners_empty"), &[]).await;
     }
     let texts = &conversation.app.texts;
     let lang = conversation.lang;
-    let mut text = conversation.text("admin_winners_title").await;
+    let mut text = conversation.text(t!("admin_winners_title")).await;
     let mut current_draw = None;
     for row in &rows {
         let mut block = String::new();
@@ -68,7 +69,7 @@ pub(super) async fn winners(
             current_draw = Some(row.draw_id);
             let header = texts
                 .render(
-                    "admin_winners_draw",
+                    t!("admin_winners_draw"),
                     lang,
                     &[
                         ("draw", &row.draw_id.to_string()),
@@ -86,15 +87,15 @@ pub(super) async fn winners(
             .unwrap_or_default();
         let phone = match &row.phone {
             Some(phone) => phone.clone(),
-            None => conversation.text("admin_winners_no_phone").await,
+            None => conversation.text(t!("admin_winners_no_phone")).await,
         };
         let notified = match row.notified_at {
-            Some(_) => conversation.text("admin_winners_notified").await,
+            Some(_) => conversation.text(t!("admin_winners_notified")).await,
             None => String::new(),
         };
         let line = texts
             .render(
-                "admin_winners_line",
+                t!("admin_winners_line"),
                 lang,
                 &[
                     ("position", &row.position.to_string()),
@@ -109,7 +110,7 @@ pub(super) async fn winners(
         block.push_str(&format!("\n{line}"));
         if text.chars().count() + block.chars().count() > MESSAGE_BUDGET {
             text.push_str("\n\n");
-            text.push_str(&conversation.text("admin_winners_truncated").await);
+            text.push_str(&conversation.text(t!("admin_winners_truncated")).await);
             break;
         }
         text.push_str(&block);
@@ -123,14 +124,14 @@ pub(super) async fn export(
     let app = conversation.app;
     let rows = store::winners(app, conversation.user.telegram_id, None, WinnersUse::Export).await?;
     if rows.is_empty() {
-        return done(conversation, "admin_winners_empty", &[]).await;
+        return done(conversation, t!("admin_winners_empty"), &[]).await;
     }
-    let header = conversation.text("admin_export_header").await;
+    let header = conversation.text(t!("admin_export_header")).await;
     let csv = winners_csv(&header, &rows);
     let caption = app
         .texts
         .render(
-            "admin_export_caption",
+            t!("admin_export_caption"),
             conversation.lang,
             &[("rows", &rows.len().to_string())],
         )
@@ -146,7 +147,7 @@ pub(super) async fn export(
         Ok(()) => Ok(Vec::new()),
         Err(e) => {
             tracing::warn!(error = %e, "sending the winners export failed");
-            done(conversation, "admin_export_failed", &[]).await
+            done(conversation, t!("admin_export_failed"), &[]).await
         }
     }
 }
