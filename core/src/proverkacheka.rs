@@ -11,7 +11,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use crate::receipts::{FiscalQr, FnsReceipt, FnsReceiptError};
+use crate::fiscal::{FiscalQr, FnsReceipt, FnsReceiptError};
 
 /// What the service said about a receipt (`code` 0..5).
 #[derive(Debug, Clone, PartialEq)]

@@ -167,7 +167,7 @@ pub fn spawn_workers(
             stopped.clone(),
             move |message| {
                 let app = receipts_app.clone();
-                async move { crate::jobs::handle_receipt_job(&app, message).await }
+                async move { crate::worker::handle_receipt_job(&app, message).await }
             },
         )),
         // Several campaigns run side by side, so a single message never waits behind a
@@ -179,7 +179,7 @@ pub fn spawn_workers(
             stopped,
             move |message| {
                 let app = campaigns_app.clone();
-                async move { crate::jobs::handle_campaign_job(&app, message).await }
+                async move { crate::worker::handle_campaign_job(&app, message).await }
             },
         )),
     ]

@@ -67,7 +67,7 @@ async fn run_job(app: &TestApp, campaign_id: i64) -> Result<(), JobError> {
         body,
         receive_count: 1,
     };
-    promo_core::jobs::handle_campaign_job(&app.app, message).await
+    promo_core::worker::handle_campaign_job(&app.app, message).await
 }
 
 /// `(user_id, position, tickets_at_draw, notified)` in position order.
@@ -413,7 +413,7 @@ async fn an_admin_confirmed_raffle_is_drawn_from_the_campaigns_queue_and_winners
         .expect("enqueue");
     let handler = |message: JobMessage| {
         let app = app.app.clone();
-        async move { promo_core::jobs::handle_campaign_job(&app, message).await }
+        async move { promo_core::worker::handle_campaign_job(&app, message).await }
     };
     let handled = promo_core::queue::consume_once(
         app.app.queue.as_ref(),

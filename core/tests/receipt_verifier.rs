@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use promo_core::jobs::{handle_receipt_job, ReceiptJob};
+use promo_core::jobs::ReceiptJob;
 use promo_core::queue::{consume_once, JobError, JobMessage, QueueName};
 use promo_core::receipts::verify::{quota_breaker_key, MAX_IMAGE_BYTES};
 use promo_core::receipts::OperationType;
+use promo_core::worker::handle_receipt_job;
 use promo_testkit::proverkacheka::{FakeAnswer, RequestForm};
 use promo_testkit::receipts::{qr_jpeg, qr_photo_jpeg, qr_png, PhotoOptions, ReceiptBuilder};
 use promo_testkit::telegram::{Failure, Updates, DOWNLOAD};

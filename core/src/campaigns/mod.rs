@@ -3,5 +3,7 @@
 
 pub mod bridge;
 pub mod control;
-pub mod rate;
 pub mod runner;
+
+/// The send-rate bucket is shared with raffles and other senders; it lives at the top.
+pub use crate::sendrate as rate;

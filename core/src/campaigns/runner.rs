@@ -26,11 +26,11 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
-use super::rate::{Permit, RateLimiter, WaitReason};
 use crate::app::App;
 use crate::db::PgPool;
 use crate::jobs::CampaignJob;
 use crate::queue::{JobError, JobMessage, QueueName, MAX_DELAY};
+use crate::sendrate::{Permit, RateLimiter, WaitReason};
 use crate::telegram::{InlineKeyboardButton, ReplyMarkup, SendMessage, TelegramError};
 
 /// A row left in `sending` longer than this belongs to a runner that died.
@@ -268,7 +268,7 @@ pub async fn run_campaign(
     let Some(campaign) = start(app, campaign_id).await? else {
         // Raffles are never `start`ed: they are drawn once, in their own module.
         if let Some(raffle) = crate::raffle::run_raffle(app, campaign_id).await? {
-            return Ok(raffle.slice_outcome());
+            return Ok(raffle_slice_outcome(&raffle));
         }
         let status = status_of(app, campaign_id).await?;
         return Ok(SliceOutcome::Idle { status });
@@ -300,6 +300,17 @@ pub async fn run_campaign(
             after: Duration::ZERO,
         }),
         Ending::NothingToClaim => complete_if_done(app, campaign_id, deadline).await,
+    }
+}
+
+/// What the runner reports for a raffle it handed to [`crate::raffle::run_raffle`].
+fn raffle_slice_outcome(raffle: &crate::raffle::RaffleOutcome) -> SliceOutcome {
+    if raffle.status == "completed" {
+        SliceOutcome::Completed
+    } else {
+        SliceOutcome::Idle {
+            status: Some(raffle.status.clone()),
+        }
     }
 }
 

@@ -18,8 +18,7 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::campaigns::rate::RateLimiter;
-use crate::campaigns::runner::SliceOutcome;
+use crate::sendrate::RateLimiter;
 use crate::telegram::SendMessage;
 use crate::texts::Lang;
 
@@ -93,19 +92,6 @@ pub struct RaffleOutcome {
     pub winners: usize,
     /// Winners notified by this run.
     pub notified: usize,
-}
-
-impl RaffleOutcome {
-    /// What the campaign runner reports for this raffle.
-    pub fn slice_outcome(&self) -> SliceOutcome {
-        if self.status == "completed" {
-            SliceOutcome::Completed
-        } else {
-            SliceOutcome::Idle {
-                status: Some(self.status.clone()),
-            }
-        }
-    }
 }
 
 /// Draws raffle campaign `campaign_id` once and notifies its winners. `None` when it is

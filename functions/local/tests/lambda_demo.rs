@@ -135,7 +135,7 @@ async fn the_demo_events_verify_a_receipt_and_send_a_broadcast_through_the_lambd
 
     let verified = promo_core::queue::handle_sqs_batch(
         read_event(&out.join("receipt-verify.json")),
-        |message| promo_core::jobs::handle_receipt_job(&app, message),
+        |message| promo_core::worker::handle_receipt_job(&app, message),
     )
     .await;
     assert!(verified.batch_item_failures.is_empty());

@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
             promo_core::queue::handle_sqs_batch(event.payload, |message| {
-                promo_core::jobs::handle_receipt_job(app, message)
+                promo_core::worker::handle_receipt_job(app, message)
             })
             .await,
         )
