@@ -3,7 +3,8 @@
 //! blurred, at a slant, noisy, faded, tiny in the frame or at full phone resolution.
 //!
 //! Everything derives from one seed through `StdRng` (ChaCha12 in rand 0.8), so a seed
-//! names the same pictures on every machine and run.
+//! names the same pictures on every machine and run. The harder pictures of issue 16
+//! (tiny codes, glare, shadows, crumpled paper, screenshots, JPEG 40–60) are in [`hard`].
 
 use std::fmt;
 
@@ -13,6 +14,8 @@ use image::{GrayImage, Luma};
 use qrcode::{Color, QrCode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+pub mod hard;
 
 /// What was done to the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
