@@ -1,14 +1,20 @@
-//! The application's shared dependencies, built once per process (Lambda cold start or
-//! `promo serve`) and cloned cheaply into every handler.
+//! The composition root: connects the ports (Postgres, Redis, Telegram, ProverkaCheka,
+//! queues) once per process (Lambda cold start or `promo serve`) and hands each
+//! use-case its narrow dependencies ([`Bot`], [`Receipts`], [`Campaigns`]). Only
+//! adapters (HTTP routes, queue workers, binaries) see [`App`]; no use-case does.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::bot::{Bot, BotSettings};
+use crate::campaigns::Campaigns;
 use crate::config::{Secret, Settings};
 use crate::db::{self, PgPool};
 use crate::proverkacheka::ProverkaChekaClient;
 use crate::queue::{InMemoryQueue, JobQueue, SqsQueue};
+use crate::raffle::Raffles;
+use crate::receipts::{ReceiptSettings, Receipts};
 use crate::store::Redis;
 use crate::telegram::TelegramClient;
 use crate::texts::Texts;
@@ -26,10 +32,12 @@ pub struct App {
     pub telegram: TelegramClient,
     pub texts: Texts,
     pub users: Users,
-    /// `None` when no PROVERKA_CHEKA_TOKEN is configured: receipts cannot be verified.
-    pub proverkacheka: Option<ProverkaChekaClient>,
     /// SQS when both queue URLs are configured, otherwise in-process queues.
     pub queue: Arc<dyn JobQueue>,
+    /// The use-cases' narrow dependencies, built once from the ports above.
+    pub bot: Bot,
+    pub receipts: Receipts,
+    pub campaigns: Campaigns,
 }
 
 impl App {
@@ -60,48 +68,67 @@ impl App {
             )?),
             None => None,
         };
-        Ok(App {
+        let texts = Texts::new(pool.clone(), bot_id);
+        let users = Users::new(pool.clone(), bot_id);
+        let receipts = Receipts {
+            pool: pool.clone(),
+            bot_id,
+            redis: redis.clone(),
+            telegram: telegram.clone(),
+            texts: texts.clone(),
+            users: users.clone(),
             proverkacheka,
+            queue: queue.clone(),
+            settings: Arc::new(ReceiptSettings {
+                promo: settings.promo.clone(),
+                admin_ids: settings.telegram.admin_ids.clone(),
+            }),
+        };
+        let sending = Arc::new(settings.campaigns.clone());
+        let campaigns = Campaigns {
+            pool: pool.clone(),
+            bot_id,
+            redis: redis.clone(),
+            telegram: telegram.clone(),
+            queue: queue.clone(),
+            settings: sending.clone(),
+            raffles: Raffles {
+                pool: pool.clone(),
+                bot_id,
+                redis: redis.clone(),
+                telegram: telegram.clone(),
+                texts: texts.clone(),
+                users: users.clone(),
+                settings: sending,
+            },
+        };
+        let bot = Bot {
+            pool: pool.clone(),
+            bot_id,
+            redis: redis.clone(),
+            telegram: telegram.clone(),
+            texts: texts.clone(),
+            users: users.clone(),
+            queue: queue.clone(),
+            settings: Arc::new(BotSettings {
+                telegram: settings.telegram.clone(),
+                promo: settings.promo.clone(),
+                phone_key: settings.phone_key.clone(),
+            }),
+        };
+        Ok(App {
+            bot,
             queue,
-            texts: Texts::new(pool.clone(), bot_id),
-            users: Users::new(pool.clone(), bot_id),
+            texts,
+            users,
             settings: Arc::new(settings),
             bot_id,
             pool,
             redis,
             telegram,
+            receipts,
+            campaigns,
         })
-    }
-
-    /// Admins are listed in ADMIN_IDS or are panel users linked to their Telegram id.
-    pub fn is_admin(&self, user: &crate::users::User) -> bool {
-        user.linked_admin || self.settings.telegram.admin_ids.contains(&user.telegram_id)
-    }
-
-    /// Records `update_id` as processed; `false` when it already was (a Telegram retry
-    /// or a concurrent duplicate: the primary key settles the race).
-    pub async fn claim_update(&self, update_id: i64) -> anyhow::Result<bool> {
-        let client = self.pool.get().await?;
-        let inserted = client
-            .execute(
-                "INSERT INTO processed_updates (bot_id, update_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-                &[&self.bot_id, &update_id],
-            )
-            .await?;
-        Ok(inserted == 1)
-    }
-
-    /// Forgets a claim whose processing failed, so Telegram's retry is processed.
-    pub async fn release_update(&self, update_id: i64) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "DELETE FROM processed_updates WHERE bot_id = $1 AND update_id = $2",
-                &[&self.bot_id, &update_id],
-            )
-            .await?;
-        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::app::App;
 
 /// Routes of the `telegram-webhook` function.
 pub fn webhook_router(app: App) -> Router {
-    crate::bot::webhook::router(app.clone()).merge(crate::health::router(app))
+    crate::bot::webhook::router(app.bot.clone()).merge(crate::health::router(app))
 }
 
 /// Routes of the `admin-api` function. The panel's endpoints arrive with the admin API

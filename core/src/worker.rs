@@ -11,7 +11,9 @@ use crate::queue::{JobError, JobMessage};
 pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), JobError> {
     use crate::receipts::verify::{verify_receipt, RetryState};
     match message.parse_json()? {
-        ReceiptJob::Verify { submission_id } => verify_receipt(app, submission_id, None).await,
+        ReceiptJob::Verify { submission_id } => {
+            verify_receipt(&app.receipts, submission_id, None).await
+        }
         ReceiptJob::Recheck {
             submission_id,
             attempt,
@@ -23,7 +25,7 @@ pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), Jo
                 fns_pending,
                 provider_failures,
             };
-            verify_receipt(app, submission_id, Some(state)).await
+            verify_receipt(&app.receipts, submission_id, Some(state)).await
         }
     }
 }
@@ -36,5 +38,5 @@ pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), Jo
 /// [`crate::campaigns::runner::deadline_from_epoch_millis`].
 pub async fn handle_campaign_job(app: &App, message: JobMessage) -> Result<(), JobError> {
     let deadline = std::time::Instant::now() + crate::campaigns::runner::LOCAL_SLICE;
-    crate::campaigns::runner::handle_run_job(app, message, deadline).await
+    crate::campaigns::runner::handle_run_job(&app.campaigns, message, deadline).await
 }

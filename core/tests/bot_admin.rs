@@ -380,7 +380,7 @@ async fn a_non_admin_pressing_admin_buttons_gets_the_menu_hint_and_nothing_is_cr
     let UpdateKind::CallbackQuery(query) = parsed.kind else {
         panic!("callback");
     };
-    let handled = promo_core::bot::admin::handle_callback(&app.app, &query)
+    let handled = promo_core::bot::admin::handle_callback(&app.app.bot, &query)
         .await
         .expect("handled");
     assert!(handled.is_none(), "the admin module refuses a non-admin");

@@ -295,7 +295,7 @@ async fn a_paused_broadcast_stops_within_a_second_and_resumes_where_it_stopped_w
         .await
         .expect("the broadcast started");
 
-    let paused = control::pause(&app.app, campaign_id)
+    let paused = control::pause(&app.app.campaigns, campaign_id)
         .await
         .expect("pause a running campaign");
     assert_eq!((paused.from.as_str(), paused.to), ("running", "paused"));
@@ -335,10 +335,10 @@ async fn a_paused_broadcast_stops_within_a_second_and_resumes_where_it_stopped_w
 
     // Pausing twice or resuming a campaign that is not stopped changes nothing.
     assert!(matches!(
-        control::pause(&app.app, campaign_id).await,
+        control::pause(&app.app.campaigns, campaign_id).await,
         Err(ControlError::InvalidTransition { .. })
     ));
-    let resumed = control::resume(&app.app, campaign_id)
+    let resumed = control::resume(&app.app.campaigns, campaign_id)
         .await
         .expect("resume a paused campaign");
     assert_eq!((resumed.from.as_str(), resumed.to), ("paused", "scheduled"));
@@ -349,7 +349,7 @@ async fn a_paused_broadcast_stops_within_a_second_and_resumes_where_it_stopped_w
         counters(&app, campaign_id).await,
         ("completed".into(), 60, 60, 0, 0, 0)
     );
-    let err = control::resume(&app.app, campaign_id)
+    let err = control::resume(&app.app.campaigns, campaign_id)
         .await
         .expect_err("a completed campaign cannot be resumed");
     assert!(
@@ -375,7 +375,7 @@ async fn a_cancelled_broadcast_stops_within_a_second_and_can_be_resumed_to_compl
         .wait_for_calls("sendMessage", 5, Duration::from_secs(5))
         .await
         .expect("the broadcast started");
-    let cancelled = control::cancel(&app.app, campaign_id)
+    let cancelled = control::cancel(&app.app.campaigns, campaign_id)
         .await
         .expect("cancel a running campaign");
     assert_eq!(cancelled.to, "cancelled");
@@ -395,11 +395,11 @@ async fn a_cancelled_broadcast_stops_within_a_second_and_can_be_resumed_to_compl
         "the cancel came too late to test"
     );
     assert!(matches!(
-        control::cancel(&app.app, campaign_id).await,
+        control::cancel(&app.app.campaigns, campaign_id).await,
         Err(ControlError::InvalidTransition { .. })
     ));
 
-    control::resume(&app.app, campaign_id)
+    control::resume(&app.app.campaigns, campaign_id)
         .await
         .expect("resume a cancelled campaign");
     wait_for_status(&app, campaign_id, "completed", Duration::from_secs(8)).await;
@@ -420,13 +420,13 @@ async fn a_scheduled_campaign_paused_before_its_time_does_not_start_and_keeps_it
         Some(800),
     )
     .await;
-    control::pause(&app.app, campaign_id)
+    control::pause(&app.app.campaigns, campaign_id)
         .await
         .expect("pause a scheduled campaign");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     assert!(app.telegram.calls_to("sendMessage").is_empty());
     assert_eq!(status(&app, campaign_id).await, "paused");
-    control::resume(&app.app, campaign_id)
+    control::resume(&app.app.campaigns, campaign_id)
         .await
         .expect("resume");
     wait_for_status(&app, campaign_id, "completed", Duration::from_secs(5)).await;
@@ -467,9 +467,9 @@ async fn controls_refuse_invalid_transitions_and_unknown_campaigns_and_change_no
     for (state, action) in refused {
         let id = ids[state];
         let result = match action {
-            "pause" => control::pause(&app.app, id).await,
-            "cancel" => control::cancel(&app.app, id).await,
-            _ => control::resume(&app.app, id).await,
+            "pause" => control::pause(&app.app.campaigns, id).await,
+            "cancel" => control::cancel(&app.app.campaigns, id).await,
+            _ => control::resume(&app.app.campaigns, id).await,
         };
         match result {
             Err(ControlError::InvalidTransition { status, .. }) => assert_eq!(status, state),
@@ -477,7 +477,7 @@ async fn controls_refuse_invalid_transitions_and_unknown_campaigns_and_change_no
         }
         assert_eq!(self::status(&app, id).await, state, "{action} changed it");
     }
-    let err = control::pause(&app.app, 987_654_321)
+    let err = control::pause(&app.app.campaigns, 987_654_321)
         .await
         .expect_err("no such campaign");
     assert!(matches!(err, ControlError::NotFound(987_654_321)));
@@ -501,11 +501,11 @@ async fn controls_refuse_invalid_transitions_and_unknown_campaigns_and_change_no
         .expect("campaign")
         .get(0);
     assert!(matches!(
-        control::resume(&app.app, foreign).await,
+        control::resume(&app.app.campaigns, foreign).await,
         Err(ControlError::NotFound(_))
     ));
     // A cancelled campaign stays resumable; a paused one can be given up for good.
-    control::cancel(&app.app, ids["paused"])
+    control::cancel(&app.app.campaigns, ids["paused"])
         .await
         .expect("cancel a paused campaign");
     assert_eq!(status(&app, ids["paused"]).await, "cancelled");
@@ -563,7 +563,7 @@ async fn a_single_message_is_not_delayed_behind_a_running_broadcast() {
     assert_eq!(status(&app, broadcast_id).await, "running");
     wait_for_status(&app, single_id, "completed", Duration::from_secs(2)).await;
     // Stopping the broadcast here keeps the test short; its delivery is tested above.
-    control::cancel(&app.app, broadcast_id)
+    control::cancel(&app.app.campaigns, broadcast_id)
         .await
         .expect("cancel");
 }

@@ -79,7 +79,7 @@ async fn broadcast(app: &TestApp) -> i64 {
 async fn run_to_end(app: &TestApp, campaign_id: i64) -> SliceOutcome {
     for _ in 0..10 {
         let deadline = Instant::now() + Duration::from_secs(20);
-        let outcome = run_campaign(&app.app, campaign_id, deadline)
+        let outcome = run_campaign(&app.app.campaigns, campaign_id, deadline)
             .await
             .expect("slice");
         match outcome {
@@ -207,7 +207,7 @@ async fn every_eligible_recipient_gets_exactly_one_message() {
     );
     // A redelivered job finds nothing to do and sends nothing.
     let again = run_campaign(
-        &app.app,
+        &app.app.campaigns,
         campaign_id,
         Instant::now() + Duration::from_secs(5),
     )
@@ -258,7 +258,7 @@ async fn a_crash_leaves_in_flight_rows_unknown_and_duplicates_nobody() {
     let users = add_users(&app, 1_000, 10, "registered", true).await;
     let campaign_id = broadcast(&app).await;
     // A slice with no time left only materialises the recipients.
-    let first = run_campaign(&app.app, campaign_id, Instant::now())
+    let first = run_campaign(&app.app.campaigns, campaign_id, Instant::now())
         .await
         .expect("empty slice");
     assert_eq!(
@@ -309,7 +309,7 @@ async fn after_a_crash_only_rows_let_through_the_limiter_are_unknown_the_rest_ar
     let app = app_with_rate(30).await;
     let users = add_users(&app, 1_000, 6, "registered", true).await;
     let campaign_id = broadcast(&app).await;
-    run_campaign(&app.app, campaign_id, Instant::now())
+    run_campaign(&app.app.campaigns, campaign_id, Instant::now())
         .await
         .expect("materialising slice");
     let chats: Vec<i64> = users.iter().map(|(_, chat)| *chat).collect();
@@ -366,7 +366,7 @@ async fn a_runner_killed_three_times_duplicates_nobody_and_loses_at_most_its_sen
     let campaign_id = broadcast(&app).await;
     for kill_after in [250, 420, 330] {
         let slice = run_campaign(
-            &app.app,
+            &app.app.campaigns,
             campaign_id,
             Instant::now() + Duration::from_secs(20),
         );
@@ -618,7 +618,7 @@ async fn a_campaign_completes_soon_when_the_runner_that_sent_last_dies_before_co
     let users = add_users(&app, 1_000, 10, "registered", true).await;
     let chats: Vec<i64> = users.iter().map(|(_, chat)| *chat).collect();
     let campaign_id = broadcast(&app).await;
-    run_campaign(&app.app, campaign_id, Instant::now())
+    run_campaign(&app.app.campaigns, campaign_id, Instant::now())
         .await
         .expect("materialising slice");
     // Runner B holds three deliveries, freshly claimed, with its sends in flight.
@@ -638,7 +638,7 @@ async fn a_campaign_completes_soon_when_the_runner_that_sent_last_dies_before_co
     // rows in flight for STALE_SENDING_AFTER are ever taken over).
     let started = Instant::now();
     let outcome = run_campaign(
-        &app.app,
+        &app.app.campaigns,
         campaign_id,
         Instant::now() + Duration::from_secs(20),
     )
@@ -667,7 +667,12 @@ async fn a_campaign_completes_soon_when_the_runner_that_sent_last_dies_before_co
     let a = {
         let app = app.app.clone();
         tokio::spawn(async move {
-            run_campaign(&app, campaign_id, Instant::now() + Duration::from_secs(20)).await
+            run_campaign(
+                &app.campaigns,
+                campaign_id,
+                Instant::now() + Duration::from_secs(20),
+            )
+            .await
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -707,7 +712,7 @@ async fn a_slice_stops_at_its_deadline_and_the_continuation_completes_the_campai
 
     let started = Instant::now();
     let deadline = started + Duration::from_millis(400);
-    let outcome = run_campaign(&app.app, campaign_id, deadline)
+    let outcome = run_campaign(&app.app.campaigns, campaign_id, deadline)
         .await
         .expect("slice");
     let returned = Instant::now();
@@ -759,7 +764,7 @@ async fn the_job_handler_enqueues_a_continuation_when_time_runs_out() {
     };
 
     promo_core::campaigns::runner::handle_run_job(
-        &app.app,
+        &app.app.campaigns,
         message,
         Instant::now() + Duration::from_millis(300),
     )
@@ -786,7 +791,7 @@ async fn cancel_stops_a_running_campaign_within_a_second_and_resume_finishes_it(
     let runner_app = app.app.clone();
     let runner = tokio::spawn(async move {
         run_campaign(
-            &runner_app,
+            &runner_app.campaigns,
             campaign_id,
             Instant::now() + Duration::from_secs(20),
         )
@@ -901,7 +906,7 @@ async fn a_single_message_is_not_held_up_by_a_running_broadcast() {
     let runner_app = app.app.clone();
     let running = tokio::spawn(async move {
         run_campaign(
-            &runner_app,
+            &runner_app.campaigns,
             broadcast_id,
             Instant::now() + Duration::from_secs(20),
         )
@@ -1070,7 +1075,7 @@ async fn a_queued_campaign_completes_through_a_chain_of_short_slices() {
         let app = app.app.clone();
         async move {
             let deadline = Instant::now() + Duration::from_millis(300);
-            promo_core::campaigns::runner::handle_run_job(&app, message, deadline).await
+            promo_core::campaigns::runner::handle_run_job(&app.campaigns, message, deadline).await
         }
     };
 
@@ -1112,7 +1117,7 @@ async fn during_a_long_pause_no_row_is_left_claimed() {
     let runner_app = app.app.clone();
     let running = tokio::spawn(async move {
         run_campaign(
-            &runner_app,
+            &runner_app.campaigns,
             campaign_id,
             Instant::now() + Duration::from_secs(20),
         )

@@ -312,7 +312,7 @@ async fn a_raffle_nobody_holds_tickets_for_completes_with_no_winners_and_a_note(
     let app = spawn_app().await.expect("app");
     shopper(&app, 5_500, "ru", "registered").await;
     let id = raffle(&app, "iPhone", 3).await;
-    let outcome = run_raffle(&app.app, id)
+    let outcome = run_raffle(&app.app.campaigns.raffles, id)
         .await
         .expect("raffle")
         .expect("drawn");
@@ -347,7 +347,12 @@ async fn a_raffle_that_is_not_due_or_not_a_raffle_is_left_alone() {
     .await
     .expect("cancel");
     for id in [later, cancelled, i64::MAX] {
-        assert_eq!(run_raffle(&app.app, id).await.expect("raffle"), None);
+        assert_eq!(
+            run_raffle(&app.app.campaigns.raffles, id)
+                .await
+                .expect("raffle"),
+            None
+        );
     }
     assert_eq!(draw_count(&app).await, 0);
 }

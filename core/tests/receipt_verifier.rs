@@ -829,7 +829,7 @@ async fn code_three_pauses_every_check_of_the_bot_without_bothering_shoppers() {
     // Once the breaker is gone the re-check calls again.
     let mut conn = app.app.redis.connection();
     let _: i64 = redis::cmd("DEL")
-        .arg(quota_breaker_key(&app.app))
+        .arg(quota_breaker_key(&app.app.redis))
         .query_async(&mut conn)
         .await
         .expect("del");
@@ -870,7 +870,7 @@ async fn code_three_tells_every_admin_once_per_pause_when_checks_resume() {
     // The pause ends and the quota runs out again: a new pause, a new notice.
     let mut conn = app.app.redis.connection();
     let _: i64 = redis::cmd("DEL")
-        .arg(quota_breaker_key(&app.app))
+        .arg(quota_breaker_key(&app.app.redis))
         .query_async(&mut conn)
         .await
         .expect("del");
@@ -1444,7 +1444,7 @@ async fn a_shopper_who_blocked_the_bot_still_gets_the_receipt_and_is_marked_unre
 async fn without_a_proverkacheka_token_local_checks_still_run_and_the_rest_fails_clearly() {
     let app = spawn().await;
     let mut bare = app.app.clone();
-    bare.proverkacheka = None;
+    bare.receipts.proverkacheka = None;
     let user = shopper(&app, 7731).await;
     let refund = chips_receipt().operation(OperationType::SaleRefund);
     let refused = text_submission(&app, user, &refund.qr_text()).await;

@@ -1586,7 +1586,9 @@ async fn a_refused_receipt_that_was_read_shows_what_is_known_of_it() {
 async fn open_quota_breaker(app: &TestApp, millis: u64) {
     let mut conn = app.app.redis.connection();
     let () = redis::cmd("SET")
-        .arg(promo_core::receipts::verify::quota_breaker_key(&app.app))
+        .arg(promo_core::receipts::verify::quota_breaker_key(
+            &app.app.redis,
+        ))
         .arg(1)
         .arg("PX")
         .arg(millis)

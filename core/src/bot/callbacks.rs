@@ -6,7 +6,7 @@ use crate::t;
 use serde_json::json;
 use telegram_bot_raw::MessageOrChannelPost;
 
-use crate::app::App;
+use crate::bot::Bot;
 use crate::telegram::{
     CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, OutgoingMessage, ReplyMarkup,
     SendMessage,
@@ -79,7 +79,7 @@ pub(crate) fn remove_inline_keyboard(chat_id: i64, message_id: i64) -> BotCall {
 }
 
 pub(crate) async fn handle(
-    app: &App,
+    app: &Bot,
     query: &CallbackQuery,
     user: &User,
 ) -> anyhow::Result<Vec<BotCall>> {

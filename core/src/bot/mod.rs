@@ -19,16 +19,79 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use telegram_bot_raw::{MessageChat, MessageKind};
 
-use crate::app::App;
-use crate::pii::Phone;
+use std::sync::Arc;
+
+use crate::config::{PromoSettings, TelegramSettings};
+use crate::db::PgPool;
+use crate::pii::{Phone, PhoneKey};
+use crate::queue::JobQueue;
+use crate::store::Redis;
+use crate::telegram::TelegramClient;
 use crate::telegram::{
     ChatMemberUpdated, IncomingUpdate, KeyboardButton, Message, OutgoingMessage,
     ReplyKeyboardMarkup, SendMessage, UpdateKind,
 };
 use crate::texts::Lang;
+use crate::texts::Texts;
+use crate::users::Users;
 use crate::users::{TelegramProfile, User, UserStatus};
 use dialogue::DialogueState;
 use menu::MenuButton;
+
+/// What the dialogue and the admin commands need: the bot's own settings and ports,
+/// not the whole process.
+#[derive(Clone)]
+pub struct Bot {
+    pub pool: PgPool,
+    pub bot_id: i64,
+    pub redis: Redis,
+    pub telegram: TelegramClient,
+    pub texts: Texts,
+    pub users: Users,
+    pub queue: Arc<dyn JobQueue>,
+    pub settings: Arc<BotSettings>,
+}
+
+/// The settings the dialogue reads.
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    pub telegram: TelegramSettings,
+    pub promo: PromoSettings,
+    pub phone_key: PhoneKey,
+}
+
+impl Bot {
+    /// Admins are listed in ADMIN_IDS or are panel users linked to their Telegram id.
+    pub fn is_admin(&self, user: &crate::users::User) -> bool {
+        user.linked_admin || self.settings.telegram.admin_ids.contains(&user.telegram_id)
+    }
+
+    /// Records `update_id` as processed; `false` when it already was (a Telegram retry
+    /// or a concurrent duplicate: the primary key settles the race).
+    pub async fn claim_update(&self, update_id: i64) -> anyhow::Result<bool> {
+        let client = self.pool.get().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO processed_updates (bot_id, update_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&self.bot_id, &update_id],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Forgets a claim whose processing failed, so Telegram's retry is processed.
+    pub async fn release_update(&self, update_id: i64) -> anyhow::Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "DELETE FROM processed_updates WHERE bot_id = $1 AND update_id = $2",
+                &[&self.bot_id, &update_id],
+            )
+            .await?;
+        Ok(())
+    }
+}
 
 /// What the shopper sent, reduced to what the dialogue cares about.
 #[derive(Debug)]
@@ -84,7 +147,7 @@ impl From<OutgoingMessage> for BotCall {
 
 /// Claims the update (dedup) and handles it. `None`: the update was processed before.
 pub async fn process_update(
-    app: &App,
+    app: &Bot,
     update: &IncomingUpdate,
 ) -> anyhow::Result<Option<Vec<BotCall>>> {
     match &update.kind {
@@ -125,7 +188,7 @@ pub async fn process_update(
     }
 }
 
-async fn claim_only(app: &App, update_id: i64) -> anyhow::Result<Option<Vec<BotCall>>> {
+async fn claim_only(app: &Bot, update_id: i64) -> anyhow::Result<Option<Vec<BotCall>>> {
     Ok(app.claim_update(update_id).await?.then(Vec::new))
 }
 
@@ -147,7 +210,7 @@ pub fn callback_query_id(query: &crate::telegram::CallbackQuery) -> String {
         .unwrap_or_default()
 }
 
-async fn handle_membership(app: &App, change: &ChatMemberUpdated) -> anyhow::Result<()> {
+async fn handle_membership(app: &Bot, change: &ChatMemberUpdated) -> anyhow::Result<()> {
     if change.chat.kind != "private" {
         return Ok(());
     }
@@ -195,7 +258,7 @@ fn input_of(message: &Message) -> Input<'_> {
 }
 
 async fn handle_message(
-    app: &App,
+    app: &Bot,
     message: &Message,
     user: &User,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
@@ -216,7 +279,7 @@ async fn handle_message(
 }
 
 pub(crate) struct Conversation<'a> {
-    pub(crate) app: &'a App,
+    pub(crate) app: &'a Bot,
     pub(crate) chat_id: i64,
     pub(crate) user: &'a User,
     pub(crate) lang: Lang,

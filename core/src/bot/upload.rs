@@ -249,10 +249,10 @@ async fn submit(
 /// How long the ProverkaCheka quota breaker (opened by the verifier on code 3) stays
 /// open; `None` when checks run. A Redis error reads as "running": the upload is queued
 /// already, and failing the update now would make Telegram deliver it a second time.
-pub(crate) async fn quota_pause_remaining(app: &crate::app::App) -> Option<Duration> {
+pub(crate) async fn quota_pause_remaining(app: &crate::bot::Bot) -> Option<Duration> {
     let mut conn = app.redis.connection();
     let millis: redis::RedisResult<i64> = redis::cmd("PTTL")
-        .arg(crate::receipts::verify::quota_breaker_key(app))
+        .arg(crate::receipts::verify::quota_breaker_key(&app.redis))
         .query_async(&mut conn)
         .await;
     match millis {

@@ -8,13 +8,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use subtle::ConstantTimeEq;
 
-use crate::app::App;
+use crate::bot::Bot;
 use crate::telegram::{IncomingUpdate, UpdateKind};
 
 pub const WEBHOOK_PATH: &str = "/telegram/webhook";
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
-pub fn router(app: App) -> Router {
+pub fn router(app: Bot) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(receive_update))
         .with_state(app)
@@ -34,7 +34,7 @@ fn secret_matches(headers: &HeaderMap, expected: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn receive_update(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive_update(State(app): State<Bot>, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_matches(&headers, app.settings.telegram.webhook_secret.expose()) {
         tracing::warn!("webhook call with a missing or wrong secret token");
         return error(StatusCode::UNAUTHORIZED, "missing or wrong secret token");

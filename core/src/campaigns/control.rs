@@ -13,7 +13,7 @@ use std::fmt;
 
 use anyhow::Context;
 
-use crate::app::App;
+use super::Campaigns;
 
 /// What an operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,23 +76,27 @@ pub enum ControlError {
 
 /// Stops a scheduled, running or paused campaign. Deliveries not sent yet stay
 /// `pending`, so a later [`resume`] can still finish it.
-pub async fn cancel(app: &App, campaign_id: i64) -> Result<Transition, ControlError> {
+pub async fn cancel(app: &Campaigns, campaign_id: i64) -> Result<Transition, ControlError> {
     apply(app, campaign_id, Control::Cancel).await
 }
 
 /// Holds a scheduled or running campaign until [`resume`].
-pub async fn pause(app: &App, campaign_id: i64) -> Result<Transition, ControlError> {
+pub async fn pause(app: &Campaigns, campaign_id: i64) -> Result<Transition, ControlError> {
     apply(app, campaign_id, Control::Pause).await
 }
 
 /// Puts a paused or cancelled campaign back in line. It starts right away, or at its
 /// `scheduled_for` when that is still ahead (a campaign paused before its time keeps
 /// its time).
-pub async fn resume(app: &App, campaign_id: i64) -> Result<Transition, ControlError> {
+pub async fn resume(app: &Campaigns, campaign_id: i64) -> Result<Transition, ControlError> {
     apply(app, campaign_id, Control::Resume).await
 }
 
-async fn apply(app: &App, campaign_id: i64, control: Control) -> Result<Transition, ControlError> {
+async fn apply(
+    app: &Campaigns,
+    campaign_id: i64,
+    control: Control,
+) -> Result<Transition, ControlError> {
     let (allowed, to) = control.transition();
     let mut client = app.pool.get().await.context("connecting to Postgres")?;
     let tx = client

@@ -5,5 +5,27 @@ pub mod bridge;
 pub mod control;
 pub mod runner;
 
+use std::sync::Arc;
+
+use crate::config::CampaignSettings;
+use crate::db::PgPool;
+use crate::queue::JobQueue;
+use crate::raffle::Raffles;
+use crate::store::Redis;
+use crate::telegram::TelegramClient;
+
+/// What the campaign runner and the campaign controls need.
+#[derive(Clone)]
+pub struct Campaigns {
+    pub pool: PgPool,
+    pub bot_id: i64,
+    pub redis: Redis,
+    pub telegram: TelegramClient,
+    pub queue: Arc<dyn JobQueue>,
+    pub settings: Arc<CampaignSettings>,
+    /// Raffles are campaigns too; the runner hands them over.
+    pub raffles: Raffles,
+}
+
 /// The send-rate bucket is shared with raffles and other senders; it lives at the top.
 pub use crate::sendrate as rate;

@@ -26,7 +26,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
-use crate::app::App;
+use super::Campaigns;
 use crate::db::PgPool;
 use crate::jobs::CampaignJob;
 use crate::queue::{JobError, JobMessage, QueueName, MAX_DELAY};
@@ -261,13 +261,13 @@ struct Settlement {
 
 /// Runs one slice of `campaign_id` until it is done, stopped, or `deadline` is near.
 pub async fn run_campaign(
-    app: &App,
+    app: &Campaigns,
     campaign_id: i64,
     deadline: Instant,
 ) -> anyhow::Result<SliceOutcome> {
     let Some(campaign) = start(app, campaign_id).await? else {
         // Raffles are never `start`ed: they are drawn once, in their own module.
-        if let Some(raffle) = crate::raffle::run_raffle(app, campaign_id).await? {
+        if let Some(raffle) = crate::raffle::run_raffle(&app.raffles, campaign_id).await? {
             return Ok(raffle_slice_outcome(&raffle));
         }
         let status = status_of(app, campaign_id).await?;
@@ -316,7 +316,7 @@ fn raffle_slice_outcome(raffle: &crate::raffle::RaffleOutcome) -> SliceOutcome {
 
 /// The job handler's body: one slice, then a continuation if work is left.
 pub async fn handle_run_job(
-    app: &App,
+    app: &Campaigns,
     message: JobMessage,
     deadline: Instant,
 ) -> Result<(), JobError> {
@@ -355,7 +355,7 @@ struct Started {
 }
 
 /// Marks a due campaign `running`; `None` when it is not runnable now.
-async fn start(app: &App, campaign_id: i64) -> anyhow::Result<Option<Started>> {
+async fn start(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Option<Started>> {
     let client = app.pool.get().await?;
     let row = client
         .query_opt(
@@ -379,7 +379,7 @@ async fn start(app: &App, campaign_id: i64) -> anyhow::Result<Option<Started>> {
     }))
 }
 
-async fn status_of(app: &App, campaign_id: i64) -> anyhow::Result<Option<String>> {
+async fn status_of(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Option<String>> {
     let client = app.pool.get().await?;
     let row = client
         .query_opt(
@@ -390,7 +390,7 @@ async fn status_of(app: &App, campaign_id: i64) -> anyhow::Result<Option<String>
     Ok(row.map(|row| row.get(0)))
 }
 
-async fn fail(app: &App, campaign_id: i64, reason: &str) -> anyhow::Result<SliceOutcome> {
+async fn fail(app: &Campaigns, campaign_id: i64, reason: &str) -> anyhow::Result<SliceOutcome> {
     tracing::warn!(campaign_id, reason, "campaign failed");
     let client = app.pool.get().await?;
     client
@@ -417,7 +417,7 @@ pub fn launch_record(campaign_id: i64) -> String {
 /// `unknown` and is never resent. A row that never got a send slot cannot have been
 /// sent: it goes back to `pending`. Without the launch record (nothing was granted yet, or
 /// Redis lost it) every stale row counts as possibly sent.
-async fn recover_stale(app: &App, campaign_id: i64) -> anyhow::Result<()> {
+async fn recover_stale(app: &Campaigns, campaign_id: i64) -> anyhow::Result<()> {
     let client = app.pool.get().await?;
     let stale: Vec<i64> = client
         .query(
@@ -467,7 +467,7 @@ async fn recover_stale(app: &App, campaign_id: i64) -> anyhow::Result<()> {
 
 /// Splits stale rows into (possibly sent, never sent) by the launch record.
 async fn split_launched(
-    app: &App,
+    app: &Campaigns,
     campaign_id: i64,
     ids: &[i64],
 ) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
@@ -504,7 +504,7 @@ async fn split_launched(
 /// Inserts one delivery per eligible recipient, once: the campaign row lock and
 /// `materialized_at` make a second runner (or a redelivered job) skip it.
 async fn materialize(
-    app: &App,
+    app: &Campaigns,
     campaign_id: i64,
     kind: &str,
     audience: &Audience,
@@ -564,7 +564,7 @@ async fn materialize(
 /// the moment those turn stale ([`STALE_SENDING_AFTER`]), when [`recover_stale`] settles
 /// them. Crash safety is unchanged: only rows older than that are ever taken over.
 async fn complete_if_done(
-    app: &App,
+    app: &Campaigns,
     campaign_id: i64,
     deadline: Instant,
 ) -> anyhow::Result<SliceOutcome> {
@@ -627,7 +627,7 @@ struct Outstanding {
 }
 
 /// Settles stale rows first (see [`recover_stale`]), then counts what is left.
-async fn outstanding(app: &App, campaign_id: i64) -> anyhow::Result<Outstanding> {
+async fn outstanding(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Outstanding> {
     recover_stale(app, campaign_id).await?;
     let client = app.pool.get().await?;
     let row = client
@@ -672,7 +672,7 @@ enum Ending {
 type SendResult = (Delivery, Result<Value, TelegramError>);
 
 struct Slice<'a> {
-    app: &'a App,
+    app: &'a Campaigns,
     campaign_id: i64,
     content: CampaignContent,
     paid_broadcast: bool,
@@ -708,13 +708,13 @@ struct Slice<'a> {
 
 impl<'a> Slice<'a> {
     fn new(
-        app: &'a App,
+        app: &'a Campaigns,
         campaign_id: i64,
         content: CampaignContent,
         paid_broadcast: bool,
         deadline: Instant,
     ) -> Self {
-        let rate = app.settings.campaigns.broadcast_rate_per_second;
+        let rate = app.settings.broadcast_rate_per_second;
         let now = Instant::now();
         let left = deadline.saturating_duration_since(now);
         let drain = (left / 5).min(MAX_DRAIN);
@@ -723,7 +723,7 @@ impl<'a> Slice<'a> {
             app,
             campaign_id,
             content,
-            paid_broadcast: paid_broadcast || app.settings.campaigns.paid_broadcast,
+            paid_broadcast: paid_broadcast || app.settings.paid_broadcast,
             limiter: RateLimiter::new(&app.redis, rate),
             deadline,
             stop_launching_at: deadline.checked_sub(drain).unwrap_or(now),

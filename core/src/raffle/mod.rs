@@ -9,6 +9,7 @@
 //! a re-run notifies only those not yet notified.
 
 use crate::t;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,10 +18,15 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 
-use crate::app::App;
+use crate::config::CampaignSettings;
+use crate::db::PgPool;
 use crate::sendrate::RateLimiter;
+use crate::store::Redis;
 use crate::telegram::SendMessage;
+use crate::telegram::TelegramClient;
 use crate::texts::Lang;
+use crate::texts::Texts;
+use crate::users::Users;
 
 /// Name and version of [`draw_winners`], stored with every draw. Change it whenever the
 /// algorithm changes, so old draws stay verifiable against the version that made them.
@@ -30,6 +36,19 @@ pub const ALGORITHM: &str = "weighted-sequential-without-replacement/chacha20-u6
 const SEND_ATTEMPTS: u32 = 3;
 /// Longest `retry_after` honoured in place; a longer one leaves the winner for the retry.
 const MAX_IN_PLACE_WAIT: Duration = Duration::from_secs(10);
+
+/// What drawing and notifying winners needs.
+#[derive(Clone)]
+pub struct Raffles {
+    pub pool: PgPool,
+    pub bot_id: i64,
+    pub redis: Redis,
+    pub telegram: TelegramClient,
+    pub texts: Texts,
+    pub users: Users,
+    /// Winner messages share the bot's send rate with broadcasts.
+    pub settings: Arc<CampaignSettings>,
+}
 
 /// Draws up to `winner_count` distinct winners from `snapshot` (`(user_id, tickets)`),
 /// each pick weighted by tickets among those not yet picked. Deterministic for a given
@@ -99,7 +118,7 @@ pub struct RaffleOutcome {
 /// cancelled, scheduled later). A drawn raffle is never drawn again; running it again
 /// only notifies winners still waiting for their message. Fails (so the queue retries)
 /// when a winner could not be notified for a transient reason.
-pub async fn run_raffle(app: &App, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
+pub async fn run_raffle(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
     let Some(mut outcome) = draw(app, campaign_id).await? else {
         return Ok(None);
     };
@@ -115,7 +134,7 @@ pub async fn run_raffle(app: &App, campaign_id: i64) -> anyhow::Result<Option<Ra
 }
 
 /// The transactional part: lock, look for a draw, snapshot, draw, record, complete.
-async fn draw(app: &App, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
+async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
     let mut client = app.pool.get().await?;
     let tx = client.transaction().await?;
     // The row lock serialises concurrent jobs for this campaign: the second one waits
@@ -299,8 +318,8 @@ pub fn snapshot_from_json(value: &Value) -> Option<Vec<(i64, i64)>> {
 
 /// Sends each not-yet-notified, reachable winner the prize message. Returns (notified by
 /// this run, still pending after a transient failure).
-async fn notify_winners(app: &App, draw_id: i64) -> anyhow::Result<(usize, usize)> {
-    let limiter = RateLimiter::new(&app.redis, app.settings.campaigns.broadcast_rate_per_second);
+async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, usize)> {
+    let limiter = RateLimiter::new(&app.redis, app.settings.broadcast_rate_per_second);
     let mut notified = 0;
     let mut pending = 0;
     let mut last_position = 0i32;
@@ -367,7 +386,7 @@ enum Sent {
     Retry,
 }
 
-async fn send(app: &App, limiter: &RateLimiter, message: &SendMessage) -> anyhow::Result<Sent> {
+async fn send(app: &Raffles, limiter: &RateLimiter, message: &SendMessage) -> anyhow::Result<Sent> {
     for _ in 0..SEND_ATTEMPTS {
         limiter.acquire(message.chat_id).await?;
         match app.telegram.send_message(message).await {
@@ -396,7 +415,7 @@ async fn send(app: &App, limiter: &RateLimiter, message: &SendMessage) -> anyhow
 }
 
 /// Counters for the operator: `sent` winners notified, `blocked` winners unreachable.
-async fn record_counters(app: &App, campaign_id: i64, draw_id: i64) -> anyhow::Result<()> {
+async fn record_counters(app: &Raffles, campaign_id: i64, draw_id: i64) -> anyhow::Result<()> {
     let client = app.pool.get().await?;
     client
         .execute(

@@ -18,3 +18,37 @@ pub use crate::fiscal::{
     OperationType, ReceiptMismatch, TimePrecision,
 };
 pub use decode::{decode_qr_text, DecodeError};
+
+use std::sync::Arc;
+
+use crate::config::PromoSettings;
+use crate::db::PgPool;
+use crate::proverkacheka::ProverkaChekaClient;
+use crate::queue::JobQueue;
+use crate::store::Redis;
+use crate::telegram::TelegramClient;
+use crate::texts::Texts;
+use crate::users::Users;
+
+/// What the receipt use-cases (verification, re-checks) need, and nothing more.
+#[derive(Clone)]
+pub struct Receipts {
+    pub pool: PgPool,
+    pub bot_id: i64,
+    pub redis: Redis,
+    pub telegram: TelegramClient,
+    pub texts: Texts,
+    pub users: Users,
+    /// `None` when no PROVERKA_CHEKA_TOKEN is configured: receipts cannot be verified.
+    pub proverkacheka: Option<ProverkaChekaClient>,
+    pub queue: Arc<dyn JobQueue>,
+    pub settings: Arc<ReceiptSettings>,
+}
+
+/// The settings receipt checks read: the promotion (period, keywords) and who to tell
+/// when the provider's quota runs out.
+#[derive(Debug, Clone)]
+pub struct ReceiptSettings {
+    pub promo: PromoSettings,
+    pub admin_ids: Vec<i64>,
+}

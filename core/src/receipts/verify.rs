@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
+use super::Receipts;
 use crate::jobs::ReceiptJob;
 use crate::proverkacheka::{CheckOutcome, ProviderError};
 use crate::queue::{JobError, QueueName, MAX_DELAY};
@@ -86,8 +86,8 @@ pub struct RetryState {
 }
 
 /// Redis key of the code-3 circuit breaker. Scoped by the bot's prefix, as every key.
-pub fn quota_breaker_key(app: &App) -> String {
-    app.redis.key("proverkacheka:quota_paused")
+pub fn quota_breaker_key(redis: &crate::store::Redis) -> String {
+    redis.key("proverkacheka:quota_paused")
 }
 
 /// Runs one verification job. `retry` is `None` for the first check of an upload.
@@ -96,7 +96,7 @@ pub fn quota_breaker_key(app: &App) -> String {
 /// nothing. Infrastructure failures (database, Redis, Telegram's file API) return
 /// [`JobError::Retry`] so the queue delivers the job again.
 pub async fn verify_receipt(
-    app: &App,
+    app: &Receipts,
     submission_id: i64,
     retry: Option<RetryState>,
 ) -> Result<(), JobError> {
@@ -155,7 +155,7 @@ struct Submission {
 }
 
 impl Submission {
-    async fn load(app: &App, id: i64) -> anyhow::Result<Option<Submission>> {
+    async fn load(app: &Receipts, id: i64) -> anyhow::Result<Option<Submission>> {
         let client = app.pool.get().await?;
         let row = client
             .query_opt(
@@ -193,7 +193,7 @@ impl Submission {
 
     /// Sends the outcome. A failed send does not fail the job: the outcome is stored
     /// and visible in "my receipts"; a shopper who blocked the bot is marked.
-    async fn tell(&self, app: &App, reply: &Reply) {
+    async fn tell(&self, app: &Receipts, reply: &Reply) {
         let args: Vec<(&str, &str)> = reply
             .args
             .iter()
@@ -222,7 +222,7 @@ impl Submission {
 /// when there is nothing to do (settled, owned by a re-check chain, a stale copy, or
 /// re-sent because its time has not come).
 async fn claim(
-    app: &App,
+    app: &Receipts,
     submission: &Submission,
     retry: Option<RetryState>,
 ) -> Result<Option<i32>, JobError> {
@@ -277,7 +277,7 @@ async fn claim(
 }
 
 async fn resend(
-    app: &App,
+    app: &Receipts,
     submission_id: i64,
     state: RetryState,
     delay: Duration,
@@ -374,7 +374,7 @@ enum Input {
 }
 
 struct Work<'a> {
-    app: &'a App,
+    app: &'a Receipts,
     submission: &'a Submission,
     claimed_attempts: i32,
     state: RetryState,
@@ -578,7 +578,7 @@ impl Work<'_> {
     async fn quota_pause(&self) -> anyhow::Result<Option<Duration>> {
         let mut conn = self.app.redis.connection();
         let millis: i64 = redis::cmd("PTTL")
-            .arg(quota_breaker_key(self.app))
+            .arg(quota_breaker_key(&self.app.redis))
             .query_async(&mut conn)
             .await
             .context("reading the ProverkaCheka circuit breaker")?;
@@ -678,7 +678,7 @@ impl Work<'_> {
         // NX: only the call that opens the pause tells the admins, however many checks
         // were in flight when the quota ran out.
         let opened: Option<String> = redis::cmd("SET")
-            .arg(quota_breaker_key(self.app))
+            .arg(quota_breaker_key(&self.app.redis))
             .arg(1)
             .arg("EX")
             .arg(QUOTA_PAUSE.as_secs())
@@ -1019,7 +1019,7 @@ impl Work<'_> {
 
 /// Every admin of the bot in Telegram (ADMIN_IDS and panel users linked to a Telegram
 /// account) hears once per pause that receipt checks stopped and when they resume.
-async fn tell_admins_of_quota_pause(app: &App) {
+async fn tell_admins_of_quota_pause(app: &Receipts) {
     let admins = match quota_notice_recipients(app).await {
         Ok(admins) => admins,
         Err(error) => {
@@ -1045,7 +1045,7 @@ async fn tell_admins_of_quota_pause(app: &App) {
     }
 }
 
-async fn quota_notice_recipients(app: &App) -> anyhow::Result<Vec<(i64, Lang)>> {
+async fn quota_notice_recipients(app: &Receipts) -> anyhow::Result<Vec<(i64, Lang)>> {
     let client = app.pool.get().await?;
     let rows = client
         .query(
@@ -1056,7 +1056,7 @@ async fn quota_notice_recipients(app: &App) -> anyhow::Result<Vec<(i64, Lang)>> 
                    WHERE bot_id = $1 AND telegram_id IS NOT NULL AND disabled_at IS NULL) ids
              LEFT JOIN users u ON u.bot_id = $1 AND u.telegram_id = ids.telegram_id
              ORDER BY ids.telegram_id",
-            &[&app.bot_id, &app.settings.telegram.admin_ids],
+            &[&app.bot_id, &app.settings.admin_ids],
         )
         .await
         .context("listing the bot's admins")?;
@@ -1107,7 +1107,7 @@ enum PaidCheckClaim {
 /// `getFile` + download, refusing files over [`MAX_IMAGE_BYTES`] before and while
 /// downloading. Telegram's transient errors are the caller's `Err` (the job is retried);
 /// a file Telegram no longer has is the shopper's to resend.
-async fn fetch_image(app: &App, file_id: &str) -> anyhow::Result<Result<Vec<u8>, Verdict>> {
+async fn fetch_image(app: &Receipts, file_id: &str) -> anyhow::Result<Result<Vec<u8>, Verdict>> {
     let too_big = || {
         Verdict::rejected(
             "too_big",
@@ -1188,7 +1188,7 @@ fn qr_of(receipt: &FnsReceipt) -> Option<FiscalQr> {
 
 /// Whether this fiscal document is already stored for the bot, in any status: a
 /// rejected or held receipt is not re-checked at our expense either.
-async fn already_stored(app: &App, qr: &FiscalQr) -> anyhow::Result<bool> {
+async fn already_stored(app: &Receipts, qr: &FiscalQr) -> anyhow::Result<bool> {
     let key = qr.dedup_key();
     let client = app.pool.get().await?;
     let row = client
@@ -1236,14 +1236,14 @@ impl PromoPeriod {
     }
 }
 
-fn promo_period(app: &App) -> PromoPeriod {
+fn promo_period(app: &Receipts) -> PromoPeriod {
     PromoPeriod {
         start: app.settings.promo.start_date,
         end: app.settings.promo.end_date,
     }
 }
 
-fn eligibility(app: &App, qr: &FiscalQr) -> Result<(), Verdict> {
+fn eligibility(app: &Receipts, qr: &FiscalQr) -> Result<(), Verdict> {
     match qr.ensure_eligible(promo_period(app).bounds()) {
         Ok(()) => Ok(()),
         Err(NotEligible::NotASale(operation)) => Err(Verdict::rejected(
@@ -1255,7 +1255,7 @@ fn eligibility(app: &App, qr: &FiscalQr) -> Result<(), Verdict> {
     }
 }
 
-fn out_of_window(app: &App, time: NaiveDateTime) -> Verdict {
+fn out_of_window(app: &Receipts, time: NaiveDateTime) -> Verdict {
     let format = |date: Option<NaiveDate>| {
         date.map_or_else(|| "…".to_owned(), |d| d.format("%d.%m.%Y").to_string())
     };

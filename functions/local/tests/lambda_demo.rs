@@ -154,7 +154,7 @@ async fn the_demo_events_verify_a_receipt_and_send_a_broadcast_through_the_lambd
             read_event(&out.join("campaign-run.json")),
             |message| {
                 let deadline = Instant::now() + Duration::from_secs(20);
-                promo_core::campaigns::runner::handle_run_job(&app, message, deadline)
+                promo_core::campaigns::runner::handle_run_job(&app.campaigns, message, deadline)
             },
         )
         .await;

@@ -15,7 +15,7 @@ mod store;
 
 pub use state::AdminState;
 
-use crate::app::App;
+use crate::bot::Bot;
 use crate::t;
 use crate::telegram::types::MessageOrChannelPost;
 use crate::telegram::{CallbackQuery, InlineKeyboardButton, OutgoingMessage, SendMessage};
@@ -179,7 +179,7 @@ pub(crate) async fn try_handle_callback(
 /// callback from an admin, so anyone else's tap falls back to the ordinary answer.
 /// Otherwise the Bot API calls to make, the callback answer first.
 pub async fn handle_callback(
-    app: &App,
+    app: &Bot,
     query: &CallbackQuery,
 ) -> anyhow::Result<Option<Vec<BotCall>>> {
     let Some(data) = query

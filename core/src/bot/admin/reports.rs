@@ -6,7 +6,7 @@ use anyhow::Context;
 use super::state::format_moscow;
 use super::store::{self, WinnerRow, WinnersUse};
 use super::{done, Conversation};
-use crate::app::App;
+use crate::bot::Bot;
 use crate::telegram::OutgoingMessage;
 
 /// Draws shown in the 🏆 list; older ones are in the export.
@@ -197,7 +197,7 @@ fn quote(value: &str) -> String {
 }
 
 async fn send_document(
-    app: &App,
+    app: &Bot,
     chat_id: i64,
     file_name: &str,
     bytes: Vec<u8>,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::state::{moscow, UserQuery};
-use crate::app::App;
+use crate::bot::Bot;
 
 /// Figures for the 📊 statistics message. Receipts and uploads are different things: a
 /// receipt is a fiscal document the tax service confirmed (one per document, whoever
@@ -51,7 +51,7 @@ fn start_of_moscow_day(now: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(now, |midnight| midnight.with_timezone(&Utc))
 }
 
-pub async fn stats(app: &App) -> anyhow::Result<Stats> {
+pub async fn stats(app: &Bot) -> anyhow::Result<Stats> {
     let client = app.pool.get().await?;
     let today = start_of_moscow_day(Utc::now());
     // Outcome groups follow the list in receipts/verify.rs; an outcome added there later
@@ -123,7 +123,7 @@ pub async fn stats(app: &App) -> anyhow::Result<Stats> {
 }
 
 /// The recipients the campaign runner will materialise for `{"all": true}`.
-pub async fn broadcast_recipients(app: &App) -> anyhow::Result<i64> {
+pub async fn broadcast_recipients(app: &Bot) -> anyhow::Result<i64> {
     let client = app.pool.get().await?;
     let row = client
         .query_one(
@@ -135,7 +135,7 @@ pub async fn broadcast_recipients(app: &App) -> anyhow::Result<i64> {
 }
 
 /// Shoppers holding at least one ticket: the raffle's pool.
-pub async fn raffle_participants(app: &App) -> anyhow::Result<i64> {
+pub async fn raffle_participants(app: &Bot) -> anyhow::Result<i64> {
     let client = app.pool.get().await?;
     let row = client
         .query_one(
@@ -166,7 +166,7 @@ pub struct NewCampaign {
 /// Inserts the campaign as `scheduled` (the trigger announces it to the listen-bridge)
 /// together with its audit row; returns the campaign id.
 pub async fn create_campaign(
-    app: &App,
+    app: &Bot,
     admin_telegram_id: i64,
     campaign: &NewCampaign,
 ) -> anyhow::Result<i64> {
@@ -246,7 +246,7 @@ impl FoundShopper {
     }
 }
 
-pub async fn find_shopper(app: &App, query: &UserQuery) -> anyhow::Result<Option<FoundShopper>> {
+pub async fn find_shopper(app: &Bot, query: &UserQuery) -> anyhow::Result<Option<FoundShopper>> {
     let hash = |phone: &crate::pii::Phone| app.settings.phone_key.hash(phone);
     let (telegram_id, phone_hash, username): (Option<i64>, Option<Vec<u8>>, Option<&str>) =
         match query {
@@ -285,7 +285,7 @@ pub async fn find_shopper(app: &App, query: &UserQuery) -> anyhow::Result<Option
 
 /// Adds a manual grant to the ticket ledger with its audit row; returns the new total.
 pub async fn grant_tickets(
-    app: &App,
+    app: &Bot,
     admin_telegram_id: i64,
     user_id: i64,
     amount: i32,
@@ -380,7 +380,7 @@ const PHONE_ROLES: &str = "('owner', 'admin')";
 /// the masked number. Every read that reveals numbers writes its audit row in the same
 /// transaction, so no number is shown without a trace. Numbers never reach the logs.
 pub async fn winners(
-    app: &App,
+    app: &Bot,
     viewer_telegram_id: i64,
     draws: Option<i64>,
     purpose: WinnersUse,
@@ -470,7 +470,7 @@ pub async fn winners(
 
 /// `+79991234567` from the stored ciphertext; `None` (the caller shows the masked form)
 /// when there is none or it does not decrypt, e.g. after a key change.
-fn full_phone(app: &App, ciphertext: Option<Vec<u8>>, user_id: i64) -> Option<String> {
+fn full_phone(app: &Bot, ciphertext: Option<Vec<u8>>, user_id: i64) -> Option<String> {
     let ciphertext = ciphertext?;
     match app.settings.phone_key.decrypt(&ciphertext) {
         Ok(phone) => Some(format!("+{}", phone.digits())),

@@ -280,7 +280,7 @@ async fn ceiling(cli: &Cli) -> anyhow::Result<()> {
 async fn run_to_end(app: &App, campaign_id: i64) -> anyhow::Result<()> {
     loop {
         let deadline = Instant::now() + runner::LOCAL_SLICE;
-        match runner::run_campaign(app, campaign_id, deadline).await? {
+        match runner::run_campaign(&app.campaigns, campaign_id, deadline).await? {
             SliceOutcome::Continue { after } => tokio::time::sleep(after).await,
             SliceOutcome::Completed | SliceOutcome::Idle { .. } => return Ok(()),
         }
