@@ -14,7 +14,7 @@ use crate::telegram::{
 use crate::texts::Lang;
 use crate::users::{User, UserStatus};
 
-use super::{callback_query_id, faq, profile, subscription, BotCall, Conversation};
+use super::{callback_query_id, faq, profile, subscription, Conversation};
 
 /// Highest page number worth a database query; anything above is forged.
 const MAX_PAGE: i64 = 100_000;
@@ -53,13 +53,13 @@ pub(crate) fn edit(
     message_id: i64,
     text: String,
     keyboard: Option<InlineKeyboardMarkup>,
-) -> BotCall {
+) -> OutgoingMessage {
     let mut params = json!({"chat_id": chat_id, "message_id": message_id, "text": text});
     if let Some(keyboard) = keyboard {
         params["reply_markup"] =
             serde_json::to_value(ReplyMarkup::from(keyboard)).unwrap_or_default();
     }
-    BotCall {
+    OutgoingMessage::Call {
         method: "editMessageText",
         params,
     }
@@ -67,8 +67,8 @@ pub(crate) fn edit(
 
 /// `editMessageReplyMarkup` with an empty inline keyboard: the message keeps its text and
 /// loses its buttons. The Bot API documents an empty `inline_keyboard` as "no keyboard".
-pub(crate) fn remove_inline_keyboard(chat_id: i64, message_id: i64) -> BotCall {
-    BotCall {
+pub(crate) fn remove_inline_keyboard(chat_id: i64, message_id: i64) -> OutgoingMessage {
+    OutgoingMessage::Call {
         method: "editMessageReplyMarkup",
         params: json!({
             "chat_id": chat_id,
@@ -82,13 +82,11 @@ pub(crate) async fn handle(
     app: &Bot,
     query: &CallbackQuery,
     user: &User,
-) -> anyhow::Result<Vec<BotCall>> {
+) -> anyhow::Result<Vec<OutgoingMessage>> {
     let id = callback_query_id(query);
-    let answer = |text: Option<String>| {
-        BotCall::from(OutgoingMessage::AnswerCallback {
-            callback_query_id: id.clone(),
-            text,
-        })
+    let answer = |text: Option<String>| OutgoingMessage::AnswerCallback {
+        callback_query_id: id.clone(),
+        text,
     };
     let stale = app.texts.get(t!("callback_stale"), user.lang).await;
     let admin_data = query
@@ -177,8 +175,8 @@ async fn choose_language(
     conversation: &Conversation<'_>,
     lang: Lang,
     message_id: i64,
-    answer: impl Fn(Option<String>) -> BotCall,
-) -> anyhow::Result<Vec<BotCall>> {
+    answer: impl Fn(Option<String>) -> OutgoingMessage,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
     conversation
         .app
         .users

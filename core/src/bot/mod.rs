@@ -16,7 +16,6 @@ pub mod webhook;
 use crate::t;
 use crate::texts::TextKey;
 use chrono::NaiveDate;
-use serde_json::Value;
 use telegram_bot_raw::{MessageChat, MessageKind};
 
 use std::sync::Arc;
@@ -116,40 +115,11 @@ pub(crate) enum Input<'a> {
     Other,
 }
 
-/// One Bot API call made in answer to an update. Wider than [`OutgoingMessage`]: callbacks
-/// also edit messages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BotCall {
-    pub method: &'static str,
-    pub params: Value,
-}
-
-impl BotCall {
-    /// `{"method": "...", ...params}`: Telegram executes this when it is the body of the
-    /// webhook response, saving one round trip.
-    pub fn as_webhook_reply(&self) -> Value {
-        let mut body = self.params.clone();
-        if let Value::Object(map) = &mut body {
-            map.insert("method".into(), Value::String(self.method.into()));
-        }
-        body
-    }
-}
-
-impl From<OutgoingMessage> for BotCall {
-    fn from(message: OutgoingMessage) -> Self {
-        BotCall {
-            method: message.method(),
-            params: message.params(),
-        }
-    }
-}
-
 /// Claims the update (dedup) and handles it. `None`: the update was processed before.
 pub async fn process_update(
     app: &Bot,
     update: &IncomingUpdate,
-) -> anyhow::Result<Option<Vec<BotCall>>> {
+) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
     match &update.kind {
         UpdateKind::Message(message) => {
             // Groups and channels are not part of the promo: claimed, then ignored.
@@ -165,7 +135,7 @@ pub async fn process_update(
                 return Ok(None);
             };
             let replies = handle_message(app, message, &user).await?;
-            Ok(Some(replies.into_iter().map(BotCall::from).collect()))
+            Ok(Some(replies))
         }
         UpdateKind::CallbackQuery(query) => {
             let Some(user) = app
@@ -188,7 +158,7 @@ pub async fn process_update(
     }
 }
 
-async fn claim_only(app: &Bot, update_id: i64) -> anyhow::Result<Option<Vec<BotCall>>> {
+async fn claim_only(app: &Bot, update_id: i64) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
     Ok(app.claim_update(update_id).await?.then(Vec::new))
 }
 
@@ -741,16 +711,5 @@ mod tests {
             promo_phase(None, None, d("2026-12-01").unwrap_or_default()),
             PromoPhase::Running { end: None }
         );
-    }
-
-    #[test]
-    fn a_webhook_reply_carries_the_method_and_the_parameters() {
-        let call = BotCall {
-            method: "editMessageText",
-            params: serde_json::json!({"chat_id": 1, "message_id": 2, "text": "x"}),
-        };
-        let body = call.as_webhook_reply();
-        assert_eq!(body["method"], "editMessageText");
-        assert_eq!(body["message_id"], 2);
     }
 }

@@ -10,7 +10,7 @@ use crate::telegram::{InlineKeyboardButton, InlineKeyboardMarkup, OutgoingMessag
 use crate::users::UserStatus;
 
 use super::dialogue::DialogueState;
-use super::{BotCall, Conversation};
+use super::Conversation;
 
 /// callback_data of the "check again" button.
 pub(crate) const CHECK: &str = "sub:check";
@@ -112,8 +112,8 @@ async fn keyboard(conversation: &Conversation<'_>) -> InlineKeyboardMarkup {
 pub(crate) async fn check(
     conversation: &Conversation<'_>,
     message_id: i64,
-    answer: impl Fn(Option<String>) -> BotCall,
-) -> anyhow::Result<Vec<BotCall>> {
+    answer: impl Fn(Option<String>) -> OutgoingMessage,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
     if conversation.user.status != UserStatus::Registering
         || conversation.user.phone_masked.is_none()
     {

@@ -68,9 +68,9 @@ async fn receive_update(State(app): State<Bot>, headers: HeaderMap, body: Bytes)
             };
             for call in &calls {
                 let result: Result<serde_json::Value, _> =
-                    app.telegram.call(call.method, &call.params).await;
+                    app.telegram.call(call.method(), &call.params()).await;
                 if let Err(e) = result {
-                    tracing::warn!(update_id = update.update_id, method = call.method, error = %e, "reply failed");
+                    tracing::warn!(update_id = update.update_id, method = call.method(), error = %e, "reply failed");
                 }
             }
             match in_response {

@@ -31,7 +31,9 @@ use crate::db::PgPool;
 use crate::jobs::CampaignJob;
 use crate::queue::{JobError, JobMessage, QueueName, MAX_DELAY};
 use crate::sendrate::{Permit, RateLimiter, WaitReason};
-use crate::telegram::{InlineKeyboardButton, ReplyMarkup, SendMessage, TelegramError};
+use crate::telegram::{
+    InlineKeyboardButton, OutgoingMessage, ReplyMarkup, SendMessage, TelegramError,
+};
 
 /// A row left in `sending` longer than this belongs to a runner that died.
 pub const STALE_SENDING_AFTER: Duration = Duration::from_secs(60);
@@ -166,11 +168,14 @@ impl CampaignContent {
 
     /// The Bot API method and parameters for one chat: `sendMessage`, or `sendPhoto`
     /// with the text as caption.
-    pub fn request(&self, chat_id: i64, paid_broadcast: bool) -> (&'static str, Value) {
+    pub fn request(&self, chat_id: i64, paid_broadcast: bool) -> OutgoingMessage {
         let message = self.message(chat_id, paid_broadcast);
+        let Some(photo) = &self.photo else {
+            return OutgoingMessage::Send(message);
+        };
         let mut params = serde_json::to_value(&message).unwrap_or(Value::Null);
-        let (Some(photo), Value::Object(map)) = (&self.photo, &mut params) else {
-            return ("sendMessage", params);
+        let Value::Object(map) = &mut params else {
+            return OutgoingMessage::Send(message);
         };
         let text = map.remove("text");
         if !self.text.is_empty() {
@@ -179,7 +184,10 @@ impl CampaignContent {
         map.remove("link_preview_options");
         let photo = self.photo_file_id.as_ref().unwrap_or(photo);
         map.insert("photo".into(), Value::String(photo.clone()));
-        ("sendPhoto", params)
+        OutgoingMessage::Call {
+            method: "sendPhoto",
+            params,
+        }
     }
 
     /// Whether the next send uploads the photo (a URL Telegram has not fetched for us
@@ -896,7 +904,8 @@ impl<'a> Slice<'a> {
 
     fn launch(&mut self, delivery: Delivery) {
         self.uploading = self.content.needs_upload();
-        let (method, params) = self.content.request(delivery.chat_id, self.paid_broadcast);
+        let request = self.content.request(delivery.chat_id, self.paid_broadcast);
+        let (method, params) = (request.method(), request.params());
         let telegram = self.app.telegram.clone();
         self.in_flight.spawn(async move {
             let result = telegram.call::<Value, Value>(method, &params).await;
@@ -1365,7 +1374,8 @@ mod tests {
         }))
         .expect("valid content");
         assert!(content.needs_upload());
-        let (method, params) = content.request(7, false);
+        let request = content.request(7, false);
+        let (method, params) = (request.method(), request.params());
         assert_eq!(method, "sendPhoto");
         assert_eq!(params["photo"], "https://example.com/prize.jpg");
         assert_eq!(params["caption"], "Призы");
@@ -1376,7 +1386,7 @@ mod tests {
         ]});
         content.photo_file_id = largest_photo_file_id(&sent);
         assert!(!content.needs_upload());
-        assert_eq!(content.request(7, false).1["photo"], "large");
+        assert_eq!(content.request(7, false).params()["photo"], "large");
         let long_caption = "x".repeat(CAPTION_LIMIT + 1);
         let too_long = serde_json::json!({"text": long_caption, "photo": "AgACAgIAAx"});
         assert!(CampaignContent::parse(&too_long).is_err());

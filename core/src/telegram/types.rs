@@ -184,14 +184,20 @@ impl SendMessage {
     }
 }
 
-/// Any method call the bot makes as a reply. Kept as an enum so a handler can return its
-/// effects and the caller decides whether they go over HTTP or into the webhook response.
+/// Any Bot API call the platform makes: the one shape of an outgoing call. Handlers
+/// return these as their effects and the caller decides whether they go over HTTP or
+/// into the webhook response; the campaign runner builds them per recipient.
 #[derive(Debug, Clone)]
 pub enum OutgoingMessage {
     Send(SendMessage),
     AnswerCallback {
         callback_query_id: String,
         text: Option<String>,
+    },
+    /// Any other method (`editMessageText`, `sendPhoto`, ...) with its parameters.
+    Call {
+        method: &'static str,
+        params: Value,
     },
 }
 
@@ -200,6 +206,7 @@ impl OutgoingMessage {
         match self {
             OutgoingMessage::Send(_) => "sendMessage",
             OutgoingMessage::AnswerCallback { .. } => "answerCallbackQuery",
+            OutgoingMessage::Call { method, .. } => method,
         }
     }
 
@@ -216,6 +223,7 @@ impl OutgoingMessage {
                 }
                 v
             }
+            OutgoingMessage::Call { params, .. } => params.clone(),
         }
     }
 
@@ -260,6 +268,17 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_webhook_reply_carries_the_method_and_the_parameters() {
+        let call = OutgoingMessage::Call {
+            method: "editMessageText",
+            params: serde_json::json!({"chat_id": 1, "message_id": 2, "text": "x"}),
+        };
+        let body = call.as_webhook_reply();
+        assert_eq!(body["method"], "editMessageText");
+        assert_eq!(body["message_id"], 2);
     }
 
     #[test]

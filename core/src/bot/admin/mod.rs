@@ -22,7 +22,7 @@ use crate::telegram::{CallbackQuery, InlineKeyboardButton, OutgoingMessage, Send
 use crate::texts::TextKey;
 
 use super::callbacks::remove_inline_keyboard;
-use super::{BotCall, Conversation, Input};
+use super::{Conversation, Input};
 
 /// Every callback of an admin button starts with this, so the dialogue can route it here.
 pub const CALLBACK_PREFIX: &str = "adm:";
@@ -110,15 +110,13 @@ pub(crate) async fn try_handle_callback(
     data: &str,
     callback_query_id: &str,
     message_id: i64,
-) -> anyhow::Result<Option<Vec<BotCall>>> {
+) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
     if !data.starts_with(CALLBACK_PREFIX) {
         return Ok(None);
     }
-    let answer = |text: Option<String>| {
-        BotCall::from(OutgoingMessage::AnswerCallback {
-            callback_query_id: callback_query_id.to_owned(),
-            text,
-        })
+    let answer = |text: Option<String>| OutgoingMessage::AnswerCallback {
+        callback_query_id: callback_query_id.to_owned(),
+        text,
     };
     // `Some((notice, replies))` when the tap was acted on. Nothing is sent before this
     // is known: on an error the update fails, Telegram retries it, and the buttons must
@@ -171,7 +169,7 @@ pub(crate) async fn try_handle_callback(
     let mut calls = Vec::with_capacity(replies.len() + 2);
     calls.push(answer(notice));
     calls.push(remove_inline_keyboard(conversation.chat_id, message_id));
-    calls.extend(replies.into_iter().map(BotCall::from));
+    calls.extend(replies);
     Ok(Some(calls))
 }
 
@@ -181,7 +179,7 @@ pub(crate) async fn try_handle_callback(
 pub async fn handle_callback(
     app: &Bot,
     query: &CallbackQuery,
-) -> anyhow::Result<Option<Vec<BotCall>>> {
+) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
     let Some(data) = query
         .data
         .as_deref()
