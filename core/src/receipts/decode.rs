@@ -1,5 +1,10 @@
 //! Reads the QR text from a shopper's receipt photo (JPEG or PNG) locally, so that
 //! duplicates and junk are rejected before a paid ProverkaCheka call.
+//!
+//! Two readers, chosen by measurement (BENCHMARKS.md, `## receipt-verifier`): rxing
+//! (a pure-Rust port of ZXing) reads most photos in a few milliseconds; rqrr, with our
+//! pre-processing, reads strongly slanted codes that rxing misses. Each pass prepares
+//! the picture differently for one of them.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,16 +13,16 @@ use std::time::{Duration, Instant};
 use image::{ImageError, ImageReader, Limits};
 
 /// Photos are downscaled to this longest side: phone photos carry far more pixels than
-/// a receipt QR needs, and rqrr's cost grows with the pixel count.
+/// a receipt QR needs, and every pass's cost grows with the pixel count.
 const MAX_SIDE: u32 = 1600;
 
 /// Time per picture (from the start of [`decode_qr_text`], image decoding included)
-/// after which no further fallback pass is started. Readable photos are decoded in
-/// 5–90 ms (BENCHMARKS.md, `## receipt-verifier`); past this point the remaining passes
-/// rarely find anything, while on a noisy photo one of them can make rqrr chase
-/// speckles for seconds. Giving up is cheap: the upload then goes to ProverkaCheka as
-/// `qrfile`. A pass already running is not interrupted (rqrr cannot be stopped), so
-/// this bounds how many passes run, not the worst case of a single one.
+/// after which no further fallback pass is started. Every pass of a Telegram-sized
+/// photo together takes ~90 ms (BENCHMARKS.md, `## receipt-verifier`), so the budget
+/// only cuts large or noisy pictures short, where one rqrr pass can chase speckles for
+/// seconds. Giving up is cheap: the picture is then left to the caller's fallback. A
+/// pass already running is not interrupted (neither reader can be stopped), so this
+/// bounds how many passes run, not the worst case of a single one.
 pub const DECODE_BUDGET: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,18 +37,198 @@ pub enum DecodeError {
     NoQrCode,
 }
 
-/// One way of reading the picture; `None` when it does not apply to this picture.
-type Attempt = fn(&Gray) -> Option<Vec<String>>;
+/// One way of reading the picture. Public, with [`Pipeline`], so that `decode-bench`
+/// can measure what each pass reads and costs on the corpora.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// rqrr with its own adaptive threshold.
+    RqrrAdaptive,
+    /// rqrr on the picture halved (large, noisy) or doubled (small).
+    RqrrRescaled,
+    /// rqrr on our local-mean binarisation (faded print next to a darker background).
+    RqrrLocal,
+    /// rqrr on Otsu's global threshold (evenly lit, large modules).
+    RqrrOtsu,
+    /// rqrr on the local binarisation of the inverted picture (light-on-dark codes).
+    RqrrInverted,
+    /// rqrr on the local binarisation turned a quarter (skewed codes).
+    RqrrTurned,
+    /// rxing with ZXing's block-local threshold.
+    RxingHybrid,
+    /// rxing with ZXing's global histogram threshold (soft, blurred edges).
+    RxingGlobal,
+    /// rxing on the picture doubled (tiny modules).
+    RxingUpscaled,
+    /// rxing on the picture halved and framed with paper (a close-up: huge modules,
+    /// no quiet zone).
+    RxingHalved,
+    /// rxing after a local contrast stretch (faded print).
+    RxingStretched,
+    /// rxing after a local normalisation by mean and spread (glare, shadows).
+    RxingNormalised,
+    /// rxing on the inverted picture (light-on-dark codes).
+    RxingInverted,
+}
+
+impl Pass {
+    pub const ALL: [Pass; 13] = [
+        Pass::RxingHybrid,
+        Pass::RxingGlobal,
+        Pass::RxingUpscaled,
+        Pass::RxingHalved,
+        Pass::RxingStretched,
+        Pass::RxingNormalised,
+        Pass::RxingInverted,
+        Pass::RqrrAdaptive,
+        Pass::RqrrRescaled,
+        Pass::RqrrLocal,
+        Pass::RqrrOtsu,
+        Pass::RqrrInverted,
+        Pass::RqrrTurned,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::RqrrAdaptive => "rqrr-adaptive",
+            Pass::RqrrRescaled => "rqrr-rescaled",
+            Pass::RqrrLocal => "rqrr-local",
+            Pass::RqrrOtsu => "rqrr-otsu",
+            Pass::RqrrInverted => "rqrr-inverted",
+            Pass::RqrrTurned => "rqrr-turned",
+            Pass::RxingHybrid => "rxing-hybrid",
+            Pass::RxingGlobal => "rxing-global",
+            Pass::RxingUpscaled => "rxing-upscaled",
+            Pass::RxingHalved => "rxing-halved",
+            Pass::RxingStretched => "rxing-stretched",
+            Pass::RxingNormalised => "rxing-normalised",
+            Pass::RxingInverted => "rxing-inverted",
+        }
+    }
+
+    /// The texts of every code found; `None` when the pass does not apply to this
+    /// picture (a rescale of a picture that is neither large nor small).
+    fn run(self, gray: &Gray) -> Option<Vec<String>> {
+        match self {
+            Pass::RqrrAdaptive => Some(scan_adaptive(gray)),
+            Pass::RqrrRescaled => gray.rescaled().map(|s| scan_adaptive(&s)),
+            Pass::RqrrLocal => Some(scan_bitmap(&gray.locally_binarised(false))),
+            Pass::RqrrOtsu => Some(scan_bitmap(&gray.binarised())),
+            Pass::RqrrInverted => Some(scan_bitmap(&gray.locally_binarised(true))),
+            Pass::RqrrTurned => Some(scan_bitmap(&gray.locally_binarised(false).rotated())),
+            Pass::RxingHybrid => Some(rxing_scan(gray, RxingBinarizer::Hybrid)),
+            Pass::RxingGlobal => Some(rxing_scan(gray, RxingBinarizer::Global)),
+            Pass::RxingUpscaled => gray
+                .upscaled()
+                .map(|s| rxing_scan(&s, RxingBinarizer::Hybrid)),
+            Pass::RxingHalved => gray
+                .halved_in_frame()
+                .map(|s| rxing_scan(&s, RxingBinarizer::Hybrid)),
+            Pass::RxingStretched => Some(rxing_scan(&gray.stretched(), RxingBinarizer::Hybrid)),
+            Pass::RxingNormalised => Some(rxing_scan(&gray.normalised(), RxingBinarizer::Hybrid)),
+            Pass::RxingInverted => Some(rxing_scan(&gray.inverted(), RxingBinarizer::Hybrid)),
+        }
+    }
+}
+
+/// Which passes run, and in which order: kept selectable so that `decode-bench` can
+/// measure each on the same pictures (BENCHMARKS.md); [`decode_qr_text`] uses
+/// [`Pipeline::CHOSEN`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipeline {
+    /// rqrr with our pre-processing passes only (the decoder before issue 16).
+    Rqrr,
+    /// rxing (the ZXing port) only.
+    Rxing,
+    /// rqrr's cheap pass, then rxing, then the rest of the rqrr passes.
+    RqrrFirst,
+    /// rxing, then the rqrr passes.
+    RxingFirst,
+}
+
+impl Pipeline {
+    pub const CHOSEN: Pipeline = Pipeline::RxingFirst;
+    pub const ALL: [Pipeline; 4] = [
+        Pipeline::Rqrr,
+        Pipeline::Rxing,
+        Pipeline::RqrrFirst,
+        Pipeline::RxingFirst,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pipeline::Rqrr => "rqrr",
+            Pipeline::Rxing => "rxing",
+            Pipeline::RqrrFirst => "rqrr+rxing",
+            Pipeline::RxingFirst => "rxing+rqrr",
+        }
+    }
+
+    pub fn passes(self) -> Vec<Pass> {
+        match self {
+            // The decoder before issue 16. The rescale comes right after the cheap pass:
+            // on noisy photos it reads the code while the bitmap passes after it can
+            // spend hundreds of milliseconds each on speckles.
+            Pipeline::Rqrr => vec![
+                Pass::RqrrAdaptive,
+                Pass::RqrrRescaled,
+                Pass::RqrrLocal,
+                Pass::RqrrOtsu,
+                Pass::RqrrInverted,
+                Pass::RqrrTurned,
+            ],
+            Pipeline::Rxing => vec![
+                Pass::RxingHybrid,
+                Pass::RxingStretched,
+                Pass::RxingNormalised,
+                Pass::RxingHalved,
+                Pass::RxingUpscaled,
+                Pass::RxingInverted,
+            ],
+            Pipeline::RqrrFirst => [Pass::RqrrAdaptive]
+                .into_iter()
+                .chain(COMBINED.into_iter().filter(|p| *p != Pass::RqrrAdaptive))
+                .collect(),
+            Pipeline::RxingFirst => COMBINED.to_vec(),
+        }
+    }
+}
+
+/// The passes of [`Pipeline::RxingFirst`], in the order that reads the most pictures
+/// per millisecond (`decode-bench --passes`, BENCHMARKS.md): each pass after the first
+/// is there for the pictures the ones before it miss. rxing's block threshold reads
+/// nine in ten photos in ~4 ms; rqrr's rescale reads slanted and noisy ones; the
+/// contrast stretch, faded print; Otsu, evenly lit slanted codes; the normalisation,
+/// glare and shadows; the framed half, close-ups; the doubled picture, codes of 2–3 px
+/// per module; rqrr's own threshold, a few strongly slanted codes. The inversion comes
+/// last, for the rare light-on-dark code. Passes that read nothing the others miss on
+/// either corpus (rqrr's local, inverted and turned bitmaps, rxing's global
+/// threshold) are left out, so that an unreadable picture is given up in ~90 ms.
+const COMBINED: [Pass; 9] = [
+    Pass::RxingHybrid,
+    Pass::RqrrRescaled,
+    Pass::RxingStretched,
+    Pass::RqrrOtsu,
+    Pass::RxingNormalised,
+    Pass::RxingHalved,
+    Pass::RxingUpscaled,
+    Pass::RqrrAdaptive,
+    Pass::RxingInverted,
+];
+
+/// Runs one pass alone on the picture: every text it reads (for `decode-bench`).
+pub fn decode_with_pass(image_bytes: &[u8], pass: Pass) -> Result<Vec<String>, DecodeError> {
+    if image_bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let gray = load_gray(image_bytes)?;
+    Ok(pass.run(&gray).unwrap_or_default())
+}
 
 /// Finds and decodes a QR code in the image.
 ///
-/// When the picture holds several codes, a fiscal one (`fn=`) is preferred. The cheap
-/// pass (rqrr's own adaptive threshold) handles most photos; only when it finds nothing
-/// fiscal are the fallbacks tried, cheapest and most productive first, until one finds
-/// a fiscal code or [`DECODE_BUDGET`] is spent: a rescale (a quarter of the pixels for
-/// large pictures, and halving averages sensor noise away), a local-mean binarisation
-/// (faded prints next to a darker background, where rqrr's fixed 5 % margin fails),
-/// Otsu's global threshold, inversion (light-on-dark codes) and a 90° rotation.
+/// When the picture holds several codes, a fiscal one (`fn=`) is preferred. The passes
+/// of [`Pipeline::CHOSEN`] run, most productive per millisecond first, until one finds
+/// a fiscal code or [`DECODE_BUDGET`] is spent.
 pub fn decode_qr_text(image_bytes: &[u8]) -> Result<String, DecodeError> {
     decode_qr_text_within(image_bytes, DECODE_BUDGET)
 }
@@ -53,27 +238,24 @@ pub fn decode_qr_text(image_bytes: &[u8]) -> Result<String, DecodeError> {
 /// since unoptimised debug builds are about ten times slower than the release build
 /// [`DECODE_BUDGET`] is sized for.
 pub fn decode_qr_text_within(image_bytes: &[u8], budget: Duration) -> Result<String, DecodeError> {
+    decode_qr_text_using(image_bytes, Pipeline::CHOSEN, budget)
+}
+
+/// [`decode_qr_text_within`] with another [`Pipeline`], for measurements.
+pub fn decode_qr_text_using(
+    image_bytes: &[u8],
+    pipeline: Pipeline,
+    budget: Duration,
+) -> Result<String, DecodeError> {
     let started = Instant::now();
     if image_bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
     let gray = load_gray(image_bytes)?;
 
-    // The rescale comes right after the cheap pass: it is the cheapest fallback, and on
-    // noisy photos it is the one that reads the code while the bitmap passes below can
-    // spend hundreds of milliseconds each on speckles (noisy-033 and noisy-048 of seed 1
-    // are read only by it).
-    let attempts: [Attempt; 6] = [
-        |g| Some(scan_adaptive(g)),
-        |g| g.rescaled().map(|s| scan_adaptive(&s)),
-        |g| Some(scan_bitmap(&g.locally_binarised(false))),
-        |g| Some(scan_bitmap(&g.binarised())),
-        |g| Some(scan_bitmap(&g.locally_binarised(true))),
-        |g| Some(scan_bitmap(&g.locally_binarised(false).rotated())),
-    ];
     let mut other_text = None;
-    for (index, attempt) in attempts.into_iter().enumerate() {
-        // The cheap pass always runs, however long the image took to load: a slow JPEG
+    for (index, pass) in pipeline.passes().into_iter().enumerate() {
+        // The first pass always runs, however long the image took to load: a slow JPEG
         // decode of a clear 12 MP photo must not cost the shopper the local read.
         if index > 0 && started.elapsed() >= budget {
             tracing::debug!(
@@ -83,7 +265,7 @@ pub fn decode_qr_text_within(image_bytes: &[u8], budget: Duration) -> Result<Str
             );
             break;
         }
-        let Some(texts) = attempt(&gray) else {
+        let Some(texts) = pass.run(&gray) else {
             continue;
         };
         let fiscal = texts
@@ -263,6 +445,168 @@ impl Gray {
     }
 }
 
+impl Gray {
+    /// Halves a close-up and frames it with paper: ZXing's threshold blocks are 8 px,
+    /// so a dark area many blocks wide loses its contrast, and a code that fills the
+    /// frame has no quiet zone left around its finder patterns. The border has the
+    /// brightness of the lightest tenth of the picture.
+    fn halved_in_frame(&self) -> Option<Gray> {
+        if self.w.min(self.h) < 600 {
+            return None;
+        }
+        let (inner_w, inner_h) = (self.w / 2, self.h / 2);
+        let border = inner_w.max(inner_h) / 16;
+        let (w, h) = (inner_w + 2 * border, inner_h + 2 * border);
+        let histogram = self.histogram();
+        let mut seen = 0;
+        let paper = (0..=255u8)
+            .rev()
+            .find(|&value| {
+                seen += histogram[usize::from(value)];
+                seen * 10 >= self.pixels.len() as u64
+            })
+            .unwrap_or(255);
+        let mut pixels = vec![paper; w * h];
+        for y in 0..inner_h {
+            for x in 0..inner_w {
+                let at = |dx: usize, dy: usize| {
+                    u16::from(self.pixels[(2 * y + dy) * self.w + 2 * x + dx])
+                };
+                pixels[(y + border) * w + x + border] =
+                    ((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1) + 2) / 4) as u8;
+            }
+        }
+        Some(Gray { w, h, pixels })
+    }
+
+    fn inverted(&self) -> Gray {
+        Gray {
+            w: self.w,
+            h: self.h,
+            pixels: self.pixels.iter().map(|&p| 255 - p).collect(),
+        }
+    }
+
+    /// Local contrast stretch: each pixel's distance from the mean of its neighbourhood
+    /// (about 1/40 of the picture), amplified fourfold after a 3×3 smoothing. A faded
+    /// print whose ink is 20–40 grey levels below its paper stays under ZXing's minimum
+    /// contrast per block (24 levels) otherwise.
+    fn stretched(&self) -> Gray {
+        let (w, h) = (self.w, self.h);
+        let smooth = box_mean(&self.pixels, w, h, 1);
+        let radius = (w.max(h) / 40).clamp(6, 120);
+        let mean = box_mean(&smooth, w, h, radius);
+        let pixels = smooth
+            .iter()
+            .zip(&mean)
+            .map(|(&p, &m)| (128 + (i32::from(p) - i32::from(m)) * 4).clamp(0, 255) as u8)
+            .collect();
+        Gray { w, h, pixels }
+    }
+
+    /// Each pixel's distance from the mean of its neighbourhood (a few modules across)
+    /// divided by the neighbourhood's spread: a washed-out finder pattern under a
+    /// glare spot or the print inside a shadow gets the same contrast as the rest. The
+    /// floor under the spread keeps flat paper from turning into amplified noise.
+    fn normalised(&self) -> Gray {
+        let (w, h) = (self.w, self.h);
+        let radius = (w.max(h) / 100).clamp(6, 120);
+        let values: Vec<u32> = self.pixels.iter().map(|&p| u32::from(p)).collect();
+        let squares: Vec<u32> = values.iter().map(|&p| p * p).collect();
+        let sums = window_sums(&values, w, h, radius);
+        let square_sums = window_sums(&squares, w, h, radius);
+        let (xs, ys) = (window_spans(w, radius), window_spans(h, radius));
+        let pixels = (0..w * h)
+            .map(|i| {
+                let count = (xs[i % w] * ys[i / w]) as f32;
+                let mean = sums[i] as f32 / count;
+                let variance = (square_sums[i] as f32 / count - mean * mean).max(0.0);
+                let p = f32::from(self.pixels[i]);
+                let value = 128.0 + 64.0 * (p - mean) / (variance.sqrt() + 8.0);
+                value.clamp(0.0, 255.0) as u8
+            })
+            .collect();
+        Gray { w, h, pixels }
+    }
+
+    /// Doubles a picture whose code may be tiny, bilinearly so that module edges stay
+    /// grey: ZXing's finder search needs a few pixels per module. Each new pixel sits a
+    /// quarter of an old pixel from the nearest old centre, hence the 9-3-3-1 weights.
+    fn upscaled(&self) -> Option<Gray> {
+        if self.w.max(self.h) > 1400 {
+            return None;
+        }
+        let (w, h) = (self.w * 2, self.h * 2);
+        let mut pixels = vec![0u8; w * h];
+        let at = |x: usize, y: usize| u32::from(self.pixels[y * self.w + x]);
+        for y in 0..self.h {
+            let (up, down) = (y.saturating_sub(1), (y + 1).min(self.h - 1));
+            for x in 0..self.w {
+                let (left, right) = (x.saturating_sub(1), (x + 1).min(self.w - 1));
+                let centre = at(x, y) * 9;
+                let mix = |nx: usize, ny: usize| {
+                    ((centre + 3 * at(nx, y) + 3 * at(x, ny) + at(nx, ny) + 8) / 16) as u8
+                };
+                pixels[2 * y * w + 2 * x] = mix(left, up);
+                pixels[2 * y * w + 2 * x + 1] = mix(right, up);
+                pixels[(2 * y + 1) * w + 2 * x] = mix(left, down);
+                pixels[(2 * y + 1) * w + 2 * x + 1] = mix(right, down);
+            }
+        }
+        Some(Gray { w, h, pixels })
+    }
+}
+
+/// Sum of `values` over the (2r+1)² window around every pixel, clipped at the edges:
+/// column sums slide down the rows, then a running sum slides along each row, so the
+/// cost does not depend on the radius. Callers keep `255² × (2r+1)²` within `u32`.
+fn window_sums(values: &[u32], w: usize, h: usize, radius: usize) -> Vec<u32> {
+    let mut columns = vec![0u32; w];
+    for row in values.chunks_exact(w).take(radius.min(h)) {
+        columns.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
+    }
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        if y + radius < h {
+            let row = &values[(y + radius) * w..(y + radius + 1) * w];
+            columns.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
+        }
+        if y > radius {
+            let row = &values[(y - radius - 1) * w..(y - radius) * w];
+            columns.iter_mut().zip(row).for_each(|(c, &v)| *c -= v);
+        }
+        let mut sum: u32 = columns[..radius.min(w)].iter().sum();
+        for x in 0..w {
+            if x + radius < w {
+                sum += columns[x + radius];
+            }
+            if x > radius {
+                sum -= columns[x - radius - 1];
+            }
+            out.push(sum);
+        }
+    }
+    out
+}
+
+/// How many pixels the clipped window around each coordinate spans along one axis.
+fn window_spans(length: usize, radius: usize) -> Vec<u32> {
+    (0..length)
+        .map(|i| ((i + radius + 1).min(length) - i.saturating_sub(radius)) as u32)
+        .collect()
+}
+
+/// Mean over a (2r+1)² window, clipped at the edges.
+fn box_mean(pixels: &[u8], w: usize, h: usize, radius: usize) -> Vec<u8> {
+    let values: Vec<u32> = pixels.iter().map(|&p| u32::from(p)).collect();
+    let sums = window_sums(&values, w, h, radius);
+    let (xs, ys) = (window_spans(w, radius), window_spans(h, radius));
+    sums.iter()
+        .enumerate()
+        .map(|(i, &sum)| (sum / (xs[i % w] * ys[i / w])) as u8)
+        .collect()
+}
+
 struct Bitmap {
     w: usize,
     h: usize,
@@ -302,6 +646,60 @@ fn scan_bitmap(bitmap: &Bitmap) -> Vec<String> {
     })
 }
 
+#[derive(Clone, Copy)]
+enum RxingBinarizer {
+    /// ZXing's local threshold over 8×8 blocks: uneven light, shadows.
+    Hybrid,
+    /// One threshold from the histogram: soft (blurred) edges that the block
+    /// threshold breaks up.
+    Global,
+}
+
+/// rxing's QR reader (the zxing-cpp detector, then the classic ZXing one), every code
+/// of the picture.
+fn rxing_scan(gray: &Gray, binarizer: RxingBinarizer) -> Vec<String> {
+    use rxing::multi::MultipleBarcodeReader;
+    use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, Reader};
+
+    guarded(|| {
+        let hints = DecodeHints {
+            TryHarder: Some(true),
+            PossibleFormats: Some([BarcodeFormat::QR_CODE].into_iter().collect()),
+            ..DecodeHints::default()
+        };
+        let Ok(source) =
+            Luma8LuminanceSource::new(gray.pixels.clone(), gray.w as u32, gray.h as u32)
+        else {
+            return Vec::new();
+        };
+        fn read<B: rxing::Binarizer>(
+            bitmap: &mut BinaryBitmap<B>,
+            hints: &DecodeHints,
+        ) -> Vec<String> {
+            let mut texts: Vec<String> = rxing::qrcode::cpp_port::QrReader
+                .decode_multiple_with_hints(bitmap, hints)
+                .map(|results| results.iter().map(|r| r.getText().to_owned()).collect())
+                .unwrap_or_default();
+            if texts.is_empty() {
+                if let Ok(result) = rxing::qrcode::QRCodeReader.decode_with_hints(bitmap, hints) {
+                    texts.push(result.getText().to_owned());
+                }
+            }
+            texts
+        }
+        match binarizer {
+            RxingBinarizer::Hybrid => read(
+                &mut BinaryBitmap::new(rxing::common::HybridBinarizer::new(source)),
+                &hints,
+            ),
+            RxingBinarizer::Global => read(
+                &mut BinaryBitmap::new(rxing::common::GlobalHistogramBinarizer::new(source)),
+                &hints,
+            ),
+        }
+    })
+}
+
 fn decoded_texts<E>(
     results: impl Iterator<Item = Result<(rqrr::MetaData, String), E>>,
 ) -> Vec<String> {
@@ -337,6 +735,26 @@ mod tests {
             .write_to(&mut bytes, image::ImageFormat::Png)
             .expect("PNG encodes");
         bytes.into_inner()
+    }
+
+    #[test]
+    fn window_sums_equal_a_direct_count_at_every_radius() {
+        let (w, h) = (7, 5);
+        let values: Vec<u32> = (0..w * h).map(|i| (i * 37 % 11) as u32).collect();
+        for radius in [0, 1, 2, 6] {
+            let sums = window_sums(&values, w, h, radius);
+            for y in 0..h {
+                for x in 0..w {
+                    let mut direct = 0;
+                    for yy in y.saturating_sub(radius)..(y + radius + 1).min(h) {
+                        for xx in x.saturating_sub(radius)..(x + radius + 1).min(w) {
+                            direct += values[yy * w + xx];
+                        }
+                    }
+                    assert_eq!(sums[y * w + x], direct, "radius {radius} at ({x}, {y})");
+                }
+            }
+        }
     }
 
     #[test]
