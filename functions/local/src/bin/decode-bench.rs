@@ -1,39 +1,87 @@
-//! `decode-bench`: how many receipt-QR photos the verifier reads locally, and how fast.
+//! `decode-bench`: how many receipt-QR photos the verifier reads locally, and how fast,
+//! side by side with OpenCV's two QR readers on the very same pictures.
 //!
-//! Generates the seeded corpus of `promo_testkit::corpus` (rotated, blurred, slanted,
-//! noisy, faded, small and 12-megapixel pictures), then times `decode_qr_text` on each
-//! JPEG, one at a time on one thread, as a verifier Lambda does. A picture counts as
-//! decoded only when the text read equals the text encoded.
+//! Generates the seeded corpora of `promo_testkit::corpus`: the first one (rotated,
+//! blurred, slanted, noisy, faded, small and 12-megapixel pictures) and the hard one
+//! (`corpus::hard`: tiny codes, glare, shadows, crumpled paper, screenshots, JPEG
+//! 40–60). Then times `decode_qr_text` on each JPEG, one at a time on one thread, as a
+//! verifier Lambda does. A picture counts as decoded only when the text read equals the
+//! text encoded. When `python3 -c "import cv2"` works (PyPI
+//! `opencv-contrib-python-headless`), the pictures are also written to a temporary
+//! directory and read by `infra/bench/opencv_decode.py` with `cv2.QRCodeDetector` and
+//! `cv2.wechat_qrcode_WeChatQRCode`, on one thread, timed the same way (JPEG decode
+//! included).
 //!
 //! ```text
-//! cargo run --release -p promo --bin decode-bench -- --seed 1 --per-kind 50
+//! cargo run --release -p promo --bin decode-bench -- --seed 1
+//! cargo run --release -p promo --bin decode-bench -- --pipelines all   # rqrr vs rxing
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use promo_core::receipts::decode_qr_text;
-use promo_testkit::corpus::{self, Distortion};
+use promo_core::receipts::decode::{
+    decode_qr_text_using, decode_with_pass, Pass, Pipeline, DECODE_BUDGET,
+};
+use promo_testkit::corpus::{self, hard};
 
 #[derive(Parser)]
 #[command(
     name = "decode-bench",
-    about = "Local QR decode rate and time per receipt photo"
+    about = "Local QR decode rate and time per receipt photo, beside OpenCV"
 )]
 struct Cli {
-    /// Seed of the corpus; the same seed gives the same pictures.
+    /// Seed of the corpora; the same seed gives the same pictures.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Pictures per distortion (8 distortions).
+    /// Pictures per distortion of the first corpus (8 distortions); 0 leaves it out.
     #[arg(long, default_value_t = 50)]
     per_kind: usize,
-    /// List every picture that was not decoded.
+    /// Pictures per kind of the hard corpus (12 kinds); 0 leaves it out.
+    #[arg(long, default_value_t = 50)]
+    hard_per_kind: usize,
+    /// Only these distortions / kinds (comma-separated names, e.g. `glare,faded`).
+    #[arg(long)]
+    kinds: Option<String>,
+    /// Our pipelines to measure: `chosen` (what `decode_qr_text` runs), `all`, or a
+    /// comma-separated list of rqrr, rxing, rqrr+rxing, rxing+rqrr.
+    #[arg(long, default_value = "chosen")]
+    pipelines: String,
+    /// Instead of the comparison: run every decoding pass alone on every picture and
+    /// report what each reads and costs (to choose the passes and their order).
+    #[arg(long)]
+    passes: bool,
+    /// With --passes: also write every picture's result and time per pass to this CSV.
+    #[arg(long)]
+    passes_csv: Option<PathBuf>,
+    /// Do not run OpenCV even when it is installed.
+    #[arg(long)]
+    no_opencv: bool,
+    /// List every picture that our chosen pipeline did not decode.
     #[arg(long)]
     verbose: bool,
     /// Also write every picture to this directory (JPEG as benchmarked, plus a PNG copy).
     #[arg(long)]
-    dump: Option<std::path::PathBuf>,
+    dump: Option<PathBuf>,
+}
+
+/// A picture of either corpus.
+struct Picture {
+    corpus: &'static str,
+    group: &'static str,
+    name: String,
+    qr_text: String,
+    jpeg: Vec<u8>,
+}
+
+/// One reader's result on one picture.
+#[derive(Clone, Copy)]
+struct Outcome {
+    decoded: bool,
+    time: Duration,
 }
 
 #[derive(Default)]
@@ -43,23 +91,27 @@ struct Tally {
 }
 
 impl Tally {
-    fn row(&mut self, name: &str) -> String {
-        self.times.sort_unstable();
-        let total = self.times.len();
-        let rate = if total == 0 {
+    fn add(&mut self, outcome: Outcome) {
+        self.decoded += usize::from(outcome.decoded);
+        self.times.push(outcome.time);
+    }
+
+    fn rate(&self) -> f64 {
+        if self.times.is_empty() {
             0.0
         } else {
-            100.0 * self.decoded as f64 / total as f64
-        };
-        format!(
-            "{name:<13} {:>4}/{:<4} {rate:>6.1} % {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
-            self.decoded,
-            total,
-            millis(percentile(&self.times, 50.0)),
-            millis(percentile(&self.times, 90.0)),
-            millis(percentile(&self.times, 99.0)),
-            millis(self.times.last().copied().unwrap_or_default()),
-        )
+            100.0 * self.decoded as f64 / self.times.len() as f64
+        }
+    }
+
+    fn sorted(&self) -> Vec<Duration> {
+        let mut times = self.times.clone();
+        times.sort_unstable();
+        times
+    }
+
+    fn p(&self, percent: f64) -> f64 {
+        millis(percentile(&self.sorted(), percent))
     }
 }
 
@@ -76,14 +128,276 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn dump(dir: &std::path::Path, images: &[corpus::CorpusImage]) -> std::io::Result<()> {
+/// Both corpora, generated on every core (each picture is seeded on its own, so the
+/// order of work does not change them; generation is not measured).
+fn pictures(cli: &Cli) -> Vec<Picture> {
+    enum Job {
+        First(corpus::Distortion, usize),
+        Hard(hard::Kind, usize),
+    }
+    let wanted = |name: &str| {
+        cli.kinds
+            .as_deref()
+            .is_none_or(|kinds| kinds.split(',').any(|kind| kind.trim() == name))
+    };
+    let mut jobs = Vec::new();
+    for distortion in corpus::Distortion::ALL
+        .into_iter()
+        .filter(|d| wanted(d.name()))
+    {
+        jobs.extend((0..cli.per_kind).map(|index| Job::First(distortion, index)));
+    }
+    for kind in hard::Kind::ALL.into_iter().filter(|k| wanted(k.name())) {
+        jobs.extend((0..cli.hard_per_kind).map(|index| Job::Hard(kind, index)));
+    }
+    let seed = cli.seed;
+    let make = |job: &Job| match *job {
+        Job::First(distortion, index) => {
+            let image = corpus::generate_one(seed, distortion, index);
+            Picture {
+                corpus: "first",
+                group: image.distortion.name(),
+                name: image.name,
+                qr_text: image.qr_text,
+                jpeg: image.jpeg,
+            }
+        }
+        Job::Hard(kind, index) => {
+            let image = hard::generate_one(seed, kind, index);
+            Picture {
+                corpus: "hard",
+                group: image.kind.name(),
+                name: format!("hard-{}", image.name),
+                qr_text: image.qr_text,
+                jpeg: image.jpeg,
+            }
+        }
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut slots: Vec<Option<Picture>> = (0..jobs.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (jobs, make) = (&jobs, &make);
+                scope.spawn(move || {
+                    (worker..jobs.len())
+                        .step_by(workers)
+                        .map(|index| (index, make(&jobs[index])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            // A panic in the generator is a bug in the corpus; let it show.
+            let done = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (index, picture) in done {
+                slots[index] = Some(picture);
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+fn write_pictures(dir: &Path, pictures: &[Picture], png: bool) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for image in images {
-        std::fs::write(dir.join(format!("{}.jpg", image.name)), &image.jpeg)?;
-        let png = image.png().map_err(std::io::Error::other)?;
-        std::fs::write(dir.join(format!("{}.png", image.name)), png)?;
+    for picture in pictures {
+        std::fs::write(dir.join(format!("{}.jpg", picture.name)), &picture.jpeg)?;
+        if png {
+            let decoded = image::load_from_memory(&picture.jpeg).map_err(std::io::Error::other)?;
+            decoded
+                .save(dir.join(format!("{}.png", picture.name)))
+                .map_err(std::io::Error::other)?;
+        }
     }
     Ok(())
+}
+
+fn parse_pipelines(list: &str) -> Result<Vec<Pipeline>, String> {
+    match list {
+        "chosen" => return Ok(vec![Pipeline::CHOSEN]),
+        "all" => return parse_pipelines("rxing+rqrr,rqrr,rxing,rqrr+rxing"),
+        _ => {}
+    }
+    let mut pipelines = list
+        .split(',')
+        .map(|name| {
+            Pipeline::ALL
+                .into_iter()
+                .find(|pipeline| pipeline.name() == name.trim())
+                .ok_or_else(|| format!("unknown pipeline {name:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // The chosen pipeline comes first: the ratios are taken against the first column.
+    pipelines.sort_by_key(|pipeline| *pipeline != Pipeline::CHOSEN);
+    Ok(pipelines)
+}
+
+/// Why OpenCV cannot run here, or `None` when it can.
+fn opencv_missing() -> Option<String> {
+    let probe = Command::new("python3")
+        .args([
+            "-c",
+            "import cv2; cv2.QRCodeDetector; cv2.wechat_qrcode_WeChatQRCode",
+        ])
+        .output();
+    match probe {
+        Ok(output) if output.status.success() => None,
+        Ok(output) => Some(
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("import failed")
+                .to_owned(),
+        ),
+        Err(error) => Some(format!("python3 could not be started: {error}")),
+    }
+}
+
+/// Runs the OpenCV script on the pictures: per picture name, the outcome of
+/// `QRCodeDetector` and of `WeChatQRCode`.
+fn run_opencv(pictures: &[Picture]) -> Result<HashMap<String, [Outcome; 2]>, String> {
+    let dir = std::env::temp_dir().join(format!("decode-bench-{}", std::process::id()));
+    write_pictures(&dir, pictures, false).map_err(|e| format!("writing the pictures: {e}"))?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/bench/opencv_decode.py");
+    let output = Command::new("python3").arg(&script).arg(&dir).output();
+    // The pictures are regenerated from the seed at will; never leave them behind.
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = output.map_err(|e| format!("running {}: {e}", script.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let expected: HashMap<&str, &str> = pictures
+        .iter()
+        .map(|p| (p.name.as_str(), p.qr_text.as_str()))
+        .collect();
+    let mut outcomes = HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("bad line {line:?}: {e}"))?;
+        let file = value["file"].as_str().unwrap_or_default();
+        let name = file.trim_end_matches(".jpg");
+        let Some(&text) = expected.get(name) else {
+            continue;
+        };
+        let outcome = |reader: &str| Outcome {
+            decoded: value[reader]["texts"]
+                .as_array()
+                .is_some_and(|texts| texts.iter().any(|t| t.as_str() == Some(text))),
+            time: Duration::from_secs_f64(value[reader]["ms"].as_f64().unwrap_or(0.0) / 1000.0),
+        };
+        outcomes.insert(name.to_owned(), [outcome("qrcode"), outcome("wechat")]);
+    }
+    Ok(outcomes)
+}
+
+/// Every pass alone on every picture: per corpus and kind, how many each reads, how
+/// many of those the first pass misses, and its median time.
+fn report_passes(pictures: &[Picture], verbose: bool, csv: Option<&Path>) {
+    let mut outcomes: Vec<Vec<Outcome>> = Vec::with_capacity(pictures.len());
+    for picture in pictures {
+        let row = Pass::ALL
+            .iter()
+            .map(|pass| {
+                let start = Instant::now();
+                let texts = decode_with_pass(&picture.jpeg, *pass).unwrap_or_default();
+                Outcome {
+                    decoded: texts.contains(&picture.qr_text),
+                    time: start.elapsed(),
+                }
+            })
+            .collect();
+        outcomes.push(row);
+    }
+    println!("load average (1/5/15 min): {}", load_average());
+    let names: Vec<&str> = Pass::ALL.iter().map(|p| p.name()).collect();
+    if let Some(path) = csv {
+        let mut lines = vec![format!("corpus,kind,name,{}", names.join(","))];
+        for (picture, row) in pictures.iter().zip(&outcomes) {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|o| format!("{}:{:.2}", u8::from(o.decoded), millis(o.time)))
+                .collect();
+            lines.push(format!(
+                "{},{},{},{}",
+                picture.corpus,
+                picture.group,
+                picture.name,
+                cells.join(",")
+            ));
+        }
+        if let Err(error) = std::fs::write(path, lines.join("\n") + "\n") {
+            eprintln!("could not write {}: {error}", path.display());
+        }
+    }
+    for corpus_name in ["first", "hard"] {
+        let mut groups: Vec<&str> = Vec::new();
+        for picture in pictures.iter().filter(|p| p.corpus == corpus_name) {
+            if !groups.contains(&picture.group) {
+                groups.push(picture.group);
+            }
+        }
+        if groups.is_empty() {
+            continue;
+        }
+        println!();
+        println!(
+            "## {corpus_name} corpus, each pass alone: decoded (+ not by {}) · p50 ms",
+            names[0]
+        );
+        println!();
+        println!("| kind | any | {} |", names.join(" | "));
+        println!("|---|---|{}", "---|".repeat(names.len()));
+        for group in groups.iter().copied().chain(["all"]) {
+            let rows: Vec<&Vec<Outcome>> = pictures
+                .iter()
+                .zip(&outcomes)
+                .filter(|(p, _)| p.corpus == corpus_name && (group == "all" || p.group == group))
+                .map(|(_, row)| row)
+                .collect();
+            let any = rows
+                .iter()
+                .filter(|row| row.iter().any(|o| o.decoded))
+                .count();
+            let cells: Vec<String> = (0..names.len())
+                .map(|index| {
+                    let mut tally = Tally::default();
+                    let mut extra = 0;
+                    for row in &rows {
+                        tally.add(row[index]);
+                        extra += usize::from(row[index].decoded && !row[0].decoded);
+                    }
+                    format!("{} (+{extra}) · {:.1}", tally.decoded, tally.p(50.0))
+                })
+                .collect();
+            println!("| {group} | {any}/{} | {} |", rows.len(), cells.join(" | "));
+        }
+    }
+    if verbose {
+        println!();
+        for (picture, row) in pictures.iter().zip(&outcomes) {
+            let read: Vec<&str> = row
+                .iter()
+                .zip(&names)
+                .filter(|(o, _)| o.decoded)
+                .map(|(_, name)| *name)
+                .collect();
+            if !row[0].decoded {
+                println!("{}: {}", picture.name, read.join(", "));
+            }
+        }
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn main() {
@@ -91,60 +405,166 @@ fn main() {
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; run with --release for meaningful times");
     }
+    let pipelines = match parse_pipelines(&cli.pipelines) {
+        Ok(pipelines) => pipelines,
+        Err(error) => {
+            eprintln!("--pipelines: {error}");
+            std::process::exit(2);
+        }
+    };
     let started = Instant::now();
-    let images = corpus::generate(cli.seed, cli.per_kind);
+    let pictures = pictures(&cli);
     eprintln!(
         "generated {} pictures (seed {}) in {:.1} s",
-        images.len(),
+        pictures.len(),
         cli.seed,
         started.elapsed().as_secs_f64()
     );
-
     if let Some(dir) = &cli.dump {
-        if let Err(error) = dump(dir, &images) {
+        if let Err(error) = write_pictures(dir, &pictures, true) {
             eprintln!("could not write the pictures to {}: {error}", dir.display());
             std::process::exit(1);
         }
     }
 
-    let mut by_kind: BTreeMap<Distortion, Tally> = BTreeMap::new();
-    let mut all = Tally::default();
+    if cli.passes {
+        report_passes(&pictures, cli.verbose, cli.passes_csv.as_deref());
+        return;
+    }
+
+    let load_before = load_average();
+    // Readers by column: our pipelines, then OpenCV's two when available.
+    let mut readers: Vec<String> = pipelines
+        .iter()
+        .map(|p| {
+            if *p == Pipeline::CHOSEN {
+                format!("ours ({})", p.name())
+            } else {
+                p.name().to_owned()
+            }
+        })
+        .collect();
+    let mut results: Vec<Vec<Outcome>> = vec![Vec::new(); pictures.len()];
     let mut misses = Vec::new();
-    for image in &images {
-        let start = Instant::now();
-        let decoded = decode_qr_text(&image.jpeg);
-        let elapsed = start.elapsed();
-        let ok = decoded.as_deref() == Ok(image.qr_text.as_str());
-        let tally = by_kind.entry(image.distortion).or_default();
-        for tally in [tally, &mut all] {
-            tally.times.push(elapsed);
-            tally.decoded += usize::from(ok);
+    for pipeline in &pipelines {
+        for (picture, row) in pictures.iter().zip(&mut results) {
+            let start = Instant::now();
+            let decoded = decode_qr_text_using(&picture.jpeg, *pipeline, DECODE_BUDGET);
+            let time = start.elapsed();
+            let ok = decoded.as_deref() == Ok(picture.qr_text.as_str());
+            row.push(Outcome { decoded: ok, time });
+            if !ok && *pipeline == Pipeline::CHOSEN {
+                misses.push(format!("{}: {decoded:?}", picture.name));
+            }
         }
-        if !ok {
-            misses.push(format!(
-                "{} ({}x{}): {decoded:?}",
-                image.name, image.width, image.height
-            ));
+    }
+    let load_ours = load_average();
+
+    let opencv = if cli.no_opencv {
+        Err("--no-opencv".to_owned())
+    } else {
+        match opencv_missing() {
+            Some(why) => Err(format!(
+                "{why} (pip install opencv-contrib-python-headless)"
+            )),
+            None => run_opencv(&pictures),
         }
+    };
+    match &opencv {
+        Ok(outcomes) => {
+            readers.push("OpenCV QRCodeDetector".into());
+            readers.push("OpenCV WeChatQRCode".into());
+            for (picture, row) in pictures.iter().zip(&mut results) {
+                let missing = Outcome {
+                    decoded: false,
+                    time: Duration::ZERO,
+                };
+                let [qrcode, wechat] = outcomes.get(&picture.name).copied().unwrap_or([missing; 2]);
+                row.push(qrcode);
+                row.push(wechat);
+            }
+        }
+        Err(why) => println!("OpenCV skipped: {why}"),
     }
 
     println!(
-        "decode-bench seed={} per-kind={} pictures={}",
+        "decode-bench seed={} per-kind={} hard-per-kind={} pictures={} budget={:?}",
         cli.seed,
         cli.per_kind,
-        images.len()
+        cli.hard_per_kind,
+        pictures.len(),
+        DECODE_BUDGET
     );
     println!(
-        "{:<13} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "distortion", "decoded", "rate", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        "load average (1/5/15 min): before {load_before}, after our decoders {load_ours}, at the end {}",
+        load_average()
     );
-    for (distortion, tally) in &mut by_kind {
-        println!("{}", tally.row(distortion.name()));
+    for corpus_name in ["first", "hard"] {
+        let mut groups: BTreeMap<&str, Vec<Tally>> = BTreeMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        let mut all: Vec<Tally> = readers.iter().map(|_| Tally::default()).collect();
+        for (picture, row) in pictures.iter().zip(&results) {
+            if picture.corpus != corpus_name {
+                continue;
+            }
+            if !order.contains(&picture.group) {
+                order.push(picture.group);
+            }
+            let tallies = groups
+                .entry(picture.group)
+                .or_insert_with(|| readers.iter().map(|_| Tally::default()).collect());
+            for (index, outcome) in row.iter().enumerate() {
+                tallies[index].add(*outcome);
+                all[index].add(*outcome);
+            }
+        }
+        if order.is_empty() {
+            continue;
+        }
+        println!();
+        println!("## {corpus_name} corpus: decoded · p50 ms · p99 ms");
+        println!();
+        println!("| kind | {} |", readers.join(" | "));
+        println!("|---|{}", "---|".repeat(readers.len()));
+        let cell = |t: &Tally| {
+            format!(
+                "{}/{} · {:.1} · {:.1}",
+                t.decoded,
+                t.times.len(),
+                t.p(50.0),
+                t.p(99.0)
+            )
+        };
+        for group in &order {
+            let cells: Vec<String> = groups[group].iter().map(cell).collect();
+            println!("| {group} | {} |", cells.join(" | "));
+        }
+        let cells: Vec<String> = all.iter().map(cell).collect();
+        println!("| **all** | {} |", cells.join(" | "));
+        println!();
+        println!("| reader | decoded | rate | p50 ms | p90 ms | p99 ms | max ms | rate vs first | p50 vs first | p99 vs first |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        let ours = &all[0];
+        for (name, tally) in readers.iter().zip(&all) {
+            println!(
+                "| {name} | {}/{} | {:.1} % | {:.1} | {:.1} | {:.1} | {:.1} | {:+.1} pt | {:.2}× | {:.2}× |",
+                tally.decoded,
+                tally.times.len(),
+                tally.rate(),
+                tally.p(50.0),
+                tally.p(90.0),
+                tally.p(99.0),
+                tally.p(100.0),
+                tally.rate() - ours.rate(),
+                tally.p(50.0) / ours.p(50.0).max(1e-9),
+                tally.p(99.0) / ours.p(99.0).max(1e-9),
+            );
+        }
     }
-    println!("{}", all.row("all"));
     if cli.verbose {
+        println!();
         for miss in &misses {
-            println!("not decoded: {miss}");
+            println!("not decoded by ours: {miss}");
         }
     }
 }
