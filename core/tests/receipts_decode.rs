@@ -9,11 +9,18 @@ use promo_core::receipts::decode::{
     decode_qr_text, decode_qr_text_within, DecodeError, DECODE_BUDGET,
 };
 use promo_core::receipts::FiscalQr;
+use promo_testkit::corpus::{self, hard};
 use promo_testkit::receipts::{qr_jpeg, qr_photo_jpeg, qr_png, PhotoOptions, ReceiptBuilder};
 
 /// For tests of a fallback pass: debug builds are about ten times slower than the
 /// release build the time budget is sized for.
 const UNLIMITED: Duration = Duration::MAX;
+
+/// Pictures of every hard-corpus kind decoded by the test suite (the bench decodes 50
+/// per kind), and the share of them that must be read: one of these 24 (`shadow-001`,
+/// a hard-edged shadow band across the code) is missed.
+const HARD_SAMPLE_PER_KIND: usize = 2;
+const HARD_SAMPLE_MIN_PERCENT: usize = 95;
 
 fn png_of(image: &GrayImage) -> Vec<u8> {
     let mut bytes = Cursor::new(Vec::new());
@@ -211,4 +218,61 @@ fn a_large_noise_picture_gives_up_within_the_time_budget() {
         elapsed < DECODE_BUDGET * 8,
         "gave up after {elapsed:?}, budget {DECODE_BUDGET:?}"
     );
+}
+
+/// Seed of the corpus samples below (the bench's default, so a miss here can be looked
+/// at with `decode-bench --seed 1 --dump DIR`).
+const CORPUS_SEED: u64 = 1;
+
+/// Reads every picture on its own thread (generating a picture takes most of the time
+/// in a debug build) and returns the names of those whose text did not come back.
+fn misses<T: Sync>(pictures: &[T], read: impl Fn(&T) -> (String, bool) + Sync) -> Vec<String> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pictures
+            .iter()
+            .map(|picture| scope.spawn(|| read(picture)))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|handle| match handle.join() {
+                Ok((_, true)) => None,
+                Ok((name, false)) => Some(name),
+                Err(_) => Some("a picture whose decoding panicked".to_owned()),
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn nearly_every_picture_of_a_hard_corpus_sample_is_read() {
+    let pictures: Vec<(hard::Kind, usize)> = hard::Kind::ALL
+        .into_iter()
+        .flat_map(|kind| (0..HARD_SAMPLE_PER_KIND).map(move |index| (kind, index)))
+        .collect();
+    let missed = misses(&pictures, |&(kind, index)| {
+        let image = hard::generate_one(CORPUS_SEED, kind, index);
+        let text = decode_qr_text_within(&image.jpeg, UNLIMITED);
+        (image.name, text.as_deref() == Ok(image.qr_text.as_str()))
+    });
+    let read = pictures.len() - missed.len();
+    assert!(
+        read * 100 >= pictures.len() * HARD_SAMPLE_MIN_PERCENT,
+        "{read}/{} read, missed {missed:?}",
+        pictures.len()
+    );
+}
+
+#[test]
+fn every_picture_of_a_first_corpus_sample_is_read_within_the_budget() {
+    let pictures: Vec<corpus::Distortion> = corpus::Distortion::ALL
+        .into_iter()
+        // The 12-megapixel pictures take seconds to generate in a debug build.
+        .filter(|distortion| *distortion != corpus::Distortion::Large)
+        .collect();
+    let missed = misses(&pictures, |&distortion| {
+        let image = corpus::generate_one(CORPUS_SEED, distortion, 0);
+        let text = decode_qr_text(&image.jpeg);
+        (image.name, text.as_deref() == Ok(image.qr_text.as_str()))
+    });
+    assert!(missed.is_empty(), "missed {missed:?}");
 }

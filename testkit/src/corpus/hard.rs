@@ -386,6 +386,12 @@ impl TextLine {
     }
 }
 
+/// Whether (u, v) is ink of one of `lines` (sorted by `top`, never overlapping).
+fn is_text(lines: &[TextLine], u: f64, v: f64) -> bool {
+    let after = lines.partition_point(|line| line.top <= v);
+    after > 0 && lines[after - 1].is_ink(u, v)
+}
+
 fn text_lines(
     rng: &mut StdRng,
     from: f64,
@@ -654,14 +660,18 @@ impl Photo {
             let dark = if in_code {
                 colors[v as usize * code.width() + u as usize] == Color::Dark
             } else {
-                lines.iter().any(|line| line.is_ink(u, v))
+                is_text(&lines, u, v)
             };
             fold * if dark { self.ink } else { self.paper }
         };
 
         let (w, h) = (self.width as usize, self.height as usize);
-        // The code's box gets 4×4 samples per pixel (module edges come out grey as
-        // through a real sensor); the rest of the frame, one sample.
+        // The code's box gets up to 4×4 samples per pixel, enough for a dozen per module
+        // (module edges come out grey as through a real sensor); the rest of the
+        // frame, one sample.
+        let (top_left, top_right) = (self.corners[0], self.corners[1]);
+        let module = (top_right.0 - top_left.0).hypot(top_right.1 - top_left.1) / modules;
+        let samples = (12.0 / module).ceil().clamp(2.0, 4.0) as u32;
         let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
         for (x, y) in self.corners {
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
@@ -676,14 +686,15 @@ impl Photo {
             for x in 0..w {
                 let value = if inside_box(x, y) {
                     let mut sum = 0.0;
-                    for sy in 0..4 {
-                        for sx in 0..4 {
+                    let step = f64::from(samples);
+                    for sy in 0..samples {
+                        for sx in 0..samples {
                             let (dx, dy) =
-                                ((f64::from(sx) + 0.5) / 4.0, (f64::from(sy) + 0.5) / 4.0);
+                                ((f64::from(sx) + 0.5) / step, (f64::from(sy) + 0.5) / step);
                             sum += scene(x as f64 + dx, y as f64 + dy);
                         }
                     }
-                    sum / 16.0
+                    sum / (step * step)
                 } else {
                     scene(x as f64 + 0.5, y as f64 + 0.5)
                 };
@@ -723,10 +734,12 @@ impl Photo {
         gaussian_blur(&mut pixels, w, h, self.lens_sigma);
         let mut image = GrayImage::new(self.width, self.height);
         for (x, y, pixel) in image.enumerate_pixels_mut() {
-            // Sum of three uniforms: a cheap, bounded, bell-shaped noise (σ = 1 each).
-            let noise =
-                (rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0))
-                    * self.noise;
+            // Sum of three uniforms on [-1, 1) (σ = 1 together), cut from one 64-bit
+            // draw: a cheap, bounded, bell-shaped noise.
+            let bits: u64 = rng.gen();
+            let uniform =
+                |shift: u32| ((bits >> shift) & 0x1F_FFFF) as f64 / f64::from(1u32 << 20) - 1.0;
+            let noise = (uniform(0) + uniform(21) + uniform(42)) * self.noise;
             let base = f64::from(pixels[y as usize * w + x as usize]);
             *pixel = Luma([(base + noise).round().clamp(0.0, 255.0) as u8]);
         }
@@ -788,7 +801,7 @@ fn screenshot(code: &QrCode, rng: &mut StdRng) -> (GrayImage, u8) {
                 255.0
             };
         }
-        if lines.iter().any(|line| line.is_ink(x / unit, y / unit)) {
+        if is_text(&lines, x / unit, y / unit) {
             text
         } else {
             page
