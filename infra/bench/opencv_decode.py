@@ -2,10 +2,11 @@
 """OpenCV's QR decoders on the decode-bench pictures, for side-by-side figures.
 
 Usage: opencv_decode.py DIR  -- reads every DIR/*.jpg and prints one JSON line per
-picture: {"file", "qrcode": {"texts", "ms"}, "wechat": {"texts", "ms"}}.
+picture: {"file", "qrcode": {"texts", "ms", "cpu_ms"}, "wechat": {...}}.
 
 Each time covers what our decoder's time covers: decoding the JPEG bytes (already
-in memory) to grayscale plus the detector's detectAndDecode, on one thread.
+in memory) to grayscale plus the detector's detectAndDecode, on one thread; both
+wall-clock and the thread's CPU time.
 Run by functions/local/src/bin/decode-bench.rs; needs opencv-contrib-python-headless.
 """
 import json
@@ -18,10 +19,14 @@ import numpy as np
 
 
 def timed(decode, data):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
     texts = decode(image) if image is not None else []
-    return {"texts": texts, "ms": (time.perf_counter() - started) * 1000.0}
+    return {
+        "texts": texts,
+        "ms": (time.perf_counter() - started) * 1000.0,
+        "cpu_ms": (time.thread_time() - cpu) * 1000.0,
+    }
 
 
 def main():
