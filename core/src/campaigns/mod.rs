@@ -2,7 +2,12 @@
 //! to the job on the campaigns queue.
 
 pub mod bridge;
+pub mod content;
 pub mod control;
+pub mod create;
+mod deliveries;
+mod lifecycle;
+pub mod raffle;
 pub mod runner;
 
 use std::sync::Arc;
@@ -10,7 +15,8 @@ use std::sync::Arc;
 use crate::config::CampaignSettings;
 use crate::db::PgPool;
 use crate::queue::JobQueue;
-use crate::raffle::Raffles;
+use raffle::Raffles;
+
 use crate::store::Redis;
 use crate::telegram::TelegramClient;
 

@@ -21,24 +21,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::FutureExt;
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
+pub use super::content::{CampaignContent, UrlButton};
+use super::deliveries::{claim, settle, spawn_heartbeat, write_settlements, Delivery, Settlement};
+pub use super::lifecycle::launch_record;
+use super::lifecycle::{
+    complete_if_done, fail, materialize, recover_stale, start, status_of, Audience,
+};
 use super::Campaigns;
-use crate::db::PgPool;
 use crate::jobs::CampaignJob;
 use crate::queue::{JobError, JobMessage, QueueName, MAX_DELAY};
 use crate::sendrate::{Permit, RateLimiter, WaitReason};
-use crate::telegram::{
-    InlineKeyboardButton, OutgoingMessage, ReplyMarkup, SendMessage, TelegramError,
-};
+use crate::telegram::TelegramError;
 
 /// A row left in `sending` longer than this belongs to a runner that died.
 pub const STALE_SENDING_AFTER: Duration = Duration::from_secs(60);
 /// How often the campaign's status is re-read (cancel/pause must act within a second).
-const STATUS_EVERY: Duration = Duration::from_millis(300);
+pub(super) const STATUS_EVERY: Duration = Duration::from_millis(300);
 /// How long settled results may wait before they are written. After a crash, a sent
 /// message whose result was not written yet is reported `unknown`: keep this short.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -47,11 +49,11 @@ const FLUSH_BATCH: usize = 64;
 /// crash recovery never see them sitting in `sending` unsent.
 const RELEASE_WHEN_WAITING: Duration = Duration::from_secs(1);
 /// Sends of one delivery before a 5xx / network failure becomes final.
-const MAX_ATTEMPTS: i32 = 5;
+pub(super) const MAX_ATTEMPTS: i32 = 5;
 /// Longest time kept at the end of a slice to settle the sends still in flight.
 const MAX_DRAIN: Duration = Duration::from_secs(2);
 /// Slack between the end of the drain and the deadline, for the final writes.
-const FINAL_WRITES: Duration = Duration::from_millis(50);
+pub(super) const FINAL_WRITES: Duration = Duration::from_millis(50);
 /// Slice length when no runtime deadline is known (`promo serve`, tests). Kept under the
 /// in-process queue's 30 s visibility timeout: a longer slice would see its own message
 /// redelivered, and two slices each enqueueing a continuation double the runners.
@@ -60,17 +62,15 @@ pub const LOCAL_SLICE: Duration = Duration::from_secs(20);
 /// place. A live runner settles a send within the Bot API's answer plus [`FLUSH_EVERY`],
 /// so this usually sees the last results land and completes the campaign at once,
 /// without a continuation (and without SQS rounding its delay up to whole seconds).
-const SETTLE_WAIT: Duration = Duration::from_secs(2);
+pub(super) const SETTLE_WAIT: Duration = Duration::from_secs(2);
 /// First pause between those in-place checks; doubles after each, so the wait costs a
 /// handful of cheap queries, not a busy loop.
-const SETTLE_POLL: Duration = Duration::from_millis(100);
+pub(super) const SETTLE_POLL: Duration = Duration::from_millis(100);
 /// Shortest continuation delay while other runners' sends are still outstanding.
-const RECHECK_MIN: Duration = Duration::from_secs(1);
+pub(super) const RECHECK_MIN: Duration = Duration::from_secs(1);
 /// Added to the time until rows turn stale, so the re-check does not arrive a hair early
 /// (the database's clock decides staleness) and have to ask again.
-const STALE_MARGIN: Duration = Duration::from_millis(250);
-const TEXT_LIMIT: usize = 4096;
-const CAPTION_LIMIT: usize = 1024;
+pub(super) const STALE_MARGIN: Duration = Duration::from_millis(250);
 
 /// How a slice ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,150 +87,6 @@ pub enum SliceOutcome {
     Idle { status: Option<String> },
 }
 
-/// Message content of a broadcast or single message, as stored in `campaigns.content`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CampaignContent {
-    /// The message, or the caption when there is a photo.
-    #[serde(default)]
-    pub text: String,
-    #[serde(default)]
-    pub parse_mode: Option<String>,
-    #[serde(default)]
-    pub button: Option<UrlButton>,
-    /// A photo as an http(s) URL (Telegram fetches it) or a Telegram `file_id`.
-    #[serde(default)]
-    pub photo: Option<String>,
-    /// The `file_id` Telegram gave the URL photo on its first send; the runner stores it
-    /// so every other recipient gets the same file without another download.
-    #[serde(default)]
-    pub photo_file_id: Option<String>,
-}
-
-/// An inline button opening a URL under the message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct UrlButton {
-    pub text: String,
-    pub url: String,
-}
-
-impl CampaignContent {
-    /// Parses and validates `campaigns.content`; the error is shown to the operator.
-    pub fn parse(content: &Value) -> Result<Self, String> {
-        let content: CampaignContent = serde_json::from_value(content.clone())
-            .map_err(|e| format!("content is not valid: {e}"))?;
-        let length = content.text.chars().count();
-        match &content.photo {
-            Some(photo) if photo.trim().is_empty() => {
-                return Err("photo must be a URL or a file_id".into())
-            }
-            Some(_) if length > CAPTION_LIMIT => {
-                return Err(format!(
-                    "a caption has at most {CAPTION_LIMIT} characters, this one {length}"
-                ));
-            }
-            Some(_) => {}
-            None if content.text.trim().is_empty() || length > TEXT_LIMIT => {
-                return Err(format!(
-                    "text must have 1..{TEXT_LIMIT} characters, has {length}"
-                ));
-            }
-            None => {}
-        }
-        if let Some(mode) = &content.parse_mode {
-            if parse_mode(mode).is_none() {
-                return Err(format!("unknown parse_mode {mode:?}"));
-            }
-        }
-        if let Some(button) = &content.button {
-            let scheme_ok = ["https://", "http://", "tg://"]
-                .iter()
-                .any(|scheme| button.url.starts_with(scheme));
-            if button.text.trim().is_empty() || !scheme_ok {
-                return Err("the button needs a text and an http(s) or tg:// url".into());
-            }
-        }
-        Ok(content)
-    }
-
-    /// The `sendMessage` call for one chat.
-    pub fn message(&self, chat_id: i64, paid_broadcast: bool) -> SendMessage {
-        let mut message = SendMessage::new(chat_id, self.text.clone());
-        message.parse_mode = self.parse_mode.as_deref().and_then(parse_mode);
-        if let Some(button) = &self.button {
-            message.reply_markup = Some(ReplyMarkup::from(vec![vec![InlineKeyboardButton::url(
-                &button.text,
-                &button.url,
-            )]]));
-        }
-        message.allow_paid_broadcast = paid_broadcast;
-        message
-    }
-
-    /// The Bot API method and parameters for one chat: `sendMessage`, or `sendPhoto`
-    /// with the text as caption.
-    pub fn request(&self, chat_id: i64, paid_broadcast: bool) -> OutgoingMessage {
-        let message = self.message(chat_id, paid_broadcast);
-        let Some(photo) = &self.photo else {
-            return OutgoingMessage::Send(message);
-        };
-        let mut params = serde_json::to_value(&message).unwrap_or(Value::Null);
-        let Value::Object(map) = &mut params else {
-            return OutgoingMessage::Send(message);
-        };
-        let text = map.remove("text");
-        if !self.text.is_empty() {
-            map.insert("caption".into(), text.unwrap_or(Value::Null));
-        }
-        map.remove("link_preview_options");
-        let photo = self.photo_file_id.as_ref().unwrap_or(photo);
-        map.insert("photo".into(), Value::String(photo.clone()));
-        OutgoingMessage::Call {
-            method: "sendPhoto",
-            params,
-        }
-    }
-
-    /// Whether the next send uploads the photo (a URL Telegram has not fetched for us
-    /// yet): that send goes alone, and its `file_id` serves everyone after it.
-    pub fn needs_upload(&self) -> bool {
-        self.photo_file_id.is_none()
-            && self
-                .photo
-                .as_ref()
-                .is_some_and(|photo| photo.starts_with("https://") || photo.starts_with("http://"))
-    }
-}
-
-/// The `file_id` of the largest size of the photo in a sent message.
-fn largest_photo_file_id(message: &Value) -> Option<String> {
-    message
-        .get("photo")?
-        .as_array()?
-        .iter()
-        .max_by_key(|size| {
-            let side = |key: &str| size.get(key).and_then(Value::as_i64).unwrap_or(0);
-            side("width") * side("height")
-        })?
-        .get("file_id")?
-        .as_str()
-        .map(str::to_owned)
-}
-
-fn parse_mode(mode: &str) -> Option<&'static str> {
-    match mode {
-        "HTML" => Some("HTML"),
-        "MarkdownV2" => Some("MarkdownV2"),
-        "Markdown" => Some("Markdown"),
-        _ => None,
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Audience {
-    #[serde(default)]
-    user_ids: Option<Vec<i64>>,
-}
-
 /// Sends kept in flight at once: enough for ~250 ms of Bot API latency at the configured
 /// rate, so the round trip never throttles the rate.
 pub fn max_in_flight(rate_per_second: u32) -> usize {
@@ -244,29 +100,6 @@ fn claim_batch(rate_per_second: u32) -> i64 {
     i64::from(rate_per_second / 20).clamp(1, 50)
 }
 
-#[derive(Debug, Clone)]
-struct Delivery {
-    id: i64,
-    user_id: i64,
-    chat_id: i64,
-    attempts: i32,
-}
-
-/// What a send did to its delivery row.
-#[derive(Debug)]
-struct Settlement {
-    id: i64,
-    status: &'static str,
-    error: Option<String>,
-    message_id: Option<i64>,
-    /// Whether this send counts as an attempt (a 429 does not).
-    attempted: bool,
-    /// For `pending`: wait the attempt-based backoff before the row is claimed again.
-    backoff: bool,
-    /// The user cannot be reached any more (403, chat not found).
-    unreachable: bool,
-}
-
 /// Runs one slice of `campaign_id` until it is done, stopped, or `deadline` is near.
 pub async fn run_campaign(
     app: &Campaigns,
@@ -275,7 +108,7 @@ pub async fn run_campaign(
 ) -> anyhow::Result<SliceOutcome> {
     let Some(campaign) = start(app, campaign_id).await? else {
         // Raffles are never `start`ed: they are drawn once, in their own module.
-        if let Some(raffle) = crate::raffle::run_raffle(&app.raffles, campaign_id).await? {
+        if let Some(raffle) = super::raffle::run_raffle(&app.raffles, campaign_id).await? {
             return Ok(raffle_slice_outcome(&raffle));
         }
         let status = status_of(app, campaign_id).await?;
@@ -311,8 +144,8 @@ pub async fn run_campaign(
     }
 }
 
-/// What the runner reports for a raffle it handed to [`crate::raffle::run_raffle`].
-fn raffle_slice_outcome(raffle: &crate::raffle::RaffleOutcome) -> SliceOutcome {
+/// What the runner reports for a raffle it handed to [`super::raffle::run_raffle`].
+fn raffle_slice_outcome(raffle: &super::raffle::RaffleOutcome) -> SliceOutcome {
     if raffle.status == "completed" {
         SliceOutcome::Completed
     } else {
@@ -352,318 +185,6 @@ pub fn deadline_from_epoch_millis(deadline_ms: u64) -> Instant {
         .unwrap_or(0);
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
     Instant::now() + left.saturating_sub(MARGIN)
-}
-
-struct Started {
-    kind: String,
-    content: Value,
-    audience: Value,
-    paid_broadcast: bool,
-    materialized: bool,
-}
-
-/// Marks a due campaign `running`; `None` when it is not runnable now.
-async fn start(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Option<Started>> {
-    let client = app.pool.get().await?;
-    let row = client
-        .query_opt(
-            "UPDATE campaigns
-             SET status = 'running', started_at = COALESCE(started_at, now()),
-                 heartbeat_at = now(), updated_at = now()
-             WHERE id = $1 AND bot_id = $2 AND kind IN ('broadcast', 'single_message')
-               AND (status = 'running'
-                    OR (status = 'scheduled' AND (scheduled_for IS NULL OR scheduled_for <= now())))
-             RETURNING kind, content, audience, paid_broadcast, materialized_at IS NOT NULL",
-            &[&campaign_id, &app.bot_id],
-        )
-        .await
-        .context("starting the campaign")?;
-    Ok(row.map(|row| Started {
-        kind: row.get(0),
-        content: row.get(1),
-        audience: row.get(2),
-        paid_broadcast: row.get(3),
-        materialized: row.get(4),
-    }))
-}
-
-async fn status_of(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Option<String>> {
-    let client = app.pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT status FROM campaigns WHERE id = $1 AND bot_id = $2",
-            &[&campaign_id, &app.bot_id],
-        )
-        .await?;
-    Ok(row.map(|row| row.get(0)))
-}
-
-async fn fail(app: &Campaigns, campaign_id: i64, reason: &str) -> anyhow::Result<SliceOutcome> {
-    tracing::warn!(campaign_id, reason, "campaign failed");
-    let client = app.pool.get().await?;
-    client
-        .execute(
-            "UPDATE campaigns SET status = 'failed', error = $2, finished_at = now(),
-                    updated_at = now()
-             WHERE id = $1 AND status = 'running'",
-            &[&campaign_id, &reason],
-        )
-        .await?;
-    Ok(SliceOutcome::Idle {
-        status: Some("failed".into()),
-    })
-}
-
-/// The Redis set (under the bot's prefix) of this campaign's deliveries that were let
-/// through the rate limiter, written atomically with each grant.
-pub fn launch_record(campaign_id: i64) -> String {
-    format!("campaign:{campaign_id}:launched")
-}
-
-/// Settles rows a dead runner left in `sending`. A row the rate limiter let through may
-/// have reached the user, and a second copy is worse than a missing one: it becomes
-/// `unknown` and is never resent. A row that never got a send slot cannot have been
-/// sent: it goes back to `pending`. Without the launch record (nothing was granted yet, or
-/// Redis lost it) every stale row counts as possibly sent.
-async fn recover_stale(app: &Campaigns, campaign_id: i64) -> anyhow::Result<()> {
-    let client = app.pool.get().await?;
-    let stale: Vec<i64> = client
-        .query(
-            "SELECT id FROM campaign_deliveries
-             WHERE campaign_id = $1 AND status = 'sending'
-               AND (claimed_at IS NULL OR claimed_at < now() - make_interval(secs => $2))",
-            &[&campaign_id, &STALE_SENDING_AFTER.as_secs_f64()],
-        )
-        .await
-        .context("finding deliveries left in flight")?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let (maybe_sent, never_sent) = split_launched(app, campaign_id, &stale).await?;
-    let row = client
-        .query_one(
-            "WITH maybe AS (
-                 UPDATE campaign_deliveries
-                 SET status = 'unknown', error = 'the runner stopped while sending'
-                 WHERE id = ANY($2) AND status = 'sending'
-                 RETURNING 1
-             ), back AS (
-                 UPDATE campaign_deliveries SET status = 'pending', claimed_at = NULL
-                 WHERE id = ANY($3) AND status = 'sending'
-                 RETURNING 1
-             ), counted AS (
-                 UPDATE campaigns SET unknown = unknown + (SELECT count(*) FROM maybe)::int
-                 WHERE id = $1 AND EXISTS (SELECT 1 FROM maybe)
-             )
-             SELECT (SELECT count(*) FROM maybe), (SELECT count(*) FROM back)",
-            &[&campaign_id, &maybe_sent, &never_sent],
-        )
-        .await
-        .context("recovering deliveries left in flight")?;
-    let (unknown, resumed): (i64, i64) = (row.get(0), row.get(1));
-    tracing::warn!(
-        campaign_id,
-        unknown,
-        resumed,
-        "deliveries left by a stopped runner recovered"
-    );
-    Ok(())
-}
-
-/// Splits stale rows into (possibly sent, never sent) by the launch record.
-async fn split_launched(
-    app: &Campaigns,
-    campaign_id: i64,
-    ids: &[i64],
-) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
-    let key = app.redis.key(&launch_record(campaign_id));
-    let mut conn = app.redis.connection();
-    let recorded: bool = redis::cmd("EXISTS")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .context("reading the launch record")?;
-    if !recorded {
-        return Ok((ids.to_vec(), Vec::new()));
-    }
-    let launched: Vec<bool> = redis::cmd("SMISMEMBER")
-        .arg(&key)
-        .arg(ids)
-        .query_async(&mut conn)
-        .await
-        .context("reading the launch record")?;
-    let mut maybe = Vec::new();
-    let mut never = Vec::new();
-    // A missing answer counts as launched: the safe side is never resending.
-    let flags = launched.into_iter().chain(std::iter::repeat(true));
-    for (id, launched) in ids.iter().copied().zip(flags) {
-        if launched {
-            maybe.push(id);
-        } else {
-            never.push(id);
-        }
-    }
-    Ok((maybe, never))
-}
-
-/// Inserts one delivery per eligible recipient, once: the campaign row lock and
-/// `materialized_at` make a second runner (or a redelivered job) skip it.
-async fn materialize(
-    app: &Campaigns,
-    campaign_id: i64,
-    kind: &str,
-    audience: &Audience,
-) -> anyhow::Result<i32> {
-    let mut client = app.pool.get().await?;
-    let tx = client.transaction().await?;
-    let row = tx
-        .query_one(
-            "SELECT materialized_at IS NOT NULL, total FROM campaigns WHERE id = $1 FOR UPDATE",
-            &[&campaign_id],
-        )
-        .await?;
-    if row.get::<_, bool>(0) {
-        return Ok(row.get(1));
-    }
-    let registered_only = kind == "broadcast";
-    tx.execute(
-        "INSERT INTO campaign_deliveries (campaign_id, bot_id, user_id, chat_id)
-         SELECT $1, u.bot_id, u.id, u.telegram_id FROM users u
-         WHERE u.bot_id = $2 AND u.reachable
-           AND ($3::bigint[] IS NULL OR u.id = ANY($3))
-           AND (NOT $4 OR u.status = 'registered')
-         ORDER BY u.id
-         ON CONFLICT (campaign_id, user_id) DO NOTHING",
-        &[
-            &campaign_id,
-            &app.bot_id,
-            &audience.user_ids,
-            &registered_only,
-        ],
-    )
-    .await
-    .context("materialising recipients")?;
-    let row = tx
-        .query_one(
-            "UPDATE campaigns
-             SET materialized_at = now(), updated_at = now(),
-                 total = (SELECT count(*) FROM campaign_deliveries WHERE campaign_id = $1)::int
-             WHERE id = $1 RETURNING total",
-            &[&campaign_id],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(row.get(0))
-}
-
-/// Marks the campaign `completed` when nothing is pending or in flight, with counters
-/// recomputed from the rows; otherwise says when to look again.
-///
-/// Rows still in `sending` belong to other runners (this slice has settled or handed
-/// back all of its own). A live runner's rows settle within moments, and normally that
-/// runner completes the campaign itself; but it may die or fail right after writing its
-/// last results, before its own check. So this waits for them in place for up to
-/// [`SETTLE_WAIT`] (within the slice's deadline), then asks for a continuation after
-/// about as long as they have already been in flight: a second or two for a live
-/// runner's tail, growing geometrically for a dead runner's rows, and never later than
-/// the moment those turn stale ([`STALE_SENDING_AFTER`]), when [`recover_stale`] settles
-/// them. Crash safety is unchanged: only rows older than that are ever taken over.
-async fn complete_if_done(
-    app: &Campaigns,
-    campaign_id: i64,
-    deadline: Instant,
-) -> anyhow::Result<SliceOutcome> {
-    let waiting_since = Instant::now();
-    let mut poll = SETTLE_POLL;
-    loop {
-        let outstanding = outstanding(app, campaign_id).await?;
-        if outstanding.pending > 0 {
-            return Ok(SliceOutcome::Continue {
-                after: Duration::ZERO,
-            });
-        }
-        if outstanding.sending == 0 {
-            break;
-        }
-        let now = Instant::now();
-        let waited = now - waiting_since;
-        if waited + poll <= SETTLE_WAIT && now + poll + FINAL_WRITES <= deadline {
-            tokio::time::sleep(poll).await;
-            poll *= 2;
-            continue;
-        }
-        return Ok(SliceOutcome::Continue {
-            after: recheck_after(outstanding.oldest_in_flight),
-        });
-    }
-    let client = app.pool.get().await?;
-    let completed = client
-        .execute(
-            "UPDATE campaigns c
-             SET status = 'completed', finished_at = now(), updated_at = now(),
-                 total = agg.total, sent = agg.sent, failed = agg.failed,
-                 blocked = agg.blocked, unknown = agg.unknown
-             FROM (SELECT count(*)::int AS total,
-                          (count(*) FILTER (WHERE status = 'sent'))::int AS sent,
-                          (count(*) FILTER (WHERE status = 'failed'))::int AS failed,
-                          (count(*) FILTER (WHERE status = 'blocked'))::int AS blocked,
-                          (count(*) FILTER (WHERE status = 'unknown'))::int AS unknown
-                   FROM campaign_deliveries WHERE campaign_id = $1) agg
-             WHERE c.id = $1 AND c.status = 'running'",
-            &[&campaign_id],
-        )
-        .await?;
-    if completed == 1 {
-        tracing::info!(campaign_id, "campaign completed");
-        Ok(SliceOutcome::Completed)
-    } else {
-        Ok(SliceOutcome::Idle {
-            status: status_of(app, campaign_id).await?,
-        })
-    }
-}
-
-/// Deliveries of a campaign not settled yet.
-struct Outstanding {
-    pending: i64,
-    sending: i64,
-    /// How long the oldest row in `sending` has been claimed.
-    oldest_in_flight: Duration,
-}
-
-/// Settles stale rows first (see [`recover_stale`]), then counts what is left.
-async fn outstanding(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Outstanding> {
-    recover_stale(app, campaign_id).await?;
-    let client = app.pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE status = 'pending'),
-                    count(*) FILTER (WHERE status = 'sending'),
-                    COALESCE(EXTRACT(EPOCH FROM now() - min(claimed_at)
-                             FILTER (WHERE status = 'sending'))::float8, 0)
-             FROM campaign_deliveries WHERE campaign_id = $1",
-            &[&campaign_id],
-        )
-        .await
-        .context("counting outstanding deliveries")?;
-    let oldest_secs: f64 = row.get(2);
-    Ok(Outstanding {
-        pending: row.get(0),
-        sending: row.get(1),
-        // A clock step can make the age negative (or a bogus value NaN): read it as fresh.
-        oldest_in_flight: Duration::try_from_secs_f64(oldest_secs).unwrap_or(Duration::ZERO),
-    })
-}
-
-/// When to look again at sends that have been in flight elsewhere for `oldest`: after
-/// about that long again (so a dead runner's rows cost a handful of checks, not one per
-/// second), at least [`RECHECK_MIN`], and no later than just after they turn stale.
-fn recheck_after(oldest: Duration) -> Duration {
-    let until_stale = STALE_SENDING_AFTER.saturating_sub(oldest) + STALE_MARGIN;
-    oldest.max(RECHECK_MIN).min(until_stale.max(RECHECK_MIN))
 }
 
 /// Why the send loop stopped.
@@ -916,7 +437,7 @@ impl<'a> Slice<'a> {
     /// Keeps the photo's `file_id` after its first successful upload, in memory and in
     /// the campaign row, so later sends and slices reuse it.
     async fn remember_photo(&mut self, message: &Value) -> anyhow::Result<()> {
-        let Some(file_id) = largest_photo_file_id(message) else {
+        let Some(file_id) = super::content::largest_photo_file_id(message) else {
             return Ok(());
         };
         let client = self.app.pool.get().await?;
@@ -1108,196 +629,10 @@ impl Drop for Slice<'_> {
     }
 }
 
-/// Moves up to `limit` pending deliveries, oldest first, to `sending`. Rows in retry
-/// backoff (5xx, network) wait 0.5 s, 1 s, 2 s, 4 s after their attempts.
-async fn claim(pool: PgPool, campaign_id: i64, limit: i64) -> anyhow::Result<Vec<Delivery>> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            "UPDATE campaign_deliveries d SET status = 'sending', claimed_at = now()
-             WHERE d.id IN (
-                 SELECT id FROM campaign_deliveries
-                 WHERE campaign_id = $1 AND status = 'pending'
-                   AND (claimed_at IS NULL
-                        OR claimed_at < now() - interval '250 milliseconds' * power(2, attempts))
-                 ORDER BY id LIMIT $2
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING d.id, d.user_id, d.chat_id, d.attempts",
-            &[&campaign_id, &limit],
-        )
-        .await
-        .context("claiming deliveries")?;
-    let mut batch: Vec<Delivery> = rows
-        .iter()
-        .map(|row| Delivery {
-            id: row.get(0),
-            user_id: row.get(1),
-            chat_id: row.get(2),
-            attempts: row.get(3),
-        })
-        .collect();
-    batch.sort_by_key(|d| d.id);
-    Ok(batch)
-}
-
-/// Re-reads the campaign's status (and proves the runner alive to the bridge's stall
-/// sweep) every [`STATUS_EVERY`], off the send loop so a slow query never delays a send.
-fn spawn_heartbeat(pool: PgPool, campaign_id: i64) -> (watch::Receiver<String>, AbortHandle) {
-    let (tx, rx) = watch::channel("running".to_owned());
-    let task = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(STATUS_EVERY).await;
-            match heartbeat(&pool, campaign_id).await {
-                Ok(status) => {
-                    // Only a change wakes the send loop.
-                    tx.send_if_modified(|current| {
-                        let changed = *current != status;
-                        if changed {
-                            *current = status;
-                        }
-                        changed
-                    });
-                    if tx.is_closed() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(campaign_id, error = %format!("{e:#}"), "campaign heartbeat failed")
-                }
-            }
-        }
-    });
-    (rx, task.abort_handle())
-}
-
-async fn heartbeat(pool: &PgPool, campaign_id: i64) -> anyhow::Result<String> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "UPDATE campaigns SET heartbeat_at = now() WHERE id = $1 RETURNING status",
-            &[&campaign_id],
-        )
-        .await?;
-    Ok(row.map_or_else(|| "deleted".to_owned(), |row| row.get(0)))
-}
-
-/// Writes settled results and the campaign's counters in one statement; a row that is
-/// no longer `sending` (recovered meanwhile) is left alone and not counted.
-async fn write_settlements(
-    pool: PgPool,
-    campaign_id: i64,
-    settled: Vec<Settlement>,
-) -> anyhow::Result<()> {
-    let ids: Vec<i64> = settled.iter().map(|s| s.id).collect();
-    let statuses: Vec<&str> = settled.iter().map(|s| s.status).collect();
-    let errors: Vec<Option<&str>> = settled.iter().map(|s| s.error.as_deref()).collect();
-    let message_ids: Vec<Option<i64>> = settled.iter().map(|s| s.message_id).collect();
-    let attempted: Vec<i32> = settled.iter().map(|s| i32::from(s.attempted)).collect();
-    let backoff: Vec<bool> = settled.iter().map(|s| s.backoff).collect();
-    let unreachable: Vec<bool> = settled.iter().map(|s| s.unreachable).collect();
-    let client = pool.get().await?;
-    client
-        .execute(
-            "WITH s AS (
-                 SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[],
-                                      $6::int[], $7::bool[], $8::bool[])
-                     AS s(id, status, error, message_id, attempted, backoff, unreachable)
-             ), u AS (
-                 UPDATE campaign_deliveries d
-                 SET status = s.status, error = s.error,
-                     telegram_message_id = COALESCE(s.message_id, d.telegram_message_id),
-                     attempts = d.attempts + s.attempted,
-                     sent_at = CASE WHEN s.status = 'sent' THEN now() ELSE d.sent_at END,
-                     claimed_at = CASE WHEN s.status <> 'pending' THEN d.claimed_at
-                                       WHEN s.backoff THEN now() END
-                 FROM s
-                 WHERE d.id = s.id AND d.campaign_id = $1 AND d.status = 'sending'
-                 RETURNING d.status, d.user_id, s.unreachable
-             ), gone AS (
-                 UPDATE users SET reachable = FALSE, unreachable_at = now()
-                 WHERE id IN (SELECT user_id FROM u WHERE unreachable) AND reachable
-             )
-             UPDATE campaigns SET
-                 sent = sent + (SELECT count(*) FROM u WHERE status = 'sent')::int,
-                 failed = failed + (SELECT count(*) FROM u WHERE status = 'failed')::int,
-                 blocked = blocked + (SELECT count(*) FROM u WHERE status = 'blocked')::int,
-                 unknown = unknown + (SELECT count(*) FROM u WHERE status = 'unknown')::int,
-                 updated_at = now()
-             WHERE id = $1",
-            &[
-                &campaign_id,
-                &ids,
-                &statuses,
-                &errors,
-                &message_ids,
-                &attempted,
-                &backoff,
-                &unreachable,
-            ],
-        )
-        .await
-        .context("recording delivery results")?;
-    Ok(())
-}
-
-/// Decides a delivery's fate from Telegram's answer; the second value is a global pause
-/// Telegram asked for.
-fn settle(
-    delivery: &Delivery,
-    result: Result<Value, TelegramError>,
-) -> (Settlement, Option<Duration>) {
-    let mut settlement = Settlement {
-        id: delivery.id,
-        status: "sent",
-        error: None,
-        message_id: None,
-        attempted: true,
-        backoff: false,
-        unreachable: false,
-    };
-    let error = match result {
-        Ok(message) => {
-            settlement.message_id = message.get("message_id").and_then(Value::as_i64);
-            return (settlement, None);
-        }
-        Err(error) => error,
-    };
-    let description = error.to_string();
-    if matches!(error, TelegramError::Api { code: 429, .. }) {
-        // Not the recipient's fault and nothing was delivered: back in line, no attempt.
-        settlement.status = "pending";
-        settlement.attempted = false;
-        let pause = error.retry_after().unwrap_or(Duration::from_secs(1));
-        return (settlement, Some(pause));
-    }
-    settlement.error = Some(description);
-    if error.is_forbidden() {
-        settlement.status = "blocked";
-        settlement.unreachable = true;
-    } else if error.is_chat_not_found() {
-        settlement.status = "failed";
-        settlement.unreachable = true;
-    } else if matches!(error, TelegramError::Decode(_)) {
-        // Telegram said ok but the answer made no sense: it was probably delivered.
-        settlement.status = "unknown";
-    } else if error.is_transient() && delivery.attempts + 1 < MAX_ATTEMPTS {
-        settlement.status = "pending";
-        settlement.backoff = true;
-    } else {
-        settlement.status = "failed";
-    }
-    tracing::debug!(
-        delivery_id = delivery.id,
-        user_id = delivery.user_id,
-        status = settlement.status,
-        "delivery settled with an error"
-    );
-    (settlement, None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::campaigns::lifecycle::recheck_after;
 
     fn delivery(attempts: i32) -> Delivery {
         Delivery {
@@ -1343,53 +678,6 @@ mod tests {
         assert_eq!((s.status, s.backoff), ("pending", true));
         let (s, _) = settle(&delivery(MAX_ATTEMPTS - 1), Err(api(500, "Internal", None)));
         assert_eq!(s.status, "failed");
-    }
-
-    #[test]
-    fn content_is_validated_and_rendered_with_button_and_paid_flag() {
-        let content = CampaignContent::parse(&serde_json::json!({
-            "text": "<b>Hi</b>", "parse_mode": "HTML",
-            "button": {"text": "Open", "url": "https://example.com"}
-        }))
-        .expect("valid content");
-        let message = content.message(42, true);
-        assert_eq!(message.parse_mode, Some("HTML"));
-        assert!(message.allow_paid_broadcast && message.reply_markup.is_some());
-        assert!(CampaignContent::parse(&serde_json::json!({"text": " "})).is_err());
-        assert!(
-            CampaignContent::parse(&serde_json::json!({"text": "x", "parse_mode": "html"}))
-                .is_err()
-        );
-        assert!(CampaignContent::parse(&serde_json::json!({"photo": " "})).is_err());
-        let no_scheme =
-            serde_json::json!({"text": "x", "button": {"text": "b", "url": "javascript:1"}});
-        assert!(CampaignContent::parse(&no_scheme).is_err());
-    }
-
-    #[test]
-    fn a_photo_goes_as_send_photo_with_the_text_as_caption_and_its_file_id_once_known() {
-        let mut content = CampaignContent::parse(&serde_json::json!({
-            "text": "Призы", "photo": "https://example.com/prize.jpg",
-            "button": {"text": "Open", "url": "https://example.com"}
-        }))
-        .expect("valid content");
-        assert!(content.needs_upload());
-        let request = content.request(7, false);
-        let (method, params) = (request.method(), request.params());
-        assert_eq!(method, "sendPhoto");
-        assert_eq!(params["photo"], "https://example.com/prize.jpg");
-        assert_eq!(params["caption"], "Призы");
-        assert!(params.get("text").is_none() && params.get("reply_markup").is_some());
-        let sent = serde_json::json!({"message_id": 1, "photo": [
-            {"file_id": "small", "width": 90, "height": 67},
-            {"file_id": "large", "width": 800, "height": 600}
-        ]});
-        content.photo_file_id = largest_photo_file_id(&sent);
-        assert!(!content.needs_upload());
-        assert_eq!(content.request(7, false).params()["photo"], "large");
-        let long_caption = "x".repeat(CAPTION_LIMIT + 1);
-        let too_long = serde_json::json!({"text": long_caption, "photo": "AgACAgIAAx"});
-        assert!(CampaignContent::parse(&too_long).is_err());
     }
 
     #[test]

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::state::{moscow, UserQuery};
+use crate::audit::{self, Actor};
 use crate::bot::Bot;
+use crate::ledger;
 
 /// Figures for the 📊 statistics message. Receipts and uploads are different things: a
 /// receipt is a fiscal document the tax service confirmed (one per document, whoever
@@ -148,14 +150,8 @@ pub async fn raffle_participants(app: &Bot) -> anyhow::Result<i64> {
 }
 
 /// The panel user linked to this Telegram account, if any, so audit rows name them.
-const LINKED_ADMIN: &str = "(SELECT id FROM admin_users
-      WHERE bot_id = $1 AND telegram_id = $2 AND disabled_at IS NULL ORDER BY id LIMIT 1)";
 
-fn actor(admin_telegram_id: i64) -> String {
-    format!("bot:{admin_telegram_id}")
-}
-
-/// A campaign to create from the bot, in the same shape the panel writes.
+/// A campaign to create from the bot: everyone registered is the audience.
 #[derive(Debug, Clone)]
 pub struct NewCampaign {
     pub kind: &'static str,
@@ -172,48 +168,37 @@ pub async fn create_campaign(
 ) -> anyhow::Result<i64> {
     let mut client = app.pool.get().await?;
     let tx = client.transaction().await?;
+    let by = Actor::Bot {
+        telegram_id: admin_telegram_id,
+    };
     let audience = json!({ "all": true });
-    let row = tx
-        .query_one(
-            &format!(
-                "INSERT INTO campaigns (bot_id, kind, status, content, audience, scheduled_for,
-                                        created_via, created_by)
-                 VALUES ($1, $3, 'scheduled', $4, $5, $6, 'bot', {LINKED_ADMIN})
-                 RETURNING id"
-            ),
-            &[
-                &app.bot_id,
-                &admin_telegram_id,
-                &campaign.kind,
-                &campaign.content,
-                &audience,
-                &campaign.scheduled_for,
-            ],
-        )
-        .await
-        .context("creating the campaign")?;
-    let id: i64 = row.get(0);
+    let id = crate::campaigns::create::insert_scheduled(
+        &tx,
+        app.bot_id,
+        &by,
+        &crate::campaigns::create::NewCampaign {
+            kind: campaign.kind,
+            content: campaign.content.clone(),
+            audience: audience.clone(),
+            scheduled_for: campaign.scheduled_for,
+        },
+    )
+    .await?;
     let details = json!({
         "kind": campaign.kind,
         "content": campaign.content,
         "audience": audience,
         "scheduled_for": campaign.scheduled_for,
     });
-    tx.execute(
-        &format!(
-            "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
-             VALUES ($1, {LINKED_ADMIN}, $3, 'campaign.create', $4, $5)"
-        ),
-        &[
-            &app.bot_id,
-            &admin_telegram_id,
-            &actor(admin_telegram_id),
-            &format!("campaign:{id}"),
-            &details,
-        ],
+    audit::record(
+        &tx,
+        app.bot_id,
+        &by,
+        "campaign.create",
+        &format!("campaign:{id}"),
+        &details,
     )
-    .await
-    .context("auditing the campaign")?;
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -293,47 +278,28 @@ pub async fn grant_tickets(
 ) -> anyhow::Result<i64> {
     let mut client = app.pool.get().await?;
     let tx = client.transaction().await?;
-    let row = tx
-        .query_one(
-            &format!(
-                "INSERT INTO tickets (bot_id, user_id, amount, source, reason, admin_user_id)
-                 VALUES ($1, $3, $4, 'manual', $5, {LINKED_ADMIN})
-                 RETURNING id"
-            ),
-            &[&app.bot_id, &admin_telegram_id, &user_id, &amount, &reason],
-        )
-        .await
-        .context("granting tickets")?;
-    let ticket_id: i64 = row.get(0);
+    let by = Actor::Bot {
+        telegram_id: admin_telegram_id,
+    };
+    let ticket_id = ledger::grant_manual(&tx, app.bot_id, &by, user_id, amount, reason).await?;
     let details = json!({
         "ticket_id": ticket_id,
         "user_id": user_id,
         "amount": amount,
         "reason": reason,
     });
-    tx.execute(
-        &format!(
-            "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
-             VALUES ($1, {LINKED_ADMIN}, $3, 'tickets.grant', $4, $5)"
-        ),
-        &[
-            &app.bot_id,
-            &admin_telegram_id,
-            &actor(admin_telegram_id),
-            &format!("user:{user_id}"),
-            &details,
-        ],
+    audit::record(
+        &tx,
+        app.bot_id,
+        &by,
+        "tickets.grant",
+        &format!("user:{user_id}"),
+        &details,
     )
-    .await
-    .context("auditing the grant")?;
-    let total = tx
-        .query_one(
-            "SELECT COALESCE(SUM(amount), 0)::BIGINT FROM tickets WHERE bot_id = $1 AND user_id = $2",
-            &[&app.bot_id, &user_id],
-        )
-        .await?;
+    .await?;
+    let total = ledger::total(&tx, app.bot_id, user_id).await?;
     tx.commit().await?;
-    Ok(total.get(0))
+    Ok(total)
 }
 
 /// One winner of one draw, for the list and the CSV export.
@@ -448,21 +414,18 @@ pub async fn winners(
         let mut draw_ids: Vec<i64> = winners.iter().map(|w| w.draw_id).collect();
         draw_ids.dedup();
         let details = json!({ "draws": draw_ids, "winner_user_ids": user_ids });
-        tx.execute(
-            &format!(
-                "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
-                 VALUES ($1, {LINKED_ADMIN}, $3, $4, 'winners', $5)"
-            ),
-            &[
-                &app.bot_id,
-                &viewer_telegram_id,
-                &actor(viewer_telegram_id),
-                &purpose.audit_action(),
-                &details,
-            ],
+        let by = Actor::Bot {
+            telegram_id: viewer_telegram_id,
+        };
+        audit::record(
+            &tx,
+            app.bot_id,
+            &by,
+            purpose.audit_action(),
+            "winners",
+            &details,
         )
-        .await
-        .context("auditing the phone view")?;
+        .await?;
     }
     tx.commit().await?;
     Ok(winners)
