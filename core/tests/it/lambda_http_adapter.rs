@@ -5,7 +5,7 @@ use promo_testkit::spawn_app;
 use serde_json::Value;
 use tower::ServiceExt;
 
-const EVENT: &str = include_str!("fixtures/apigw_v2_webhook_event.json");
+const EVENT: &str = include_str!("../fixtures/apigw_v2_webhook_event.json");
 
 #[tokio::test]
 async fn an_api_gateway_event_reaches_the_webhook_router_and_gets_the_reply() {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use aws_lambda_events::event::sqs::SqsEvent;
 use promo_core::queue::{handle_sqs_batch, JobError, JobMessage};
 
-const FIXTURE: &str = include_str!("fixtures/sqs_event.json");
+const FIXTURE: &str = include_str!("../fixtures/sqs_event.json");
 const EXPECTED_PANIC: &str = "handler bug (expected by this test)";
 
 /// Keeps the deliberate handler panic from printing a backtrace into the test output;
