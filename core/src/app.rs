@@ -1,16 +1,30 @@
 //! The composition root: connects the ports (Postgres, Redis, Telegram, ProverkaCheka,
 //! queues) once per process (Lambda cold start or `promo serve`) and hands each
 //! use-case its narrow dependencies ([`Bot`], [`Receipts`], [`Campaigns`]). Only
-//! adapters (HTTP routes, queue workers, binaries) see [`App`]; no use-case does.
+//! adapters (HTTP routes, queue workers, binaries) see what is built here; no use-case
+//! does.
+//!
+//! Each function builds only what it runs, from its own settings: `connect_*` below
+//! (the bridge never sees a bot token, the runner never a phone key). [`App::build`]
+//! builds everything, for `promo serve` and the tests.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::bot::{Bot, BotSettings};
+use crate::campaigns::bridge::Bridge;
 use crate::campaigns::Campaigns;
-use crate::config::{Secret, Settings};
+#[cfg(feature = "http")]
+use crate::config::TelegramWebhookSettings;
+use crate::config::{
+    AdminApiSettings, BotApiSettings, CampaignRunnerSettings, CampaignSettings,
+    ListenBridgeSettings, ProverkaChekaSettings, QueueSettings, ReceiptVerifierSettings, Settings,
+    StoreSettings,
+};
 use crate::db::{self, PgPool};
+use crate::pii::PhoneKey;
 use crate::proverkacheka::ProverkaChekaClient;
 use crate::queue::{InMemoryQueue, JobQueue, SqsQueue};
 use crate::raffle::Raffles;
@@ -20,9 +34,12 @@ use crate::telegram::TelegramClient;
 use crate::texts::Texts;
 use crate::users::Users;
 
-/// The token the sandbox's fake Bot API is addressed with.
-pub const SANDBOX_BOT_TOKEN: &str = "100000:sandbox-token";
+pub use crate::config::SANDBOX_BOT_TOKEN;
 
+/// Connections per process; the pool opens them only when needed.
+const POOL_SIZE: usize = 16;
+
+/// Everything, for `promo serve`, its chores and the tests.
 #[derive(Clone)]
 pub struct App {
     pub settings: Arc<Settings>,
@@ -44,96 +61,288 @@ impl App {
     /// Connects to Postgres and Redis and registers the bot row. Migrations are applied
     /// by `promo migrate` / `promo serve` and the deploy step, not by every Lambda.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
-        let pool = db::connect(settings.database_url.expose(), 16)?;
-        let bot_id = db::ensure_bot(&pool, &settings.bot_slug, &settings.promo.name)
-            .await
-            .context("the database is not ready: run `promo migrate`")?;
-        let redis = Redis::connect(
-            settings.redis_url.expose(),
-            &format!("promo:{}", settings.bot_slug),
-        )
-        .await?;
-        let token = settings
-            .telegram
-            .bot_token
-            .clone()
-            .unwrap_or_else(|| Secret::new(SANDBOX_BOT_TOKEN));
-        let telegram = TelegramClient::new(&settings.telegram.api_url, &token)?;
-        let queue = build_queue(&settings).await;
-        let proverkacheka = match &settings.proverkacheka.token {
-            Some(token) => Some(ProverkaChekaClient::new(
-                &settings.proverkacheka.api_url,
-                token.expose().to_owned(),
-                settings.proverkacheka.timeout,
-            )?),
-            None => None,
-        };
-        let texts = Texts::new(pool.clone(), bot_id);
-        let users = Users::new(pool.clone(), bot_id);
-        let receipts = Receipts {
-            pool: pool.clone(),
-            bot_id,
-            redis: redis.clone(),
-            telegram: telegram.clone(),
-            texts: texts.clone(),
-            users: users.clone(),
-            proverkacheka,
-            queue: queue.clone(),
-            settings: Arc::new(ReceiptSettings {
+        let stores = Stores::connect(&settings.store, &settings.promo.name).await?;
+        let telegram = telegram_client(&settings.bot_api)?;
+        let queue = connect_queue(&settings.queues).await;
+        let receipts = stores.receipts(
+            &telegram,
+            &queue,
+            proverkacheka_client(&settings.proverkacheka)?,
+            ReceiptSettings {
                 promo: settings.promo.clone(),
                 admin_ids: settings.telegram.admin_ids.clone(),
-            }),
-        };
-        let sending = Arc::new(settings.campaigns.clone());
-        let campaigns = Campaigns {
-            pool: pool.clone(),
-            bot_id,
-            redis: redis.clone(),
-            telegram: telegram.clone(),
-            queue: queue.clone(),
-            settings: sending.clone(),
-            raffles: Raffles {
-                pool: pool.clone(),
-                bot_id,
-                redis: redis.clone(),
-                telegram: telegram.clone(),
-                texts: texts.clone(),
-                users: users.clone(),
-                settings: sending,
             },
-        };
-        let bot = Bot {
-            pool: pool.clone(),
-            bot_id,
-            redis: redis.clone(),
-            telegram: telegram.clone(),
-            texts: texts.clone(),
-            users: users.clone(),
-            queue: queue.clone(),
-            settings: Arc::new(BotSettings {
+        );
+        let campaigns = stores.campaigns(&telegram, &queue, settings.campaigns.clone());
+        let bot = stores.bot(
+            &telegram,
+            &queue,
+            BotSettings {
                 telegram: settings.telegram.clone(),
                 promo: settings.promo.clone(),
                 phone_key: settings.phone_key.clone(),
-            }),
-        };
+            },
+        );
         Ok(App {
             bot,
             queue,
-            texts,
-            users,
+            texts: stores.texts,
+            users: stores.users,
             settings: Arc::new(settings),
-            bot_id,
-            pool,
-            redis,
+            bot_id: stores.bot_id,
+            pool: stores.pool,
+            redis: stores.redis,
             telegram,
             receipts,
             campaigns,
         })
     }
+
+    /// What `/health` reads.
+    #[cfg(feature = "http")]
+    pub fn health(&self) -> crate::health::Health {
+        crate::health::Health {
+            pool: self.pool.clone(),
+            redis: self.redis.clone(),
+            sandbox: self.settings.is_sandbox(),
+        }
+    }
+
+    /// The bridge of `promo serve`, over the same pool and queues.
+    pub fn bridge(&self) -> Bridge {
+        Bridge {
+            database_url: self.settings.store.database_url.expose_secret().to_owned(),
+            pool: self.pool.clone(),
+            queue: self.queue.clone(),
+        }
+    }
 }
 
-async fn build_queue(settings: &Settings) -> Arc<dyn JobQueue> {
-    let queues = &settings.queues;
+/// What `telegram-webhook` serves: the dialogue behind the webhook route, and `/health`.
+#[cfg(feature = "http")]
+#[derive(Clone)]
+pub struct TelegramWebhook {
+    pub bot: Bot,
+    pub health: crate::health::Health,
+}
+
+#[cfg(feature = "http")]
+pub async fn connect_telegram_webhook(
+    settings: TelegramWebhookSettings,
+) -> anyhow::Result<TelegramWebhook> {
+    let stores = Stores::connect(&settings.store, &settings.promo.name).await?;
+    let telegram = telegram_client(&settings.bot_api)?;
+    let queue = connect_queue(&settings.queues).await;
+    let health = stores.health();
+    let bot = stores.bot(
+        &telegram,
+        &queue,
+        BotSettings {
+            telegram: settings.telegram,
+            promo: settings.promo,
+            phone_key: settings.phone_key,
+        },
+    );
+    Ok(TelegramWebhook { bot, health })
+}
+
+/// What `receipt-verifier` runs its jobs with.
+pub async fn connect_receipt_verifier(
+    settings: ReceiptVerifierSettings,
+) -> anyhow::Result<Receipts> {
+    let stores = Stores::connect(&settings.store, &settings.promo.name).await?;
+    let telegram = telegram_client(&settings.bot_api)?;
+    let queue = connect_queue(&settings.queues).await;
+    let proverkacheka = proverkacheka_client(&settings.proverkacheka)?;
+    Ok(stores.receipts(
+        &telegram,
+        &queue,
+        proverkacheka,
+        ReceiptSettings {
+            promo: settings.promo,
+            admin_ids: settings.admin_ids,
+        },
+    ))
+}
+
+/// What `campaign-runner` runs its jobs with.
+pub async fn connect_campaign_runner(
+    settings: CampaignRunnerSettings,
+) -> anyhow::Result<Campaigns> {
+    // The runner knows no promotion name; the bot row's title is written only by the
+    // first process that registers the slug, and nothing reads it back.
+    let title = settings.store.bot_slug.clone();
+    let stores = Stores::connect(&settings.store, &title).await?;
+    let telegram = telegram_client(&settings.bot_api)?;
+    let queue = connect_queue(&settings.queues).await;
+    Ok(stores.campaigns(&telegram, &queue, settings.campaigns))
+}
+
+/// What `admin-api` serves with. It answers `/health` only so far; the session key and
+/// the phone key are here for the endpoints to come, so the deploy already hands them
+/// to this function and to no other.
+#[derive(Clone)]
+pub struct AdminApi {
+    pub pool: PgPool,
+    pub bot_id: i64,
+    pub redis: Redis,
+    pub phone_key: PhoneKey,
+    pub session_key: SecretString,
+}
+
+impl AdminApi {
+    #[cfg(feature = "http")]
+    pub fn health(&self) -> crate::health::Health {
+        crate::health::Health {
+            pool: self.pool.clone(),
+            redis: self.redis.clone(),
+            sandbox: false,
+        }
+    }
+}
+
+pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<AdminApi> {
+    let title = settings.store.bot_slug.clone();
+    let stores = Stores::connect(&settings.store, &title).await?;
+    Ok(AdminApi {
+        pool: stores.pool,
+        bot_id: stores.bot_id,
+        redis: stores.redis,
+        phone_key: settings.phone_key,
+        session_key: settings.admin.secret_key,
+    })
+}
+
+/// What `listen-bridge` runs: every bot's due campaigns, so no bot row and no Redis.
+pub async fn connect_listen_bridge(settings: ListenBridgeSettings) -> anyhow::Result<Bridge> {
+    let database_url = settings.database_url.expose_secret().to_owned();
+    let pool = db::connect(&database_url, POOL_SIZE)?;
+    Ok(Bridge {
+        database_url,
+        pool,
+        queue: connect_queue(&settings.queues).await,
+    })
+}
+
+/// Postgres with the bot's row, and Redis under the bot's key prefix: what every
+/// function but the bridge starts from.
+struct Stores {
+    pool: PgPool,
+    bot_id: i64,
+    redis: Redis,
+    texts: Texts,
+    users: Users,
+}
+
+impl Stores {
+    async fn connect(store: &StoreSettings, title: &str) -> anyhow::Result<Stores> {
+        let pool = db::connect(store.database_url.expose_secret(), POOL_SIZE)?;
+        let bot_id = db::ensure_bot(&pool, &store.bot_slug, title)
+            .await
+            .context("the database is not ready: run `promo migrate`")?;
+        let redis = Redis::connect(
+            store.redis_url.expose_secret(),
+            &format!("promo:{}", store.bot_slug),
+        )
+        .await?;
+        Ok(Stores {
+            texts: Texts::new(pool.clone(), bot_id),
+            users: Users::new(pool.clone(), bot_id),
+            pool,
+            bot_id,
+            redis,
+        })
+    }
+
+    #[cfg(feature = "http")]
+    fn health(&self) -> crate::health::Health {
+        crate::health::Health {
+            pool: self.pool.clone(),
+            redis: self.redis.clone(),
+            sandbox: false,
+        }
+    }
+
+    fn bot(
+        &self,
+        telegram: &TelegramClient,
+        queue: &Arc<dyn JobQueue>,
+        settings: BotSettings,
+    ) -> Bot {
+        Bot {
+            pool: self.pool.clone(),
+            bot_id: self.bot_id,
+            redis: self.redis.clone(),
+            telegram: telegram.clone(),
+            texts: self.texts.clone(),
+            users: self.users.clone(),
+            queue: queue.clone(),
+            settings: Arc::new(settings),
+        }
+    }
+
+    fn receipts(
+        &self,
+        telegram: &TelegramClient,
+        queue: &Arc<dyn JobQueue>,
+        proverkacheka: Option<ProverkaChekaClient>,
+        settings: ReceiptSettings,
+    ) -> Receipts {
+        Receipts {
+            pool: self.pool.clone(),
+            bot_id: self.bot_id,
+            redis: self.redis.clone(),
+            telegram: telegram.clone(),
+            texts: self.texts.clone(),
+            users: self.users.clone(),
+            proverkacheka,
+            queue: queue.clone(),
+            settings: Arc::new(settings),
+        }
+    }
+
+    fn campaigns(
+        &self,
+        telegram: &TelegramClient,
+        queue: &Arc<dyn JobQueue>,
+        settings: CampaignSettings,
+    ) -> Campaigns {
+        let sending = Arc::new(settings);
+        Campaigns {
+            pool: self.pool.clone(),
+            bot_id: self.bot_id,
+            redis: self.redis.clone(),
+            telegram: telegram.clone(),
+            queue: queue.clone(),
+            settings: sending.clone(),
+            raffles: Raffles {
+                pool: self.pool.clone(),
+                bot_id: self.bot_id,
+                redis: self.redis.clone(),
+                telegram: telegram.clone(),
+                texts: self.texts.clone(),
+                users: self.users.clone(),
+                settings: sending,
+            },
+        }
+    }
+}
+
+fn telegram_client(settings: &BotApiSettings) -> anyhow::Result<TelegramClient> {
+    TelegramClient::new(&settings.api_url, &settings.bot_token)
+}
+
+fn proverkacheka_client(
+    settings: &ProverkaChekaSettings,
+) -> anyhow::Result<Option<ProverkaChekaClient>> {
+    let Some(token) = &settings.token else {
+        return Ok(None);
+    };
+    let client = ProverkaChekaClient::new(&settings.api_url, token.clone(), settings.timeout)?;
+    Ok(Some(client))
+}
+
+async fn connect_queue(queues: &QueueSettings) -> Arc<dyn JobQueue> {
     match (&queues.receipts_queue_url, &queues.campaigns_queue_url) {
         (Some(receipts), Some(campaigns)) => Arc::new(
             SqsQueue::connect(

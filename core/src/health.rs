@@ -8,15 +8,26 @@ use axum::routing::get;
 use axum::{Json, Router};
 use promo_api_types::HealthReport;
 
-use crate::app::App;
+use crate::db::PgPool;
+use crate::store::Redis;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router(app: App) -> Router {
-    Router::new().route("/health", get(health)).with_state(app)
+/// What `/health` reads: the two stores, and whether this is the sandbox.
+#[derive(Clone)]
+pub struct Health {
+    pub pool: PgPool,
+    pub redis: Redis,
+    pub sandbox: bool,
 }
 
-async fn health(State(app): State<App>) -> (StatusCode, Json<HealthReport>) {
+pub fn router(health: Health) -> Router {
+    Router::new()
+        .route("/health", get(report))
+        .with_state(health)
+}
+
+async fn report(State(app): State<Health>) -> (StatusCode, Json<HealthReport>) {
     let (database, redis) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, crate::db::ping(&app.pool)),
         tokio::time::timeout(CHECK_TIMEOUT, app.redis.ping()),
@@ -40,7 +51,7 @@ async fn health(State(app): State<App>) -> (StatusCode, Json<HealthReport>) {
             status: if healthy { "ok" } else { "degraded" }.to_owned(),
             database,
             redis,
-            sandbox: app.settings.is_sandbox(),
+            sandbox: app.sandbox,
         }),
     )
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::fiscal::{FiscalQr, FnsReceipt, FnsReceiptError};
@@ -81,7 +82,8 @@ pub enum ClientBuildError {
 pub struct ProverkaChekaClient {
     http: reqwest::Client,
     endpoint: Url,
-    token: String,
+    /// A paid credential: never logged, exposed only into the request form.
+    token: SecretString,
 }
 
 /// The token is a paid credential: it must never reach logs.
@@ -99,7 +101,7 @@ impl ProverkaChekaClient {
     /// `timeout` covers the whole request, body included (the spec suggests ~20 s).
     pub fn new(
         base_url: &str,
-        token: String,
+        token: impl Into<SecretString>,
         timeout: Duration,
     ) -> Result<ProverkaChekaClient, ClientBuildError> {
         let endpoint = Url::parse(&format!(
@@ -114,7 +116,7 @@ impl ProverkaChekaClient {
         Ok(ProverkaChekaClient {
             http,
             endpoint,
-            token,
+            token: token.into(),
         })
     }
 
@@ -156,7 +158,7 @@ impl ProverkaChekaClient {
     }
 
     fn form(&self) -> Form {
-        Form::new().text("token", self.token.clone())
+        Form::new().text("token", self.token.expose_secret().to_owned())
     }
 
     // Provider faults are expected and retried: a warning, not an error.

@@ -11,17 +11,25 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::app::App;
+use crate::app::{AdminApi, App};
+use crate::bot::Bot;
+use crate::health::Health;
 
 /// Routes of the `telegram-webhook` function.
+pub fn webhook_routes(bot: Bot, health: Health) -> Router {
+    crate::bot::webhook::router(bot).merge(crate::health::router(health))
+}
+
+/// [`webhook_routes`] of the whole [`App`] (`promo serve`, tests).
 pub fn webhook_router(app: App) -> Router {
-    crate::bot::webhook::router(app.bot.clone()).merge(crate::health::router(app))
+    let health = app.health();
+    webhook_routes(app.bot, health)
 }
 
 /// Routes of the `admin-api` function. The panel's endpoints arrive with the admin API
 /// issue; until then it answers health checks so the deployment can be verified.
-pub fn admin_router(app: App) -> Router {
-    crate::health::router(app)
+pub fn admin_router(api: AdminApi) -> Router {
+    crate::health::router(api.health())
 }
 
 /// One route listed on the index page at `/`.
@@ -145,16 +153,13 @@ impl HttpServer {
 /// What Lambda's SQS event sources and the bridge VM do in AWS, done in this process: the
 /// bridge and one consumer per queue, running the very handlers the Lambdas run, fed by
 /// the configured queues (in-process or SQS). They stop when `stopped` turns true.
+#[cfg(feature = "qr-decode")]
 pub fn spawn_workers(
     app: &App,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     use crate::queue::{run_consumer, QueueName};
-    let bridge = crate::campaigns::bridge::Bridge {
-        database_url: app.settings.database_url.expose().to_owned(),
-        pool: app.pool.clone(),
-        queue: app.queue.clone(),
-    };
+    let bridge = app.bridge();
     let bridge_stop = stopped.clone();
     let receipts_app = app.clone();
     let campaigns_app = app.clone();

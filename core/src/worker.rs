@@ -3,17 +3,25 @@
 //! `campaign-runner`) and under `promo serve`'s in-process loop.
 
 use crate::app::App;
+#[cfg(feature = "qr-decode")]
 use crate::jobs::ReceiptJob;
 use crate::queue::{JobError, JobMessage};
+#[cfg(feature = "qr-decode")]
+use crate::receipts::Receipts;
+
+/// [`handle_verify_job`] with the whole [`App`] (`promo serve`, tests).
+#[cfg(feature = "qr-decode")]
+pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), JobError> {
+    handle_verify_job(&app.receipts, message).await
+}
 
 /// Entry point of `receipt-verifier`: one verification step of one upload (see
 /// [`crate::receipts::verify`]).
-pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), JobError> {
+#[cfg(feature = "qr-decode")]
+pub async fn handle_verify_job(receipts: &Receipts, message: JobMessage) -> Result<(), JobError> {
     use crate::receipts::verify::{verify_receipt, RetryState};
     match message.parse_json()? {
-        ReceiptJob::Verify { submission_id } => {
-            verify_receipt(&app.receipts, submission_id, None).await
-        }
+        ReceiptJob::Verify { submission_id } => verify_receipt(receipts, submission_id, None).await,
         ReceiptJob::Recheck {
             submission_id,
             attempt,
@@ -25,7 +33,7 @@ pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), Jo
                 fns_pending,
                 provider_failures,
             };
-            verify_receipt(&app.receipts, submission_id, Some(state)).await
+            verify_receipt(receipts, submission_id, Some(state)).await
         }
     }
 }

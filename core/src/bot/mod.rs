@@ -11,6 +11,7 @@ mod menu;
 mod profile;
 mod subscription;
 mod upload;
+#[cfg(feature = "http")]
 pub mod webhook;
 
 use crate::t;

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use crate::bot::Bot;
@@ -35,7 +36,10 @@ fn secret_matches(headers: &HeaderMap, expected: &str) -> bool {
 }
 
 async fn receive_update(State(app): State<Bot>, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_matches(&headers, app.settings.telegram.webhook_secret.expose()) {
+    if !secret_matches(
+        &headers,
+        app.settings.telegram.webhook_secret.expose_secret(),
+    ) {
         tracing::warn!("webhook call with a missing or wrong secret token");
         return error(StatusCode::UNAUTHORIZED, "missing or wrong secret token");
     }

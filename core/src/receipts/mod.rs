@@ -7,9 +7,14 @@
 //! paid API call) and yields the dedup key, and [`crate::fiscal::FnsReceipt::validate_against`]
 //! checks the receipt fetched from ProverkaCheka against that QR.
 
+// The decoder pulls in the image codecs and QR readers, and the verifier is its only
+// caller: both are built only with the `qr-decode` feature (receipt-verifier, promo).
+#[cfg(feature = "qr-decode")]
 pub mod decode;
 pub mod fraud;
+pub mod quota;
 pub mod tickets;
+#[cfg(feature = "qr-decode")]
 pub mod verify;
 
 pub use crate::fiscal::{fns, qr};
@@ -17,6 +22,7 @@ pub use crate::fiscal::{
     FiscalKey, FiscalQr, FiscalQrError, FnsItem, FnsReceipt, FnsReceiptError, Kopecks, NotEligible,
     OperationType, ReceiptMismatch, TimePrecision,
 };
+#[cfg(feature = "qr-decode")]
 pub use decode::{decode_qr_text, DecodeError};
 
 use std::sync::Arc;

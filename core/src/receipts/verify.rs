@@ -65,8 +65,6 @@ pub const PROVIDER_RETRY_DELAYS: [Duration; 5] = [
     Duration::from_secs(60 * 60),
     Duration::from_secs(3 * 60 * 60),
 ];
-/// How long the whole bot stops calling ProverkaCheka after code 3 (quota exhausted).
-pub const QUOTA_PAUSE: Duration = Duration::from_secs(60 * 60);
 /// A submission still unsettled after this long (quota pauses have no count limit) is
 /// given up, so no shopper waits forever.
 pub const MAX_PENDING_AGE: Duration = Duration::from_secs(3 * 24 * 60 * 60);
@@ -85,10 +83,7 @@ pub struct RetryState {
     pub provider_failures: u32,
 }
 
-/// Redis key of the code-3 circuit breaker. Scoped by the bot's prefix, as every key.
-pub fn quota_breaker_key(redis: &crate::store::Redis) -> String {
-    redis.key("proverkacheka:quota_paused")
-}
+pub use super::quota::{quota_breaker_key, QUOTA_PAUSE};
 
 /// Runs one verification job. `retry` is `None` for the first check of an upload.
 ///

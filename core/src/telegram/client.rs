@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::types::{OutgoingMessage, SendMessage, SetWebhook};
-use crate::config::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelegramError {
@@ -100,7 +100,7 @@ impl fmt::Debug for TelegramClient {
 }
 
 impl TelegramClient {
-    pub fn new(api_url: &str, token: &Secret) -> anyhow::Result<Self> {
+    pub fn new(api_url: &str, token: &SecretString) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
@@ -109,8 +109,8 @@ impl TelegramClient {
         let api_url = api_url.trim_end_matches('/');
         Ok(Self {
             http,
-            method_base: format!("{api_url}/bot{}/", token.expose()),
-            file_base: format!("{api_url}/file/bot{}/", token.expose()),
+            method_base: format!("{api_url}/bot{}/", token.expose_secret()),
+            file_base: format!("{api_url}/file/bot{}/", token.expose_secret()),
         })
     }
 

@@ -1,13 +1,13 @@
 //! admin-api Lambda: the admin API router under lambda_http.
 
-use promo_core::app::App;
-use promo_core::config::Settings;
+use promo_core::app::{connect_admin_api, AdminApi};
+use promo_core::config::AdminApiSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     promo_core::telemetry::init();
     let router = match start().await {
-        Ok(app) => promo_core::server::admin_router(app),
+        Ok(api) => promo_core::server::admin_router(api),
         // Exiting here would leave every request waiting (under `cargo lambda watch` it
         // hangs; the error is only in watch's log): answer each one with the problem instead.
         Err(problem) => promo_core::server::startup_failure_router("admin-api", &problem),
@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::run(router).await
 }
 
-async fn start() -> anyhow::Result<App> {
-    App::build(Settings::from_env()?).await
+/// Only this function's variables are read (see the README's configuration table).
+async fn start() -> anyhow::Result<AdminApi> {
+    connect_admin_api(AdminApiSettings::from_env()?).await
 }

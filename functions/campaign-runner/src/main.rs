@@ -2,18 +2,18 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
-use promo_core::app::App;
-use promo_core::campaigns::runner;
-use promo_core::config::Settings;
+use promo_core::app::connect_campaign_runner;
+use promo_core::campaigns::{runner, Campaigns};
+use promo_core::config::CampaignRunnerSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     promo_core::telemetry::init();
-    let app = match start().await {
-        Ok(app) => app,
+    let campaigns = match start().await {
+        Ok(campaigns) => campaigns,
         Err(problem) => return fail_every_invocation(&problem).await,
     };
-    let app = &app;
+    let campaigns = &campaigns;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         // The invocation's own deadline, not a fixed slice: a slice that outlived the
         // function timeout would be killed mid-send and leave its rows `unknown`, and a
@@ -21,7 +21,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let deadline = runner::deadline_from_epoch_millis(epoch_deadline(event.context.deadline));
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
             promo_core::queue::handle_sqs_batch(event.payload, |message| {
-                runner::handle_run_job(&app.campaigns, message, deadline)
+                runner::handle_run_job(campaigns, message, deadline)
             })
             .await,
         )
@@ -46,8 +46,9 @@ fn epoch_deadline(deadline_ms: u64) -> u64 {
     now_ms.saturating_add(deadline_ms)
 }
 
-async fn start() -> anyhow::Result<App> {
-    App::build(Settings::from_env()?).await
+/// Only this function's variables are read (see the README's configuration table).
+async fn start() -> anyhow::Result<Campaigns> {
+    connect_campaign_runner(CampaignRunnerSettings::from_env()?).await
 }
 
 /// Exiting at start-up would leave `cargo lambda invoke` waiting, with the error only in

@@ -1,19 +1,16 @@
 //! listen-bridge: a long-running process (small VM, systemd) relaying due campaigns from
 //! Postgres NOTIFY to the campaigns queue.
 
-use promo_core::campaigns::bridge::Bridge;
-use promo_core::config::Settings;
+use promo_core::config::ListenBridgeSettings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     promo_core::telemetry::init();
-    let settings = Settings::from_env()?;
-    let app = promo_core::app::App::build(settings).await?;
-    let bridge = Bridge {
-        database_url: app.settings.database_url.expose().to_owned(),
-        pool: app.pool.clone(),
-        queue: app.queue.clone(),
-    };
+    // Only DATABASE_URL and the queue variables are read: the bridge relays every bot's
+    // campaigns and never talks to Telegram. Under systemd a failed start is restarted
+    // and logged, so exiting with the problem is the visible failure here.
+    let settings = ListenBridgeSettings::from_env()?;
+    let bridge = promo_core::app::connect_listen_bridge(settings).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use promo_core::app::App;
+use promo_core::app::{App, SANDBOX_BOT_TOKEN};
 use promo_core::config::Settings;
 use promo_core::pii::Phone;
 use promo_core::users::TelegramProfile;
 use promo_testkit::receipts::ReceiptBuilder;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use crate::sandbox::Fakes;
@@ -45,9 +46,12 @@ pub async fn prepare(
     out: &Path,
 ) -> anyhow::Result<Prepared> {
     let fakes = Fakes::start().await?;
-    let overrides = fakes.setting_overrides();
+    let mut overrides = fakes.setting_overrides();
+    // The functions refuse to start without a bot token (only `promo serve` has a sandbox
+    // mode); the fake answers the sandbox's, and a real token never lands in the file.
+    overrides.insert("BOT_TOKEN", SANDBOX_BOT_TOKEN.to_owned());
     let settings = settings_for(&overrides)?;
-    let pool = promo_core::db::connect(settings.database_url.expose(), 2)?;
+    let pool = promo_core::db::connect(settings.store.database_url.expose_secret(), 2)?;
     promo_core::db::migrate(&pool).await?;
     let app = App::build(settings).await?;
     fakes.invent_receipts(&app.settings.promo.target_keywords);

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use promo_core::app::App;
 use promo_core::config::Settings;
 use promo_core::server::{local_router_with, HttpServer, IndexEntry};
+use secrecy::ExposeSecret;
 
 #[derive(Parser)]
 #[command(name = "promo", about = "Receipt-promo platform for Telegram", version)]
@@ -101,7 +102,7 @@ async fn migrate() -> anyhow::Result<()> {
 }
 
 async fn run_migrations(settings: &Settings) -> anyhow::Result<Vec<&'static str>> {
-    let pool = promo_core::db::connect(settings.database_url.expose(), 2)?;
+    let pool = promo_core::db::connect(settings.store.database_url.expose_secret(), 2)?;
     promo_core::db::migrate(&pool).await
 }
 
@@ -161,10 +162,10 @@ async fn serve() -> anyhow::Result<()> {
         println!("  try the bot:   {base}/sandbox");
     }
     // Where the panel password lives, on every start (never the password itself).
-    match &app.settings.admin.panel_password {
+    match &app.settings.panel.password {
         Some(_) => println!(
             "  panel login:   {} (password from ADMIN_PANEL_PASSWORD); the panel itself is not served yet",
-            app.settings.admin.panel_user
+            app.settings.panel.user
         ),
         None => println!(
             "  panel login:   none (set ADMIN_PANEL_PASSWORD, or run `promo create-admin`)"
@@ -249,21 +250,21 @@ async fn lambda_demo(out: &std::path::Path) -> anyhow::Result<()> {
 
 /// Creates the panel user from ADMIN_PANEL_USER / ADMIN_PANEL_PASSWORD on first start.
 async fn bootstrap_admin(app: &App) -> anyhow::Result<()> {
-    let Some(password) = &app.settings.admin.panel_password else {
+    let Some(password) = &app.settings.panel.password else {
         return Ok(());
     };
     let created = promo_core::admin::create_admin_user(
         &app.pool,
         app.bot_id,
-        &app.settings.admin.panel_user,
-        password.expose(),
+        &app.settings.panel.user,
+        password.expose_secret(),
         "owner",
         None,
         false,
     )
     .await?;
     if created {
-        tracing::info!(login = %app.settings.admin.panel_user, "bootstrap panel user created");
+        tracing::info!(login = %app.settings.panel.user, "bootstrap panel user created");
     }
     Ok(())
 }
@@ -271,11 +272,10 @@ async fn bootstrap_admin(app: &App) -> anyhow::Result<()> {
 async fn set_webhook(drop_pending_updates: bool) -> anyhow::Result<()> {
     let settings = settings_with(&HashMap::new())?;
     let base = settings
-        .telegram
         .webhook_base_url
         .clone()
         .context("WEBHOOK_BASE_URL is required to set the webhook")?;
-    if settings.telegram.bot_token.is_none() {
+    if settings.is_sandbox() {
         anyhow::bail!("BOT_TOKEN is required to set the webhook");
     }
     let app = App::build(settings).await?;
@@ -287,7 +287,12 @@ async fn set_webhook(drop_pending_updates: bool) -> anyhow::Result<()> {
     app.telegram
         .set_webhook(&promo_core::telegram::SetWebhook {
             url: url.clone(),
-            secret_token: app.settings.telegram.webhook_secret.expose().to_owned(),
+            secret_token: app
+                .settings
+                .telegram
+                .webhook_secret
+                .expose_secret()
+                .to_owned(),
             allowed_updates: promo_core::telegram::types::ALLOWED_UPDATES.to_vec(),
             max_connections: 40,
             drop_pending_updates,
@@ -304,9 +309,9 @@ async fn create_admin(login: &str, role: &str, telegram_id: Option<i64>) -> anyh
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\r', '\n']);
     let settings = settings_with(&HashMap::new())?;
-    let pool = promo_core::db::connect(settings.database_url.expose(), 2)?;
+    let pool = promo_core::db::connect(settings.store.database_url.expose_secret(), 2)?;
     let bot_id =
-        promo_core::db::ensure_bot(&pool, &settings.bot_slug, &settings.promo.name).await?;
+        promo_core::db::ensure_bot(&pool, &settings.store.bot_slug, &settings.promo.name).await?;
     promo_core::admin::create_admin_user(&pool, bot_id, login, password, role, telegram_id, true)
         .await?;
     println!("panel user `{login}` ({role}) is ready");

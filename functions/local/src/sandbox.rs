@@ -19,6 +19,7 @@ use promo_core::app::{App, SANDBOX_BOT_TOKEN};
 use promo_testkit::proverkacheka::FakeProverkaCheka;
 use promo_testkit::receipts::ReceiptBuilder;
 use promo_testkit::telegram::{ChatEntry, FakeTelegram, Updates};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -79,7 +80,12 @@ impl Fakes {
         app.telegram
             .set_webhook(&promo_core::telegram::SetWebhook {
                 url: format!("{base}{}", promo_core::bot::webhook::WEBHOOK_PATH),
-                secret_token: app.settings.telegram.webhook_secret.expose().to_owned(),
+                secret_token: app
+                    .settings
+                    .telegram
+                    .webhook_secret
+                    .expose_secret()
+                    .to_owned(),
                 allowed_updates: promo_core::telegram::types::ALLOWED_UPDATES.to_vec(),
                 max_connections: 40,
                 drop_pending_updates: false,

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use base64::Engine;
-use promo_core::app::App;
-use promo_core::config::Settings;
+use promo_core::app::{connect_campaign_runner, connect_receipt_verifier};
+use promo_core::config::{CampaignRunnerSettings, ReceiptVerifierSettings};
 use promo_core::jobs::{CampaignJob, ReceiptJob};
 use promo_testkit::db::create_database;
 
@@ -127,19 +127,28 @@ async fn the_demo_events_verify_a_receipt_and_send_a_broadcast_through_the_lambd
     let out = std::env::temp_dir().join(format!("promo-lambda-demo-{}", uuid_like()));
     let demo = start_demo(&database_url, &out);
 
-    // What `cargo lambda watch --env-file` hands each function.
+    // What `cargo lambda watch --env-file` hands each function, loaded and connected
+    // the way each function starts (a function refuses to start without its variables).
     let env = read_env_file(&out.join("env"));
     assert!(env.contains_key("TELEGRAM_API_URL"), "{env:?}");
-    let settings = Settings::from_lookup(|name| env.get(name).cloned()).expect("settings");
-    let app = App::build(settings).await.expect("the functions' app");
+    let verifier = ReceiptVerifierSettings::from_lookup(|name| env.get(name).cloned())
+        .expect("the receipt-verifier's settings");
+    let receipts = connect_receipt_verifier(verifier)
+        .await
+        .expect("the receipt-verifier starts");
+    let runner = CampaignRunnerSettings::from_lookup(|name| env.get(name).cloned())
+        .expect("the campaign-runner's settings");
+    let campaigns = connect_campaign_runner(runner)
+        .await
+        .expect("the campaign-runner starts");
 
     let verified = promo_core::queue::handle_sqs_batch(
         read_event(&out.join("receipt-verify.json")),
-        |message| promo_core::worker::handle_receipt_job(&app, message),
+        |message| promo_core::worker::handle_verify_job(&receipts, message),
     )
     .await;
     assert!(verified.batch_item_failures.is_empty());
-    let client = app.pool.get().await.expect("client");
+    let client = receipts.pool.get().await.expect("client");
     let status: String = client
         .query_one("SELECT status FROM receipt_submissions", &[])
         .await
@@ -154,7 +163,7 @@ async fn the_demo_events_verify_a_receipt_and_send_a_broadcast_through_the_lambd
             read_event(&out.join("campaign-run.json")),
             |message| {
                 let deadline = Instant::now() + Duration::from_secs(20);
-                promo_core::campaigns::runner::handle_run_job(&app.campaigns, message, deadline)
+                promo_core::campaigns::runner::handle_run_job(&campaigns, message, deadline)
             },
         )
         .await;

@@ -2,21 +2,22 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
-use promo_core::app::App;
-use promo_core::config::Settings;
+use promo_core::app::connect_receipt_verifier;
+use promo_core::config::ReceiptVerifierSettings;
+use promo_core::receipts::Receipts;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     promo_core::telemetry::init();
-    let app = match start().await {
-        Ok(app) => app,
+    let receipts = match start().await {
+        Ok(receipts) => receipts,
         Err(problem) => return fail_every_invocation(&problem).await,
     };
-    let app = &app;
+    let receipts = &receipts;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
             promo_core::queue::handle_sqs_batch(event.payload, |message| {
-                promo_core::worker::handle_receipt_job(app, message)
+                promo_core::worker::handle_verify_job(receipts, message)
             })
             .await,
         )
@@ -24,8 +25,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-async fn start() -> anyhow::Result<App> {
-    App::build(Settings::from_env()?).await
+/// Only this function's variables are read (see the README's configuration table).
+async fn start() -> anyhow::Result<Receipts> {
+    connect_receipt_verifier(ReceiptVerifierSettings::from_env()?).await
 }
 
 /// Exiting at start-up would leave `cargo lambda invoke` waiting, with the error only in
