@@ -1,16 +1,13 @@
 //! Admin commands in the bot end to end: real Postgres and Redis, the fake Bot API, and the
 //! exact rows each flow stores (campaigns, tickets, audit log).
 
-use std::time::Duration;
-
 use chrono::{DateTime, Datelike, Utc};
 use promo_core::telegram::{IncomingUpdate, UpdateKind};
 use promo_testkit::telegram::Updates;
 use promo_testkit::{spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(5);
-const ADMIN: i64 = 9001;
+use crate::helpers::{give_tickets, keyboard_texts, text_of, ADMIN, WAIT};
 
 async fn spawn_admin_app() -> TestApp {
     spawn_app_with(TestConfig::default().with("ADMIN_IDS", &ADMIN.to_string()))
@@ -36,20 +33,6 @@ async fn say(app: &TestApp, user: i64, text: &str) -> Value {
     let replies = deliver(app, &Updates::text(user, text)).await;
     assert_eq!(replies.len(), 1, "one reply to {text:?}: {replies:?}");
     replies[0].clone()
-}
-
-fn text_of(reply: &Value) -> &str {
-    reply["text"].as_str().unwrap_or_default()
-}
-
-fn keyboard_texts(reply: &Value) -> Vec<String> {
-    reply["reply_markup"]["keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().into_iter().flatten())
-        .filter_map(|b| b["text"].as_str().map(str::to_owned))
-        .collect()
 }
 
 fn inline_buttons(reply: &Value) -> Vec<(String, String)> {
@@ -306,19 +289,6 @@ async fn shopper(
         .await
         .expect("shopper")
         .get(0)
-}
-
-async fn give_tickets(app: &TestApp, user_id: i64, amount: i32) {
-    app.db()
-        .await
-        .expect("db")
-        .execute(
-            "INSERT INTO tickets (bot_id, user_id, amount, source, reason)
-             VALUES ($1, $2, $3, 'manual', 'seed')",
-            &[&app.app.bot_id, &user_id, &amount],
-        )
-        .await
-        .expect("tickets");
 }
 
 // ---------------------------------------------------------------- guard and menu

@@ -17,14 +17,12 @@ use promo_testkit::{spawn_app_with, TestApp, TestConfig};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use crate::helpers::{counters, sqs_endpoint};
+
 const BROADCAST_TEXT: &str = "Розыгрыш iPhone уже завтра!";
 const PERSONAL_TEXT: &str = "Ваш чек принят вручную";
 /// Telegram ids of the test users start here.
 const FIRST_CHAT: i64 = 5_000_001;
-
-fn sqs_endpoint() -> String {
-    std::env::var("PROMO_TEST_SQS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9324".to_owned())
-}
 
 /// `config` pointed at fresh moto queues of its own, so tests run in parallel against one
 /// moto server.
@@ -120,26 +118,6 @@ async fn status(app: &TestApp, campaign_id: i64) -> String {
         .await
         .expect("campaign row")
         .get(0)
-}
-
-/// `(status, total, sent, failed, blocked, unknown)` of the campaign row.
-async fn counters(app: &TestApp, campaign_id: i64) -> (String, i32, i32, i32, i32, i32) {
-    let client = app.db().await.expect("client");
-    let row = client
-        .query_one(
-            "SELECT status, total, sent, failed, blocked, unknown FROM campaigns WHERE id = $1",
-            &[&campaign_id],
-        )
-        .await
-        .expect("campaign row");
-    (
-        row.get(0),
-        row.get(1),
-        row.get(2),
-        row.get(3),
-        row.get(4),
-        row.get(5),
-    )
 }
 
 async fn wait_for_status(app: &TestApp, campaign_id: i64, wanted: &str, timeout: Duration) {

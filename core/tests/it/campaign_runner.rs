@@ -12,6 +12,8 @@ use promo_testkit::telegram::{Call, Failure};
 use promo_testkit::{spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
 
+use crate::helpers::counters;
+
 const TEXT: &str = "Розыгрыш iPhone уже завтра!";
 
 /// Tests that measure time at the fake Bot API take turns: a dozen runtimes sending at
@@ -111,26 +113,6 @@ async fn deliveries(
         .iter()
         .map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3))))
         .collect()
-}
-
-/// `(status, total, sent, failed, blocked, unknown)` of the campaign row.
-async fn counters(app: &TestApp, campaign_id: i64) -> (String, i32, i32, i32, i32, i32) {
-    let client = app.app.pool.get().await.expect("client");
-    let row = client
-        .query_one(
-            "SELECT status, total, sent, failed, blocked, unknown FROM campaigns WHERE id = $1",
-            &[&campaign_id],
-        )
-        .await
-        .expect("campaign row");
-    (
-        row.get(0),
-        row.get(1),
-        row.get(2),
-        row.get(3),
-        row.get(4),
-        row.get(5),
-    )
 }
 
 /// How many successful `sendMessage` calls each chat received.

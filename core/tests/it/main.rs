@@ -1,12 +1,15 @@
 //! The integration tests of `promo-core`, one binary: each module was its own test
 //! binary before, and each of those linked the whole crate and its dependencies again.
-//! Run one module with `cargo test -p promo-core --test it -- raffle::`.
+//! Helpers used by more than one module live in `helpers`; everything else stays in its
+//! module. Run one module with `cargo test -p promo-core --test it -- raffle::`.
 //!
 //! Two files stay binaries of their own, beside this one:
 //! - `tests/no_secrets_in_logs.rs` installs the process-wide tracing subscriber and
 //!   asserts on everything it captures; in this binary it would capture (and be judged
 //!   on) the logs of every test running beside it, and a second `init` would panic.
 //! - `tests/receipts_decode.rs`, the QR-decoding suite (for now: it is being reworked).
+
+mod helpers;
 
 mod bot_admin;
 mod campaign_engine_e2e;

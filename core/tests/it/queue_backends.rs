@@ -6,11 +6,9 @@ use promo_core::queue::{
     InMemoryQueue, InMemoryQueueConfig, JobQueue, QueueError, QueueName, SqsQueue,
 };
 
-const NO_WAIT: Duration = Duration::ZERO;
+use crate::helpers::sqs_endpoint;
 
-fn sqs_endpoint() -> String {
-    std::env::var("PROMO_TEST_SQS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9324".to_owned())
-}
+const NO_WAIT: Duration = Duration::ZERO;
 
 /// Fresh queues per test, so tests run in parallel against one moto server.
 async fn sqs_queue() -> SqsQueue {

@@ -11,7 +11,7 @@ use promo_testkit::telegram::{Failure, Updates};
 use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
 
-const ADMIN: i64 = 9001;
+use crate::helpers::{give_tickets, ADMIN};
 
 /// A registered shopper; returns `users.id`.
 async fn shopper(app: &TestApp, telegram_id: i64, language: &str, status: &str) -> i64 {
@@ -27,19 +27,6 @@ async fn shopper(app: &TestApp, telegram_id: i64, language: &str, status: &str) 
         .await
         .expect("shopper")
         .get(0)
-}
-
-async fn give_tickets(app: &TestApp, user_id: i64, amount: i32) {
-    app.db()
-        .await
-        .expect("db")
-        .execute(
-            "INSERT INTO tickets (bot_id, user_id, amount, source, reason)
-             VALUES ($1, $2, $3, 'manual', 'seed')",
-            &[&app.app.bot_id, &user_id, &amount],
-        )
-        .await
-        .expect("tickets");
 }
 
 async fn raffle(app: &TestApp, prize: &str, winner_count: i64) -> i64 {

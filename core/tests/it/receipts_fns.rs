@@ -1,11 +1,12 @@
 //! Tolerant reading of the FNS receipt JSON and its validation against the QR
 //! (domain spec 1.5, 1.7 and 3).
 
-use chrono::{NaiveDate, NaiveDateTime};
 use promo_core::receipts::{
     FiscalQr, FnsReceipt, FnsReceiptError, Kopecks, OperationType, ReceiptMismatch,
 };
 use serde_json::{json, Value};
+
+use crate::helpers::at;
 
 /// The captured answer of domain spec 3.1, verbatim.
 const CAPTURED: &str = r#"{
@@ -56,12 +57,6 @@ fn with(mut value: Value, pointer: &str, replacement: Value) -> Value {
 fn without(mut value: Value, key: &str) -> Value {
     value.as_object_mut().map(|o| o.remove(key));
     value
-}
-
-fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(y, m, d)
-        .and_then(|date| date.and_hms_opt(h, min, s))
-        .expect("valid test date")
 }
 
 fn qr() -> FiscalQr {

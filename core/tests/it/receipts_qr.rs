@@ -1,17 +1,12 @@
 //! Parsing and local pre-validation of the fiscal QR string (domain spec 2).
 
-use chrono::{NaiveDate, NaiveDateTime};
 use promo_core::receipts::{
     FiscalKey, FiscalQr, FiscalQrError, Kopecks, NotEligible, OperationType, TimePrecision,
 };
 
-const CANONICAL: &str = "t=20240917T1801&s=1285.21&fn=7281440500751551&i=30526&fp=1168453787&n=1";
+use crate::helpers::at;
 
-fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(y, m, d)
-        .and_then(|date| date.and_hms_opt(h, min, s))
-        .expect("valid test date")
-}
+const CANONICAL: &str = "t=20240917T1801&s=1285.21&fn=7281440500751551&i=30526&fp=1168453787&n=1";
 
 fn parse(text: &str) -> FiscalQr {
     FiscalQr::parse(text).unwrap_or_else(|e| panic!("{text:?} should parse: {e}"))

@@ -6,7 +6,7 @@ use promo_testkit::telegram::Updates;
 use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
 
-const WAIT: Duration = Duration::from_secs(5);
+use crate::helpers::{keyboard_texts, WAIT};
 
 async fn user_row(app: &TestApp, telegram_id: i64) -> Option<tokio_postgres::Row> {
     app.db()
@@ -35,16 +35,6 @@ async fn say(app: &TestApp, user: i64, text: &str) -> Value {
         .await
         .expect("the bot replied");
     calls[before].params.clone()
-}
-
-fn keyboard_texts(reply: &Value) -> Vec<String> {
-    reply["reply_markup"]["keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().into_iter().flatten())
-        .filter_map(|b| b["text"].as_str().map(str::to_owned))
-        .collect()
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ use promo_testkit::telegram::{Call, Updates};
 use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
 
+use crate::helpers::text_of;
+
 const QR: &str = "t=20260115T1230&s=1285.21&fn=9999078900012345&i=12345&fp=1234567890&n=1";
 const MENU: [&[&str]; 3] = [
     &["🧾 Загрузить чек"],
@@ -40,10 +42,6 @@ async fn reply_to(app: &TestApp, update: &Value) -> Value {
 
 async fn say(app: &TestApp, user: i64, text: &str) -> Value {
     reply_to(app, &Updates::text(user, text)).await
-}
-
-fn text_of(reply: &Value) -> &str {
-    reply["text"].as_str().unwrap_or_default()
 }
 
 fn keyboard(reply: &Value) -> Vec<Vec<String>> {
