@@ -102,7 +102,7 @@ fn read_event(path: &std::path::Path) -> SqsEvent {
 #[test]
 fn the_repository_fixtures_carry_a_verify_job_and_a_campaign_run() {
     let receipt: SqsEvent = serde_json::from_str(include_str!(
-        "../../../core/tests/fixtures/sqs_receipt_verify_event.json"
+        "../../../../core/tests/fixtures/sqs_receipt_verify_event.json"
     ))
     .expect("SQS event");
     let body = receipt.records[0].body.as_deref().unwrap_or_default();
@@ -111,7 +111,7 @@ fn the_repository_fixtures_carry_a_verify_job_and_a_campaign_run() {
         ReceiptJob::Verify { submission_id: 1 }
     );
     let campaign: SqsEvent = serde_json::from_str(include_str!(
-        "../../../core/tests/fixtures/sqs_campaign_run_event.json"
+        "../../../../core/tests/fixtures/sqs_campaign_run_event.json"
     ))
     .expect("SQS event");
     let body = campaign.records[0].body.as_deref().unwrap_or_default();
