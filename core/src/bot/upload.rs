@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::jobs::ReceiptJob;
-use crate::queue::QueueName;
+use crate::receipts::intake::NewSubmission;
 use crate::receipts::{FiscalQr, FiscalQrError};
 use crate::telegram::OutgoingMessage;
 
@@ -193,51 +192,19 @@ async fn submit(
         return menu_reply(conversation, refusal).await;
     }
     let app = conversation.app;
-    let file_size = upload.file_size.and_then(|size| i32::try_from(size).ok());
-    let client = app.pool.get().await?;
-    let insert = client
-        .prepare_cached(
-            "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, file_size, qr_raw)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .await?;
-    let row = client
-        .query_one(
-            &insert,
-            &[
-                &app.bot_id,
-                &conversation.user.id,
-                &upload.source,
-                &upload.file_id,
-                &file_size,
-                &upload.qr_raw,
-            ],
-        )
-        .await
-        .context("recording the receipt submission")?;
-    let submission_id: i64 = row.get(0);
-    let job = serde_json::to_string(&ReceiptJob::Verify { submission_id })?;
-    if let Err(error) = app
-        .queue
-        .send(QueueName::Receipts, job, Duration::ZERO)
-        .await
-    {
-        // Without its job the row would sit in 'queued' forever; drop it and fail the
-        // update, so Telegram redelivers it and the shopper's upload is not lost.
-        client
-            .execute(
-                "DELETE FROM receipt_submissions WHERE id = $1",
-                &[&submission_id],
-            )
-            .await?;
-        return Err(anyhow::Error::new(error).context("enqueueing the receipt job"));
-    }
-    tracing::info!(
-        submission_id,
-        user_id = conversation.user.id,
-        source = upload.source,
-        "receipt queued"
-    );
+    crate::receipts::intake::submit(
+        &app.pool,
+        app.queue.as_ref(),
+        app.bot_id,
+        conversation.user.id,
+        &NewSubmission {
+            source: upload.source,
+            telegram_file_id: upload.file_id,
+            file_size: upload.file_size,
+            qr_raw: upload.qr_raw,
+        },
+    )
+    .await?;
     conversation.leave(state).await?;
     let text = match quota_pause_remaining(app).await {
         Some(remaining) => paused_text(conversation, remaining).await,

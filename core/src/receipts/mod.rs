@@ -12,6 +12,7 @@
 #[cfg(feature = "qr-decode")]
 pub mod decode;
 pub mod fraud;
+pub mod intake;
 pub mod quota;
 pub mod tickets;
 #[cfg(feature = "qr-decode")]

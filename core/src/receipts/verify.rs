@@ -912,13 +912,14 @@ impl Work<'_> {
         let receipt_id: i64 = row.get(0);
 
         if receipt_status == "accepted" {
-            tx.execute(
-                "INSERT INTO tickets (bot_id, user_id, receipt_id, amount, source)
-                 VALUES ($1, $2, $3, $4, 'receipt')",
-                &[&app.bot_id, &self.submission.user_id, &receipt_id, &tickets],
+            crate::ledger::grant_for_receipt(
+                &tx,
+                app.bot_id,
+                self.submission.user_id,
+                receipt_id,
+                tickets,
             )
-            .await
-            .context("granting the receipt's tickets")?;
+            .await?;
         }
         let updated = tx
             .execute(
