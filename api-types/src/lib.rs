@@ -15,8 +15,13 @@ pub struct HealthReport {
     pub sandbox: bool,
 }
 
-/// The error body of every JSON endpoint.
+/// The error body of every JSON endpoint: a stable machine-readable `error` code
+/// (`bad_request`, `unauthorized`, `not_found`, ...), a `message` for people, and the
+/// request `field` at fault when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }

@@ -4,6 +4,8 @@
 // Panel users hash passwords with argon2: only `promo` (and the panel API, later) builds it.
 #[cfg(feature = "panel-users")]
 pub mod admin;
+#[cfg(feature = "http")]
+pub mod api_error;
 pub mod app;
 pub mod audit;
 pub mod bot;

@@ -4,10 +4,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -75,12 +74,7 @@ pub fn local_router_with(app: App, extra: Vec<IndexEntry>) -> Router {
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({
-            "error": "not found: GET / lists what this server serves",
-        })),
-    )
+    crate::api_error::ApiError::not_found("not found: GET / lists what this server serves")
         .into_response()
 }
 
@@ -199,20 +193,18 @@ pub fn spawn_workers(
 pub fn startup_failure_router(function: &'static str, problem: &anyhow::Error) -> Router {
     let message = format!("{problem:#}");
     tracing::error!(function, error = %message, "start-up failed; answering every request with 503");
-    let body = serde_json::json!({
-        "error": "the function could not start",
-        "function": function,
-        "problem": message,
-    });
+    let error =
+        crate::api_error::ApiError::unavailable(format!("{function} could not start: {message}"));
     Router::new().fallback(move || {
-        let body = body.clone();
-        async move { (StatusCode::SERVICE_UNAVAILABLE, Json(body)) }
+        let error = error.clone();
+        async move { error.into_response() }
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn the_index_links_the_pages_and_names_every_route() {
@@ -244,7 +236,10 @@ mod tests {
             .await
             .expect("body");
         let body: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-        assert_eq!(body["function"], "telegram-webhook");
-        assert_eq!(body["problem"], "WEBHOOK_SECRET: is required");
+        assert_eq!(body["error"], "unavailable");
+        assert_eq!(
+            body["message"],
+            "telegram-webhook could not start: WEBHOOK_SECRET: is required"
+        );
     }
 }

@@ -200,7 +200,7 @@ async fn choose_language(
     // The reply keyboard can only be replaced by a new message.
     if conversation.user.status == UserStatus::Registered {
         let text = chosen.text(t!("menu_updated")).await;
-        calls.push(chosen.with_main_menu(text).await.into());
+        calls.push(chosen.with_main_menu(text).await);
     }
     Ok(calls)
 }

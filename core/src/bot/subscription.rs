@@ -129,7 +129,7 @@ pub(crate) async fn check(
             Ok(vec![
                 answer(None),
                 super::callbacks::edit(conversation.chat_id, message_id, done, None),
-                conversation.with_main_menu(registered).await.into(),
+                conversation.with_main_menu(registered).await,
             ])
         }
         Ok(false) => Ok(vec![answer(Some(

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
+use crate::api_error::ApiError;
 use crate::bot::Bot;
 use crate::telegram::{IncomingUpdate, UpdateKind};
 
@@ -19,13 +20,6 @@ pub fn router(app: Bot) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(receive_update))
         .with_state(app)
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    let body = promo_api_types::ApiError {
-        error: message.to_owned(),
-    };
-    (status, Json(body)).into_response()
 }
 
 fn secret_matches(headers: &HeaderMap, expected: &str) -> bool {
@@ -41,11 +35,11 @@ async fn receive_update(State(app): State<Bot>, headers: HeaderMap, body: Bytes)
         app.settings.telegram.webhook_secret.expose_secret(),
     ) {
         tracing::warn!("webhook call with a missing or wrong secret token");
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong secret token");
+        return ApiError::unauthorized("missing or wrong secret token").into_response();
     }
     let update = match IncomingUpdate::parse(&body) {
         Ok(update) => update,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     };
     if let UpdateKind::Unknown { kind, reason } = &update.kind {
         tracing::debug!(
@@ -88,7 +82,12 @@ async fn receive_update(State(app): State<Bot>, headers: HeaderMap, body: Bytes)
             if let Err(e) = app.release_update(update.update_id).await {
                 tracing::error!(error = ?e, "could not release the update claim");
             }
-            error(StatusCode::INTERNAL_SERVER_ERROR, "temporarily unavailable")
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "temporarily unavailable",
+            )
+            .into_response()
         }
     }
 }

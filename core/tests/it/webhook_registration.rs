@@ -351,7 +351,7 @@ async fn a_body_that_is_not_an_update_gets_a_clear_400() {
         .await
         .expect("posted");
     assert_eq!(answer.status, 400);
-    assert!(answer.body["error"]
+    assert!(answer.body["message"]
         .as_str()
         .unwrap_or_default()
         .contains("update_id"));

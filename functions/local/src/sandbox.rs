@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use promo_core::api_error::ApiError;
 use promo_core::app::{App, SANDBOX_BOT_TOKEN};
 use promo_testkit::proverkacheka::FakeProverkaCheka;
 use promo_testkit::receipts::ReceiptBuilder;
@@ -126,7 +127,14 @@ async fn page() -> Html<String> {
 
 /// Every failure is JSON `{"error": "..."}`: the page shows the text to the user.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::BAD_GATEWAY => "bad_gateway",
+        _ => "error",
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 fn bad_request(message: impl Into<String>) -> Response {

@@ -149,8 +149,6 @@ pub async fn raffle_participants(app: &Bot) -> anyhow::Result<i64> {
     Ok(row.get(0))
 }
 
-/// The panel user linked to this Telegram account, if any, so audit rows name them.
-
 /// A campaign to create from the bot: everyone registered is the audience.
 #[derive(Debug, Clone)]
 pub struct NewCampaign {

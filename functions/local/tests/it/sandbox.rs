@@ -310,7 +310,7 @@ async fn faq_topics_open_from_their_buttons_and_edit_the_message_in_place() {
     let (status, refused) = post(&http, base, "/sandbox/api/press", body).await;
     assert_eq!(status, 409);
     assert!(
-        refused["error"]
+        refused["message"]
             .as_str()
             .unwrap_or_default()
             .contains("no button"),
@@ -486,7 +486,7 @@ async fn photos_up_to_the_bots_limit_are_accepted_and_every_refusal_is_a_readabl
     assert_eq!(too_big.status(), 413);
     let error: Value = too_big.json().await.expect("a JSON error");
     assert!(
-        error["error"]
+        error["message"]
             .as_str()
             .unwrap_or_default()
             .contains("10 MB"),
@@ -498,7 +498,10 @@ async fn photos_up_to_the_bots_limit_are_accepted_and_every_refusal_is_a_readabl
         .expect("upload");
     assert_eq!(not_a_picture.status(), 400);
     let error: Value = not_a_picture.json().await.expect("a JSON error");
-    assert!(error["error"].as_str().unwrap_or_default().contains("JPEG"));
+    assert!(error["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("JPEG"));
 
     let garbled = http
         .post(format!("{base}/sandbox/api/send"))
@@ -509,7 +512,7 @@ async fn photos_up_to_the_bots_limit_are_accepted_and_every_refusal_is_a_readabl
         .expect("send");
     assert_eq!(garbled.status(), 400);
     let error: Value = garbled.json().await.expect("a JSON error");
-    assert!(error["error"].is_string(), "{error}");
+    assert!(error["message"].is_string(), "{error}");
     assert_eq!(
         bot_messages(&http, base, chat).await.len(),
         n + 1,
@@ -554,5 +557,8 @@ async fn the_index_lists_what_this_process_serves() {
         .expect("request");
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.expect("a JSON 404");
-    assert!(body["error"].as_str().unwrap_or_default().contains("GET /"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("GET /"));
 }
