@@ -1,0 +1,303 @@
+//! Writing a verdict down: the submission settled or scheduled again, or, for a verified
+//! receipt, the receipt, its tickets and the submission in one transaction whose unique
+//! fiscal triple settles concurrent uploads; and handing a claim back after a fault.
+
+use anyhow::Context;
+
+use super::{
+    annotated_items, duplicate_reply, log_outcome, resend, Reply, RetryState, Verdict, Work,
+};
+use crate::fiscal::{FiscalQr, FnsReceipt};
+use crate::receipts::fraud::{self, FraudThresholds};
+use crate::receipts::tickets::{count_tickets, KeywordMatcher};
+use crate::t;
+
+impl Work<'_> {
+    /// Writes the verdict; returns what to tell the shopper (`None`: nothing, e.g. a
+    /// concurrent delivery took the submission over).
+    pub(super) async fn settle(&mut self, verdict: Verdict) -> anyhow::Result<Option<Reply>> {
+        match verdict {
+            Verdict::Settled {
+                status,
+                outcome,
+                detail,
+                reply,
+            } => {
+                let updated = self
+                    .finish(status, outcome, detail.as_deref(), None)
+                    .await?;
+                log_outcome(self.submission.id, status, outcome);
+                Ok(updated.then_some(reply))
+            }
+            Verdict::Later {
+                outcome,
+                detail,
+                delay,
+                state,
+                reply,
+            } => {
+                let state = RetryState {
+                    attempt: self.claimed_attempts,
+                    ..state
+                };
+                // Enqueue first: a job without its row update is caught by the attempt
+                // check, a row without its job would wait forever.
+                resend(self.app, self.submission.id, state, delay).await?;
+                let client = self.app.pool.get().await?;
+                let updated = client
+                    .execute(
+                        "UPDATE receipt_submissions
+                         SET status = 'retry_scheduled', outcome = $4, outcome_detail = $5,
+                             next_attempt_at = now() + make_interval(secs => $6),
+                             provider_calls = provider_calls + $7,
+                             qr_raw = COALESCE(qr_raw, $8), updated_at = now()
+                         WHERE id = $1 AND bot_id = $2 AND status = 'processing' AND attempts = $3",
+                        &[
+                            &self.submission.id,
+                            &self.app.bot_id,
+                            &self.claimed_attempts,
+                            &outcome,
+                            &detail,
+                            &delay.as_secs_f64(),
+                            &self.provider_calls,
+                            &self.decoded_qr,
+                        ],
+                    )
+                    .await
+                    .context("scheduling the receipt re-check")?;
+                self.provider_calls = 0;
+                tracing::info!(
+                    submission_id = self.submission.id,
+                    outcome,
+                    delay_secs = delay.as_secs(),
+                    "receipt check scheduled again"
+                );
+                Ok(reply.filter(|_| updated == 1))
+            }
+            Verdict::Verified { qr, receipt } => self.store(&qr, &receipt).await,
+        }
+    }
+
+    /// Settles the submission without a receipt; `false` when it was taken over.
+    async fn finish(
+        &mut self,
+        status: &str,
+        outcome: &str,
+        detail: Option<&str>,
+        receipt_id: Option<i64>,
+    ) -> anyhow::Result<bool> {
+        let client = self.app.pool.get().await?;
+        let updated = client
+            .execute(
+                "UPDATE receipt_submissions
+                 SET status = $4, outcome = $5, outcome_detail = $6, receipt_id = $7,
+                     next_attempt_at = NULL, provider_calls = provider_calls + $8,
+                     qr_raw = COALESCE(qr_raw, $9), updated_at = now()
+                 WHERE id = $1 AND bot_id = $2 AND status = 'processing' AND attempts = $3",
+                &[
+                    &self.submission.id,
+                    &self.app.bot_id,
+                    &self.claimed_attempts,
+                    &status,
+                    &outcome,
+                    &detail,
+                    &receipt_id,
+                    &self.provider_calls,
+                    &self.decoded_qr,
+                ],
+            )
+            .await
+            .context("recording the receipt outcome")?;
+        self.provider_calls = 0;
+        Ok(updated == 1)
+    }
+
+    /// Stores the receipt, its tickets and the submission's outcome in one transaction.
+    /// The unique fiscal triple settles concurrent uploads of one receipt: the loser's
+    /// insert does nothing and its shopper is told "already uploaded".
+    async fn store(
+        &mut self,
+        qr: &FiscalQr,
+        receipt: &FnsReceipt,
+    ) -> anyhow::Result<Option<Reply>> {
+        let app = self.app;
+        let matcher = KeywordMatcher::new(
+            &app.settings.promo.target_keywords,
+            &app.settings.promo.exclude_keywords,
+        );
+        let count = count_tickets(receipt, &matcher);
+        let items = annotated_items(receipt, &count.promo_lines);
+        let tickets = i32::try_from(count.tickets).unwrap_or(i32::MAX);
+
+        let mut client = app.pool.get().await?;
+        let tx = client.transaction().await?;
+        let signals = if tickets > 0 {
+            let thresholds = FraudThresholds::load(&tx, app.bot_id).await?;
+            fraud::assess(
+                &tx,
+                app.bot_id,
+                self.submission.user_id,
+                receipt.user_inn.as_deref(),
+                receipt.date_time.date(),
+                &thresholds,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        let held = signals.iter().any(fraud::FraudSignal::holds_for_review);
+        let (receipt_status, submission_status, outcome) = match (tickets, held) {
+            (0, _) => ("rejected", "rejected", "no_promo_items"),
+            (_, true) => ("pending", "pending_moderation", "held_for_review"),
+            (_, false) => ("accepted", "accepted", "accepted"),
+        };
+        let key = qr.dedup_key();
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO receipts (bot_id, user_id, submission_id, fiscal_drive_number,
+                     fiscal_document_number, fiscal_sign, operation_type, receipt_at,
+                     total_kopecks, seller_inn, seller_name, seller_address, items, raw_qr,
+                     tickets, status, moderation_reason, fraud_signals)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 ON CONFLICT (bot_id, fiscal_drive_number, fiscal_document_number, fiscal_sign)
+                 DO NOTHING
+                 RETURNING id",
+                &[
+                    &app.bot_id,
+                    &self.submission.user_id,
+                    &self.submission.id,
+                    &qr.fiscal_drive_number(),
+                    &i64::from(key.fiscal_document_number),
+                    &i64::from(key.fiscal_sign),
+                    &i16::from(qr.operation().code()),
+                    &receipt.date_time,
+                    &receipt.total_sum.get(),
+                    &receipt.user_inn,
+                    &receipt.user.as_deref().map(str::trim),
+                    &receipt.retail_place_address,
+                    &items,
+                    &qr.canonical(),
+                    &tickets,
+                    &receipt_status,
+                    &(tickets == 0).then_some("no_promo_items"),
+                    &serde_json::to_value(&signals)?,
+                ],
+            )
+            .await
+            .context("storing the receipt")?;
+        let Some(row) = inserted else {
+            tx.rollback().await?;
+            let updated = self
+                .finish(
+                    "rejected",
+                    "duplicate",
+                    Some("lost the race to a concurrent upload"),
+                    None,
+                )
+                .await?;
+            log_outcome(self.submission.id, "rejected", "duplicate");
+            return Ok(updated.then(duplicate_reply));
+        };
+        let receipt_id: i64 = row.get(0);
+
+        if receipt_status == "accepted" {
+            crate::ledger::grant_for_receipt(
+                &tx,
+                app.bot_id,
+                self.submission.user_id,
+                receipt_id,
+                tickets,
+            )
+            .await?;
+        }
+        let updated = tx
+            .execute(
+                "UPDATE receipt_submissions
+                 SET status = $4, outcome = $5, outcome_detail = NULL, receipt_id = $6,
+                     next_attempt_at = NULL, provider_calls = provider_calls + $7,
+                     qr_raw = COALESCE(qr_raw, $8), updated_at = now()
+                 WHERE id = $1 AND bot_id = $2 AND status = 'processing' AND attempts = $3",
+                &[
+                    &self.submission.id,
+                    &app.bot_id,
+                    &self.claimed_attempts,
+                    &submission_status,
+                    &outcome,
+                    &receipt_id,
+                    &self.provider_calls,
+                    &self.decoded_qr,
+                ],
+            )
+            .await?;
+        if updated == 0 {
+            // Taken over by another delivery after our lease ran out: it settles.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let totals = tx
+            .query_one(
+                "SELECT
+                     (SELECT COALESCE(SUM(amount), 0)::BIGINT FROM tickets
+                      WHERE bot_id = $1 AND user_id = $2),
+                     (SELECT count(*) FROM receipts
+                      WHERE bot_id = $1 AND user_id = $2 AND status = 'accepted')",
+                &[&app.bot_id, &self.submission.user_id],
+            )
+            .await?;
+        tx.commit().await.context("committing the receipt")?;
+        self.provider_calls = 0;
+        log_outcome(self.submission.id, submission_status, outcome);
+        if !signals.is_empty() {
+            tracing::info!(receipt_id, signals = %serde_json::to_value(&signals)?, "receipt fraud signals");
+        }
+
+        let total: i64 = totals.get(0);
+        let accepted_receipts: i64 = totals.get(1);
+        Ok(Some(match receipt_status {
+            "accepted" => Reply {
+                key: if accepted_receipts == 1 {
+                    t!("receipt_accepted_first")
+                } else {
+                    t!("receipt_accepted")
+                },
+                args: vec![
+                    ("tickets", tickets.to_string()),
+                    ("total", total.to_string()),
+                ],
+            },
+            "pending" => Reply::plain(t!("receipt_under_review")),
+            _ => Reply::plain(t!("receipt_no_promo_items")),
+        }))
+    }
+
+    /// Hands a claimed submission back after an infrastructure error, so the queue's
+    /// redelivery can claim it at once instead of waiting for the lease.
+    pub(super) async fn release(&self) {
+        let previous = if self.submission.status == "processing" {
+            "queued"
+        } else {
+            self.submission.status.as_str()
+        };
+        let result = async {
+            let client = self.app.pool.get().await?;
+            client
+                .execute(
+                    "UPDATE receipt_submissions
+                     SET status = $4, attempts = attempts - 1, updated_at = now()
+                     WHERE id = $1 AND bot_id = $2 AND status = 'processing' AND attempts = $3",
+                    &[
+                        &self.submission.id,
+                        &self.app.bot_id,
+                        &self.claimed_attempts,
+                        &previous,
+                    ],
+                )
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(submission_id = self.submission.id, %error, "could not release the receipt submission; its lease will expire");
+        }
+    }
+}
