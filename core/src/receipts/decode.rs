@@ -5,6 +5,10 @@
 //! (a pure-Rust port of ZXing) reads most photos in a few milliseconds; rqrr, with our
 //! pre-processing, reads strongly slanted codes that rxing misses. Each pass prepares
 //! the picture differently for one of them.
+//!
+//! Longer than most files on purpose: the passes and the order they run in were chosen
+//! together by measurement (see BENCHMARKS.md), and reading them in one place is what
+//! keeps that order honest.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
