@@ -217,18 +217,8 @@ async fn submit(
 /// open; `None` when checks run. A Redis error reads as "running": the upload is queued
 /// already, and failing the update now would make Telegram deliver it a second time.
 pub(crate) async fn quota_pause_remaining(app: &crate::bot::Bot) -> Option<Duration> {
-    let mut conn = app.redis.connection();
-    let millis: redis::RedisResult<i64> = redis::cmd("PTTL")
-        .arg(crate::receipts::quota::quota_breaker_key(&app.redis))
-        .query_async(&mut conn)
-        .await;
-    match millis {
-        // -2: no breaker. -1: a breaker set by hand without expiry; the verifier then
-        // waits a full pause per attempt, so that is the honest estimate.
-        Ok(-2) => None,
-        Ok(-1) => Some(crate::receipts::quota::QUOTA_PAUSE),
-        Ok(ms) if ms > 0 => Some(Duration::from_millis(ms.unsigned_abs())),
-        Ok(_) => None,
+    match crate::receipts::quota::remaining_pause(&app.redis).await {
+        Ok(pause) => pause.filter(|left| !left.is_zero()),
         Err(error) => {
             tracing::warn!(error = %error, "could not read the ProverkaCheka quota breaker");
             None

@@ -11,3 +11,20 @@ pub const QUOTA_PAUSE: Duration = Duration::from_secs(60 * 60);
 pub fn quota_breaker_key(redis: &crate::store::Redis) -> String {
     redis.key("proverkacheka:quota_paused")
 }
+
+/// How long the breaker stays open; `None` when checks run. A breaker set by hand
+/// without expiry (`-1`) counts as a full pause: the verifier then waits one per attempt.
+pub async fn remaining_pause(redis: &crate::store::Redis) -> anyhow::Result<Option<Duration>> {
+    use anyhow::Context;
+    let mut conn = redis.connection();
+    let millis: i64 = redis::cmd("PTTL")
+        .arg(quota_breaker_key(redis))
+        .query_async(&mut conn)
+        .await
+        .context("reading the ProverkaCheka circuit breaker")?;
+    Ok(match millis {
+        -2 => None,
+        -1 => Some(QUOTA_PAUSE),
+        ms => Some(Duration::from_millis(ms.max(0).unsigned_abs())),
+    })
+}

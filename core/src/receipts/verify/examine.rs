@@ -201,18 +201,7 @@ impl Work<'_> {
     }
 
     async fn quota_pause(&self) -> anyhow::Result<Option<Duration>> {
-        let mut conn = self.app.redis.connection();
-        let millis: i64 = redis::cmd("PTTL")
-            .arg(quota_breaker_key(&self.app.redis))
-            .query_async(&mut conn)
-            .await
-            .context("reading the ProverkaCheka circuit breaker")?;
-        Ok(match millis {
-            // -2: no breaker; -1: a breaker without expiry (set by hand) pauses a full period.
-            -2 => None,
-            -1 => Some(QUOTA_PAUSE),
-            ms => Some(Duration::from_millis(ms.max(0) as u64)),
-        })
+        crate::receipts::quota::remaining_pause(&self.app.redis).await
     }
 
     async fn interpret(
