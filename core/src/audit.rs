@@ -29,10 +29,36 @@ impl Actor {
     }
 }
 
-/// The panel user an admin in the bot is linked to (by Telegram id), as SQL on `$1`
-/// (bot id) and `$2` (Telegram id): admin-user columns of other tables use it too.
-pub const LINKED_ADMIN_SQL: &str = "(SELECT id FROM admin_users
-      WHERE bot_id = $1 AND telegram_id = $2 AND disabled_at IS NULL ORDER BY id LIMIT 1)";
+impl Actor {
+    /// `(panel user id, Telegram id)`, the two parameters of [`admin_user_sql`].
+    pub fn ids(&self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Actor::Bot { telegram_id } => (None, Some(*telegram_id)),
+            Actor::Panel { admin_user_id, .. } => (Some(*admin_user_id), None),
+            Actor::System => (None, None),
+        }
+    }
+
+    /// `campaigns.created_via`: `bot`, `panel` or `system`.
+    pub fn via(&self) -> &'static str {
+        match self {
+            Actor::Bot { .. } => "bot",
+            Actor::Panel { .. } => "panel",
+            Actor::System => "system",
+        }
+    }
+}
+
+/// SQL for an admin-user column, given the statement's parameters for [`Actor::ids`]:
+/// the panel user itself, or the panel user linked to a bot admin's Telegram id (NULL
+/// for the system or an unlinked admin). `$1` is the bot id.
+pub fn admin_user_sql(panel: usize, telegram: usize) -> String {
+    format!(
+        "COALESCE(${panel}::BIGINT, (SELECT id FROM admin_users
+             WHERE bot_id = $1 AND telegram_id = ${telegram}::BIGINT AND disabled_at IS NULL
+             ORDER BY id LIMIT 1))"
+    )
+}
 
 /// Writes one audit row in the caller's transaction.
 pub async fn record(
@@ -43,38 +69,25 @@ pub async fn record(
     target: &str,
     details: &Value,
 ) -> anyhow::Result<()> {
-    let label = actor.label();
-    match actor {
-        Actor::Bot { telegram_id } => {
-            client
-                .execute(
-                    &format!(
-                    "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
-                         VALUES ($1, {LINKED_ADMIN_SQL}, $3, $4, $5, $6)"
-                ),
-                    &[&bot_id, telegram_id, &label, &action, &target, details],
-                )
-                .await
-        }
-        Actor::Panel { admin_user_id, .. } => {
-            client
-                .execute(
-                    "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[&bot_id, admin_user_id, &label, &action, &target, details],
-                )
-                .await
-        }
-        Actor::System => {
-            client
-                .execute(
-                    "INSERT INTO audit_log (bot_id, actor, action, target, details)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[&bot_id, &label, &action, &target, details],
-                )
-                .await
-        }
-    }
-    .with_context(|| format!("auditing {action}"))?;
+    let (panel, telegram) = actor.ids();
+    client
+        .execute(
+            &format!(
+                "INSERT INTO audit_log (bot_id, admin_user_id, actor, action, target, details)
+                 VALUES ($1, {}, $4, $5, $6, $7)",
+                admin_user_sql(2, 3)
+            ),
+            &[
+                &bot_id,
+                &panel,
+                &telegram,
+                &actor.label(),
+                &action,
+                &target,
+                details,
+            ],
+        )
+        .await
+        .with_context(|| format!("auditing {action}"))?;
     Ok(())
 }

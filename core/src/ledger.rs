@@ -5,7 +5,7 @@
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
 
-use crate::audit::{Actor, LINKED_ADMIN_SQL};
+use crate::audit::{admin_user_sql, Actor};
 
 /// Grants a receipt's tickets, in the transaction that accepts the receipt.
 pub async fn grant_for_receipt(
@@ -36,39 +36,18 @@ pub async fn grant_manual(
     amount: i32,
     reason: &str,
 ) -> anyhow::Result<i64> {
-    let row =
-        match by {
-            Actor::Bot { telegram_id } => {
-                client
-                    .query_one(
-                        &format!(
-                    "INSERT INTO tickets (bot_id, user_id, amount, source, reason, admin_user_id)
-                         VALUES ($1, $3, $4, 'manual', $5, {LINKED_ADMIN_SQL})
-                         RETURNING id"
-                ),
-                        &[&bot_id, telegram_id, &user_id, &amount, &reason],
-                    )
-                    .await
-            }
-            Actor::Panel { admin_user_id, .. } => client
-                .query_one(
-                    "INSERT INTO tickets (bot_id, user_id, amount, source, reason, admin_user_id)
-                     VALUES ($1, $2, $3, 'manual', $4, $5)
-                     RETURNING id",
-                    &[&bot_id, &user_id, &amount, &reason, admin_user_id],
-                )
-                .await,
-            Actor::System => {
-                client
-                    .query_one(
-                        "INSERT INTO tickets (bot_id, user_id, amount, source, reason)
-                     VALUES ($1, $2, $3, 'manual', $4)
-                     RETURNING id",
-                        &[&bot_id, &user_id, &amount, &reason],
-                    )
-                    .await
-            }
-        }
+    let (panel, telegram) = by.ids();
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO tickets (bot_id, user_id, amount, source, reason, admin_user_id)
+                 VALUES ($1, $4, $5, 'manual', $6, {})
+                 RETURNING id",
+                admin_user_sql(2, 3)
+            ),
+            &[&bot_id, &panel, &telegram, &user_id, &amount, &reason],
+        )
+        .await
         .context("granting tickets")?;
     Ok(row.get(0))
 }

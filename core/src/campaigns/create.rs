@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 
-use crate::audit::{Actor, LINKED_ADMIN_SQL};
+use crate::audit::{admin_user_sql, Actor};
 
 /// A campaign to create, in the shape the runner reads.
 #[derive(Debug, Clone)]
@@ -26,63 +26,28 @@ pub async fn insert_scheduled(
     by: &Actor,
     campaign: &NewCampaign,
 ) -> anyhow::Result<i64> {
-    let row = match by {
-        Actor::Bot { telegram_id } => {
-            client
-                .query_one(
-                    &format!(
-                        "INSERT INTO campaigns (bot_id, kind, status, content, audience,
-                                                scheduled_for, created_via, created_by)
-                         VALUES ($1, $3, 'scheduled', $4, $5, $6, 'bot', {LINKED_ADMIN_SQL})
-                         RETURNING id"
-                    ),
-                    &[
-                        &bot_id,
-                        telegram_id,
-                        &campaign.kind,
-                        &campaign.content,
-                        &campaign.audience,
-                        &campaign.scheduled_for,
-                    ],
-                )
-                .await
-        }
-        Actor::Panel { admin_user_id, .. } => {
-            client
-                .query_one(
-                    "INSERT INTO campaigns (bot_id, kind, status, content, audience,
-                                            scheduled_for, created_via, created_by)
-                     VALUES ($1, $2, 'scheduled', $3, $4, $5, 'panel', $6)
-                     RETURNING id",
-                    &[
-                        &bot_id,
-                        &campaign.kind,
-                        &campaign.content,
-                        &campaign.audience,
-                        &campaign.scheduled_for,
-                        admin_user_id,
-                    ],
-                )
-                .await
-        }
-        Actor::System => {
-            client
-                .query_one(
-                    "INSERT INTO campaigns (bot_id, kind, status, content, audience,
-                                            scheduled_for, created_via)
-                     VALUES ($1, $2, 'scheduled', $3, $4, $5, 'system')
-                     RETURNING id",
-                    &[
-                        &bot_id,
-                        &campaign.kind,
-                        &campaign.content,
-                        &campaign.audience,
-                        &campaign.scheduled_for,
-                    ],
-                )
-                .await
-        }
-    }
-    .context("creating the campaign")?;
+    let (panel, telegram) = by.ids();
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO campaigns (bot_id, kind, status, content, audience, scheduled_for,
+                                        created_via, created_by)
+                 VALUES ($1, $4, 'scheduled', $5, $6, $7, $8, {})
+                 RETURNING id",
+                admin_user_sql(2, 3)
+            ),
+            &[
+                &bot_id,
+                &panel,
+                &telegram,
+                &campaign.kind,
+                &campaign.content,
+                &campaign.audience,
+                &campaign.scheduled_for,
+                &by.via(),
+            ],
+        )
+        .await
+        .context("creating the campaign")?;
     Ok(row.get(0))
 }
