@@ -17,8 +17,14 @@ pub const TEST_DB_PREFIX: &str = "promo_test_";
 
 /// Creates an empty database and returns its URL; migrations are the caller's choice.
 pub async fn create_database() -> anyhow::Result<String> {
+    create_database_on(&server_url()).await
+}
+
+/// [`create_database`] on another server (one of [`crate::servers::PostgresServer`]).
+pub async fn create_database_on(server_url: &str) -> anyhow::Result<String> {
+    let server_url = server_url.trim_end_matches('/');
     let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
-    let admin_url = format!("{}/postgres", server_url());
+    let admin_url = format!("{server_url}/postgres");
     let (client, connection) = tokio_postgres::connect(&admin_url, NoTls)
         .await
         .with_context(|| format!("connecting to {admin_url}: is Postgres running?"))?;
@@ -29,12 +35,17 @@ pub async fn create_database() -> anyhow::Result<String> {
         .context("creating the test database")?;
     drop(client);
     let _ = driver.await;
-    Ok(format!("{}/{name}", server_url()))
+    Ok(format!("{server_url}/{name}"))
 }
 
 /// A fresh database with the product schema applied.
 pub async fn migrated_database() -> anyhow::Result<String> {
-    let url = create_database().await?;
+    migrated_database_on(&server_url()).await
+}
+
+/// [`migrated_database`] on another server.
+pub async fn migrated_database_on(server_url: &str) -> anyhow::Result<String> {
+    let url = create_database_on(server_url).await?;
     let pool = promo_core::db::connect(&url, 2)?;
     promo_core::db::migrate(&pool).await?;
     Ok(url)

@@ -6,6 +6,7 @@ pub mod corpus;
 pub mod db;
 pub mod proverkacheka;
 pub mod receipts;
+pub mod servers;
 pub mod telegram;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, TestConfig};

@@ -4,3 +4,4 @@
 
 mod fake_proverkacheka;
 mod fake_telegram;
+mod private_servers;
