@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::bot::{Bot, BotSettings};
 use crate::campaigns::bridge::Bridge;
@@ -108,6 +108,17 @@ impl App {
         }
     }
 
+    /// The admin API's context over the same pool and Redis (`promo serve`, tests).
+    pub fn admin_api(&self) -> AdminApi {
+        AdminApi {
+            pool: self.pool.clone(),
+            bot_id: self.bot_id,
+            redis: self.redis.clone(),
+            phone_key: self.settings.phone_key.clone(),
+            admin: self.settings.admin.clone(),
+        }
+    }
+
     /// The bridge of `promo serve`, over the same pool and queues.
     pub fn bridge(&self) -> Bridge {
         Bridge {
@@ -187,7 +198,8 @@ pub struct AdminApi {
     pub bot_id: i64,
     pub redis: Redis,
     pub phone_key: PhoneKey,
-    pub session_key: SecretString,
+    /// The session key and lifetimes.
+    pub admin: crate::config::AdminSettings,
 }
 
 impl AdminApi {
@@ -209,7 +221,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         bot_id: stores.bot_id,
         redis: stores.redis,
         phone_key: settings.phone_key,
-        session_key: settings.admin.secret_key,
+        admin: settings.admin,
     })
 }
 

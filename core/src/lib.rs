@@ -13,6 +13,8 @@ pub mod campaigns;
 pub mod config;
 pub mod db;
 pub mod fiscal;
+#[cfg(all(feature = "http", feature = "panel-users"))]
+pub mod panel;
 // HTTP (axum): only the functions that serve it build these.
 #[cfg(feature = "http")]
 pub mod health;

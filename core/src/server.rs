@@ -25,10 +25,14 @@ pub fn webhook_router(app: App) -> Router {
     webhook_routes(app.bot, health)
 }
 
-/// Routes of the `admin-api` function. The panel's endpoints arrive with the admin API
-/// issue; until then it answers health checks so the deployment can be verified.
+/// Routes of the `admin-api` function: the panel's JSON API under `/api`, and health
+/// checks at `/health` and `/api/health` (the path the panel's origin forwards).
+#[cfg(feature = "panel-users")]
 pub fn admin_router(api: AdminApi) -> Router {
-    crate::health::router(api.health())
+    let health = api.health();
+    crate::panel::router(api)
+        .merge(crate::health::router(health.clone()))
+        .nest("/api", crate::health::router(health))
 }
 
 /// One route listed on the index page at `/`.
@@ -65,9 +69,29 @@ pub fn local_router_with(app: App, extra: Vec<IndexEntry>) -> Router {
             "Telegram's updates (needs the X-Telegram-Bot-Api-Secret-Token header)",
         ),
     ];
+    #[cfg(feature = "panel-users")]
+    entries.extend([
+        IndexEntry::new(
+            "POST",
+            "/api/auth/login",
+            "panel sign-in (JSON: login, password)",
+        ),
+        IndexEntry::new(
+            "GET",
+            "/api/auth/session",
+            "who is signed in, the CSRF token",
+        ),
+        IndexEntry::new("GET", "/api/admins", "panel users (owner)"),
+        IndexEntry::new("GET", "/api/audit", "the audit log (owner, manager)"),
+    ]);
     entries.extend(extra);
     let page = index_page(&entries);
-    webhook_router(app)
+    let router = webhook_router(app.clone());
+    #[cfg(feature = "panel-users")]
+    let router = router
+        .merge(crate::panel::router(app.admin_api()))
+        .nest("/api", crate::health::router(app.health()));
+    router
         .route("/", get(move || async move { Html(page) }))
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
@@ -137,9 +161,14 @@ impl HttpServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // The peer address feeds the panel's per-address sign-in limit.
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         Ok(())
     }
 }

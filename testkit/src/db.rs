@@ -20,7 +20,7 @@ pub async fn create_database() -> anyhow::Result<String> {
     create_database_on(&server_url()).await
 }
 
-/// [`create_database`] on another server (one of [`crate::servers::PostgresServer`]).
+/// [`create_database`] on another server (a private one of a fault test).
 pub async fn create_database_on(server_url: &str) -> anyhow::Result<String> {
     let server_url = server_url.trim_end_matches('/');
     let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());
@@ -43,7 +43,7 @@ pub async fn migrated_database() -> anyhow::Result<String> {
     migrated_database_on(&server_url()).await
 }
 
-/// [`migrated_database`] on another server.
+/// [`migrated_database`] on another server (a private one of a fault test).
 pub async fn migrated_database_on(server_url: &str) -> anyhow::Result<String> {
     let url = create_database_on(server_url).await?;
     let pool = promo_core::db::connect(&url, 2)?;

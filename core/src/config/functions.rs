@@ -193,6 +193,8 @@ impl AdminApiSettings {
         "DATABASE_URL",
         "REDIS_URL",
         "ADMIN_SECRET_KEY",
+        "ADMIN_SESSION_IDLE_MINUTES",
+        "ADMIN_SESSION_MAX_HOURS",
         "PHONE_ENCRYPTION_KEY",
     ];
 
@@ -283,6 +285,8 @@ impl Settings {
         "RECEIPT_LIMIT_PER_DAY",
         "PHONE_ENCRYPTION_KEY",
         "ADMIN_SECRET_KEY",
+        "ADMIN_SESSION_IDLE_MINUTES",
+        "ADMIN_SESSION_MAX_HOURS",
         "ADMIN_PANEL_USER",
         "ADMIN_PANEL_PASSWORD",
         "PROVERKA_CHEKA_TOKEN",

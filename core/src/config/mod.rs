@@ -170,7 +170,17 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
     (
         "ADMIN_SECRET_KEY",
         None,
-        "signs panel sessions, at least 32 chars (required)",
+        "derives panel CSRF tokens, at least 32 chars (required)",
+    ),
+    (
+        "ADMIN_SESSION_IDLE_MINUTES",
+        Some("30"),
+        "a panel session ends after this many idle minutes",
+    ),
+    (
+        "ADMIN_SESSION_MAX_HOURS",
+        Some("12"),
+        "a panel session ends this many hours after login",
     ),
     (
         "PROVERKA_CHEKA_TOKEN",

@@ -177,14 +177,23 @@ impl PromoSettings {
     }
 }
 
-/// The key that signs panel sessions (`ADMIN_SECRET_KEY`).
+/// The panel's sessions: the key that derives their CSRF tokens (`ADMIN_SECRET_KEY`)
+/// and how long they last.
 #[derive(Debug, Clone)]
 pub struct AdminSettings {
     pub secret_key: SecretString,
+    /// A session unused this long is over.
+    pub session_idle: std::time::Duration,
+    /// A session this old is over, however busy.
+    pub session_max: std::time::Duration,
 }
 
 impl AdminSettings {
-    pub const READS: &'static [&'static str] = &["ADMIN_SECRET_KEY"];
+    pub const READS: &'static [&'static str] = &[
+        "ADMIN_SECRET_KEY",
+        "ADMIN_SESSION_IDLE_MINUTES",
+        "ADMIN_SESSION_MAX_HOURS",
+    ];
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         load(lookup, Self::read)
@@ -198,8 +207,12 @@ impl AdminSettings {
                 "must be at least 32 characters long",
             ));
         }
+        let idle_minutes = env.positive("ADMIN_SESSION_IDLE_MINUTES")?;
+        let max_hours = env.positive("ADMIN_SESSION_MAX_HOURS")?;
         Ok(Self {
             secret_key: SecretString::from(secret_key),
+            session_idle: std::time::Duration::from_secs(u64::from(idle_minutes) * 60),
+            session_max: std::time::Duration::from_secs(u64::from(max_hours) * 3600),
         })
     }
 }

@@ -366,7 +366,7 @@ async fn a_panel_user_linked_by_telegram_id_is_an_admin_and_named_in_the_rows() 
         app.app.bot_id,
         "operator",
         "long enough password 123",
-        "admin",
+        "manager",
         Some(4242),
         false,
     )
@@ -1100,14 +1100,13 @@ async fn panel_user(app: &TestApp, login: &str, role: &str, telegram_id: i64) {
 }
 
 #[tokio::test]
-async fn linked_owners_and_admins_see_full_phones_and_operators_and_viewers_masked_ones() {
+async fn linked_owners_and_managers_see_full_phones_and_viewers_masked_ones() {
     let app = spawn_app_with(TestConfig::default()).await.expect("app");
     let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
     seed_draw(&app, "iPhone 16", &[(anna, 3, false)]).await;
     for (telegram_id, role, phone, audited) in [
         (4301, "owner", "+79990004567", 1),
-        (4302, "admin", "+79990004567", 1),
-        (4303, "operator", "+7 *** ***-45-67", 0),
+        (4302, "manager", "+79990004567", 1),
         (4304, "viewer", "+7 *** ***-45-67", 0),
     ] {
         panel_user(&app, role, role, telegram_id).await;
@@ -1130,9 +1129,9 @@ async fn linked_owners_and_admins_see_full_phones_and_operators_and_viewers_mask
 }
 
 #[tokio::test]
-async fn the_winners_list_shows_the_latest_draws_with_masked_phones_to_an_operator() {
+async fn the_winners_list_shows_the_latest_draws_with_masked_phones_to_a_viewer() {
     let app = spawn_app_with(TestConfig::default()).await.expect("app");
-    panel_user(&app, "operator", "operator", ADMIN).await;
+    panel_user(&app, "operator", "viewer", ADMIN).await;
     let ivan = shopper(&app, 3001, "Иван Петров", Some("ivan_p"), "+79990000001").await;
     let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
     let draw = seed_draw(&app, "iPhone 16", &[(ivan, 12, true), (anna, 3, false)]).await;
@@ -1244,9 +1243,9 @@ async fn the_winners_export_is_a_csv_document_with_a_bom_for_excel() {
 }
 
 #[tokio::test]
-async fn an_operator_exports_masked_phones_without_an_audit_row() {
+async fn a_viewer_exports_masked_phones_without_an_audit_row() {
     let app = spawn_app_with(TestConfig::default()).await.expect("app");
-    panel_user(&app, "operator", "operator", ADMIN).await;
+    panel_user(&app, "operator", "viewer", ADMIN).await;
     let anna = shopper(&app, 3002, "Анна Смирнова", None, "+79990004567").await;
     seed_draw(&app, "iPhone 16", &[(anna, 3, false)]).await;
     let replies = deliver(&app, &Updates::text(ADMIN, "📥 Экспорт победителей")).await;

@@ -38,7 +38,7 @@ enum Command {
     CreateAdmin {
         #[arg(long)]
         login: String,
-        #[arg(long, default_value = "admin", value_parser = ["owner", "admin", "operator", "viewer"])]
+        #[arg(long, default_value = "manager", value_parser = ["owner", "manager", "viewer"])]
         role: String,
         /// Link the panel user to a Telegram account (admin menu in the bot).
         #[arg(long)]

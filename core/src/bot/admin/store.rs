@@ -332,15 +332,15 @@ impl WinnersUse {
     }
 }
 
-/// Panel roles that run the promotion and hand over prizes; `operator` and `viewer`
-/// work on receipts and figures and do not need a winner's number.
-const PHONE_ROLES: &str = "('owner', 'admin')";
+/// Panel roles that run the promotion and hand over prizes; a `viewer` reads figures
+/// and does not need a winner's number.
+const PHONE_ROLES: &str = "('owner', 'manager')";
 
 /// Winners of the latest `draws` draws (all draws when `None`), newest draw first.
 ///
 /// The message promises winners a call, so whoever hands over prizes must see the full
 /// number: an `ADMIN_IDS` admin (configured by whoever deploys the bot, so an owner) or
-/// a Telegram account linked to an enabled owner/admin panel user. Everyone else sees
+/// a Telegram account linked to an enabled owner/manager panel user. Everyone else sees
 /// the masked number. Every read that reveals numbers writes its audit row in the same
 /// transaction, so no number is shown without a trace. Numbers never reach the logs.
 pub async fn winners(

@@ -82,7 +82,7 @@ async fn create_admin_stores_an_argon2_hash_and_refuses_short_passwords() {
             "--login",
             "ops",
             "--role",
-            "operator",
+            "viewer",
             "--telegram-id",
             "555",
         ],
@@ -107,7 +107,7 @@ async fn create_admin_stores_an_argon2_hash_and_refuses_short_passwords() {
         "a much longer password",
         &hash
     ));
-    assert_eq!(row.get::<_, String>(1), "operator");
+    assert_eq!(row.get::<_, String>(1), "viewer");
     assert_eq!(row.get::<_, Option<i64>>(2), Some(555));
 }
 

@@ -1,0 +1,115 @@
+//! The admin API's auth and admin-management bodies (`/api/auth/*`, `/api/admins`,
+//! `/api/audit`). Timestamps are RFC 3339 strings, so the panel needs no date library.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub login: String,
+    pub password: String,
+}
+
+/// A panel user as the API shows it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: i64,
+    pub login: String,
+    /// `owner`, `manager` or `viewer`.
+    pub role: String,
+    pub telegram_id: Option<i64>,
+    pub disabled: bool,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+}
+
+/// The answer of login, `GET /api/auth/session` and a password change: who is signed
+/// in, the token every state-changing request must carry in `X-CSRF-Token`, and when the
+/// session ends (idle and absolute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub admin: AdminUser,
+    pub csrf_token: String,
+    pub idle_expires_at: String,
+    pub expires_at: String,
+}
+
+/// `POST /api/auth/password`: the signed-in user's own password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `POST /api/admins` (owner only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAdminUser {
+    pub login: String,
+    pub password: String,
+    pub role: String,
+    #[serde(default)]
+    pub telegram_id: Option<i64>,
+}
+
+/// `PATCH /api/admins/{id}` (owner only): only the fields present change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// `Some(None)` unlinks the Telegram account; absent leaves it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub telegram_id: Option<Option<i64>>,
+}
+
+/// `POST /api/admins/{id}/password` (owner only): sets another user's password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub new_password: String,
+}
+
+/// One row of `GET /api/audit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    /// `panel:<login>`, `bot:<telegram id>` or `system`.
+    pub actor: String,
+    pub admin_user_id: Option<i64>,
+    pub action: String,
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// A page of audit rows, newest first; `next_before_id` continues it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next_before_id: Option<i64>,
+}
+
+/// Tells "absent" (leave as is) from `null` (clear) for an optional field.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}

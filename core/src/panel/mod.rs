@@ -1,0 +1,108 @@
+//! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
+//! [`session`]), panel users and the audit log ([`admins`]).
+//!
+//! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
+//! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
+//! state-changing route its CSRF token, and every mutation writes its audit row in the
+//! transaction of the change.
+
+pub mod admins;
+pub mod auth;
+pub mod session;
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::http::request::Parts;
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+use crate::api_error::ApiError;
+use crate::app::AdminApi;
+
+/// Largest JSON body any panel route takes (images come through their own route).
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Every `/api` route of the panel.
+pub fn router(api: AdminApi) -> Router {
+    Router::new()
+        .merge(auth::routes())
+        .merge(admins::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .with_state(api)
+}
+
+/// A JSON body whose rejection is one of our errors: axum's own answers are plain text
+/// and, for a body that is not JSON, say nothing about which field was wrong.
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::bad_request("send the body as JSON (Content-Type: application/json)")
+        }
+        JsonRejection::JsonDataError(e) => {
+            // serde names the field and what was expected; it never quotes a value back.
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.body_text(),
+            )
+        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("the body is not valid JSON"),
+        JsonRejection::BytesRejection(_) => {
+            ApiError::payload_too_large(format!("the body is larger than {MAX_JSON_BYTES} bytes"))
+        }
+        _ => ApiError::bad_request("the body could not be read"),
+    }
+}
+
+/// The client's address for the per-address login limit: CloudFront's viewer address
+/// when the request came through it (CloudFront sets the header itself, so a client
+/// cannot forge it), else the peer of the local server; `None` under Lambda without
+/// CloudFront, where only the per-login lockout applies.
+pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
+    if let Some(viewer) = parts
+        .headers
+        .get("cloudfront-viewer-address")
+        .and_then(|v| v.to_str().ok())
+    {
+        // `address:port`; the address may be IPv6 with colons of its own.
+        let address = viewer.rsplit_once(':').map_or(viewer, |(ip, _)| ip);
+        if !address.is_empty() && address.len() <= 64 {
+            return Some(address.to_owned());
+        }
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string())
+}
+
+/// RFC 3339 in UTC with seconds, what every panel DTO carries.
+pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Logs an internal failure and answers a 503 that names nothing internal: the caller
+/// did nothing wrong and may try again.
+pub(crate) fn internal(error: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{error:#}"), "admin API request failed");
+    ApiError::unavailable("the service is temporarily unavailable; try again")
+}
