@@ -113,3 +113,63 @@ mod double_option {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 }
+
+/// A count now and how much of it is new in the last 24 hours and 7 days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figure {
+    pub total: i64,
+    pub last_24h: i64,
+    pub last_7d: i64,
+}
+
+/// `GET /api/dashboard`: the promotion at a glance, in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// Every shopper who ever wrote to the bot.
+    pub users: Figure,
+    /// Shoppers who finished registration.
+    pub registered: Figure,
+    /// Every upload (photo, file, QR text), whatever became of it.
+    pub uploads: Figure,
+    pub receipts_accepted: Figure,
+    pub receipts_pending: Figure,
+    pub receipts_rejected: Figure,
+    /// Tickets granted (the ledger's sum; manual corrections included).
+    pub tickets: Figure,
+    /// Shoppers holding at least one ticket now.
+    pub participants: i64,
+    pub winners: Figure,
+    pub campaigns: Figure,
+    /// One row per day, oldest first, `days` long, in the time zone asked for.
+    pub daily: Vec<DailyFigures>,
+    /// The latest campaigns, newest first.
+    pub recent_campaigns: Vec<CampaignSummary>,
+}
+
+/// What one day brought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyFigures {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub users: i64,
+    pub receipts: i64,
+    pub tickets: i64,
+}
+
+/// A campaign in a list, with its live counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignSummary {
+    pub id: i64,
+    /// `broadcast`, `single_message` or `raffle`.
+    pub kind: String,
+    pub status: String,
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub blocked: i64,
+    /// Possibly delivered: the runner stopped while the message was in flight.
+    pub unknown: i64,
+    pub created_at: String,
+    pub scheduled_for: Option<String>,
+    pub finished_at: Option<String>,
+}

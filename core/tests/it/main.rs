@@ -16,6 +16,7 @@ mod campaign_engine_e2e;
 mod campaign_runner;
 mod lambda_http_adapter;
 mod panel_auth;
+mod panel_dashboard;
 mod queue_backends;
 mod queue_consumer;
 mod queue_lambda_batch;

@@ -1,0 +1,203 @@
+//! `GET /api/dashboard?days=30&tz=Europe/Moscow`: every headline figure with its 24 h and
+//! 7 d growth, a daily series and the latest campaigns, in one round trip (three
+//! statements pipelined on one connection).
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use promo_api_types::panel::{CampaignSummary, DailyFigures, Dashboard, Figure};
+use serde::Deserialize;
+
+use super::session::{Role, Session};
+use super::{internal, timestamp};
+use crate::api_error::ApiError;
+use crate::app::AdminApi;
+
+/// Russian promotions count their days in Moscow time unless told otherwise.
+pub const DEFAULT_TIME_ZONE: &str = "Europe/Moscow";
+const MAX_DAYS: i32 = 366;
+const RECENT_CAMPAIGNS: i64 = 5;
+
+pub(super) fn routes() -> Router<AdminApi> {
+    Router::new().route("/api/dashboard", get(dashboard))
+}
+
+#[derive(Debug, Deserialize)]
+struct DashboardQuery {
+    days: Option<i32>,
+    tz: Option<String>,
+}
+
+const FIGURES: &str = "
+WITH u AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE created_at > now() - interval '1 day') AS day,
+           count(*) FILTER (WHERE created_at > now() - interval '7 days') AS week,
+           count(*) FILTER (WHERE status = 'registered') AS reg_total,
+           count(*) FILTER (WHERE status = 'registered' AND registered_at > now() - interval '1 day') AS reg_day,
+           count(*) FILTER (WHERE status = 'registered' AND registered_at > now() - interval '7 days') AS reg_week
+    FROM users WHERE bot_id = $1
+), s AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE created_at > now() - interval '1 day') AS day,
+           count(*) FILTER (WHERE created_at > now() - interval '7 days') AS week
+    FROM receipt_submissions WHERE bot_id = $1
+), r AS (
+    SELECT count(*) FILTER (WHERE status = 'accepted') AS acc,
+           count(*) FILTER (WHERE status = 'accepted' AND created_at > now() - interval '1 day') AS acc_day,
+           count(*) FILTER (WHERE status = 'accepted' AND created_at > now() - interval '7 days') AS acc_week,
+           count(*) FILTER (WHERE status = 'pending') AS pen,
+           count(*) FILTER (WHERE status = 'pending' AND created_at > now() - interval '1 day') AS pen_day,
+           count(*) FILTER (WHERE status = 'pending' AND created_at > now() - interval '7 days') AS pen_week,
+           count(*) FILTER (WHERE status = 'rejected') AS rej,
+           count(*) FILTER (WHERE status = 'rejected' AND created_at > now() - interval '1 day') AS rej_day,
+           count(*) FILTER (WHERE status = 'rejected' AND created_at > now() - interval '7 days') AS rej_week
+    FROM receipts WHERE bot_id = $1
+), t AS (
+    SELECT COALESCE(sum(amount), 0)::BIGINT AS total,
+           COALESCE(sum(amount) FILTER (WHERE created_at > now() - interval '1 day'), 0)::BIGINT AS day,
+           COALESCE(sum(amount) FILTER (WHERE created_at > now() - interval '7 days'), 0)::BIGINT AS week
+    FROM tickets WHERE bot_id = $1
+), p AS (
+    SELECT count(*) AS total FROM (
+        SELECT user_id FROM tickets WHERE bot_id = $1 GROUP BY user_id HAVING sum(amount) > 0
+    ) holders
+), w AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE d.drawn_at > now() - interval '1 day') AS day,
+           count(*) FILTER (WHERE d.drawn_at > now() - interval '7 days') AS week
+    FROM raffle_winners rw JOIN raffle_draws d ON d.id = rw.draw_id
+    WHERE rw.bot_id = $1
+), c AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE created_at > now() - interval '1 day') AS day,
+           count(*) FILTER (WHERE created_at > now() - interval '7 days') AS week
+    FROM campaigns WHERE bot_id = $1
+)
+SELECT u.total, u.day, u.week, u.reg_total, u.reg_day, u.reg_week,
+       s.total, s.day, s.week,
+       r.acc, r.acc_day, r.acc_week, r.pen, r.pen_day, r.pen_week, r.rej, r.rej_day, r.rej_week,
+       t.total, t.day, t.week, p.total, w.total, w.day, w.week, c.total, c.day, c.week
+FROM u, s, r, t, p, w, c";
+
+/// Each table is read once for the whole period and grouped by local day; the days
+/// without anything still appear, with zeros.
+const DAILY: &str = "
+WITH bounds AS (
+    SELECT ((now() AT TIME ZONE $2)::date - ($3::INT - 1)) AS first_day
+), days AS (
+    SELECT (first_day + n) AS day FROM bounds, generate_series(0, $3::INT - 1) AS n
+), since AS (
+    SELECT (first_day::TIMESTAMP AT TIME ZONE $2) AS at FROM bounds
+), u AS (
+    SELECT (created_at AT TIME ZONE $2)::date AS day, count(*) AS n
+    FROM users WHERE bot_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY 1
+), r AS (
+    SELECT (created_at AT TIME ZONE $2)::date AS day, count(*) AS n
+    FROM receipts WHERE bot_id = $1 AND status = 'accepted'
+      AND created_at >= (SELECT at FROM since) GROUP BY 1
+), t AS (
+    SELECT (created_at AT TIME ZONE $2)::date AS day, sum(amount)::BIGINT AS n
+    FROM tickets WHERE bot_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY 1
+)
+SELECT to_char(days.day, 'YYYY-MM-DD'), COALESCE(u.n, 0), COALESCE(r.n, 0), COALESCE(t.n, 0)
+FROM days
+LEFT JOIN u ON u.day = days.day
+LEFT JOIN r ON r.day = days.day
+LEFT JOIN t ON t.day = days.day
+ORDER BY days.day";
+
+pub(crate) const CAMPAIGN_COLUMNS: &str = "id, kind, status, total::BIGINT, sent::BIGINT, failed::BIGINT, blocked::BIGINT, unknown::BIGINT, created_at, scheduled_for, finished_at";
+
+pub(crate) fn campaign_summary_of(row: &tokio_postgres::Row) -> CampaignSummary {
+    CampaignSummary {
+        id: row.get(0),
+        kind: row.get(1),
+        status: row.get(2),
+        total: row.get(3),
+        sent: row.get(4),
+        failed: row.get(5),
+        blocked: row.get(6),
+        unknown: row.get(7),
+        created_at: timestamp(row.get(8)),
+        scheduled_for: row
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(9)
+            .map(timestamp),
+        finished_at: row
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(10)
+            .map(timestamp),
+    }
+}
+
+fn figure(row: &tokio_postgres::Row, first: usize) -> Figure {
+    Figure {
+        total: row.get(first),
+        last_24h: row.get(first + 1),
+        last_7d: row.get(first + 2),
+    }
+}
+
+async fn dashboard(
+    State(api): State<AdminApi>,
+    session: Session,
+    query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let days = query.days.unwrap_or(30);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::bad_request(format!("days must be 1 to {MAX_DAYS}")).field("days"));
+    }
+    let tz = query.tz.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
+    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
+        return Err(
+            ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
+        );
+    }
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let recent = format!(
+        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE bot_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    );
+    let figures_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&api.bot_id];
+    let daily_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&api.bot_id, &tz, &days];
+    let recent_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+        [&api.bot_id, &RECENT_CAMPAIGNS];
+    let (figures, daily, campaigns) = tokio::join!(
+        client.query_one(FIGURES, &figures_params),
+        client.query(DAILY, &daily_params),
+        client.query(recent.as_str(), &recent_params),
+    );
+    let daily = daily.map_err(|e| {
+        if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE) {
+            ApiError::bad_request(format!("unknown time zone {tz:?}")).field("tz")
+        } else {
+            internal(e.into())
+        }
+    })?;
+    let row = figures.map_err(|e| internal(e.into()))?;
+    let campaigns = campaigns.map_err(|e| internal(e.into()))?;
+    Ok(Json(Dashboard {
+        users: figure(&row, 0),
+        registered: figure(&row, 3),
+        uploads: figure(&row, 6),
+        receipts_accepted: figure(&row, 9),
+        receipts_pending: figure(&row, 12),
+        receipts_rejected: figure(&row, 15),
+        tickets: figure(&row, 18),
+        participants: row.get(21),
+        winners: figure(&row, 22),
+        campaigns: figure(&row, 25),
+        daily: daily
+            .iter()
+            .map(|row| DailyFigures {
+                day: row.get(0),
+                users: row.get(1),
+                receipts: row.get(2),
+                tickets: row.get(3),
+            })
+            .collect(),
+        recent_campaigns: campaigns.iter().map(campaign_summary_of).collect(),
+    })
+    .into_response())
+}
