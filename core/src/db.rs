@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_claim_receipts_before_paid_checks",
         include_str!("../../migrations/0002_claim_receipts_before_paid_checks.sql"),
     ),
+    (
+        "0003_transactional_outbox",
+        include_str!("../../migrations/0003_transactional_outbox.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

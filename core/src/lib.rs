@@ -18,6 +18,7 @@ pub mod fiscal;
 pub mod health;
 pub mod jobs;
 pub mod ledger;
+pub mod outbox;
 pub mod pgtext;
 pub mod pii;
 pub mod proverkacheka;
