@@ -146,9 +146,14 @@ async fn a_verifier_reply_refused_with_429_or_500_is_retried_and_arrives_once() 
         let user = shopper(&app, chat).await;
         let submission = unreadable_upload(&app, user).await;
         app.telegram.fail_next("sendMessage", 1, failure);
-        handle_receipt_job(&app.app, bare(&ReceiptJob::Verify { submission_id: submission }))
-            .await
-            .expect("the job succeeds although the reply was refused");
+        handle_receipt_job(
+            &app.app,
+            bare(&ReceiptJob::Verify {
+                submission_id: submission,
+            }),
+        )
+        .await
+        .expect("the job succeeds although the reply was refused");
 
         let rows = reply_rows(&app, chat).await;
         assert_eq!(rows.len(), 1, "one reply row");
@@ -176,9 +181,14 @@ async fn a_reply_that_keeps_failing_ends_failed_with_its_reason_and_is_listed_fo
     let submission = unreadable_upload(&app, user).await;
     app.telegram
         .fail_next("sendMessage", 100, Failure::ServerError);
-    handle_receipt_job(&app.app, bare(&ReceiptJob::Verify { submission_id: submission }))
-        .await
-        .expect("job");
+    handle_receipt_job(
+        &app.app,
+        bare(&ReceiptJob::Verify {
+            submission_id: submission,
+        }),
+    )
+    .await
+    .expect("job");
     let id = reply_rows(&app, chat).await[0];
 
     // Back-off 1 + 2 + 4 + 8 s between the five attempts, plus relay hops.
@@ -206,7 +216,11 @@ async fn a_reply_that_keeps_failing_ends_failed_with_its_reason_and_is_listed_fo
         .expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(
-        (listed[0].id, listed[0].purpose.as_str(), listed[0].status.as_str()),
+        (
+            listed[0].id,
+            listed[0].purpose.as_str(),
+            listed[0].status.as_str()
+        ),
         (id, "receipt_result", "failed")
     );
     assert_eq!(listed[0].user_id, Some(user));
@@ -328,7 +342,11 @@ async fn an_upload_whose_queue_message_was_lost_is_handed_out_again_and_verified
     };
     assert_eq!(status, "relayed");
     let relay = relay(&app, app.app.queue.clone());
-    assert_eq!(relay.reclaim_expired().await.expect("reclaim"), 0, "lease still running");
+    assert_eq!(
+        relay.reclaim_expired().await.expect("reclaim"),
+        0,
+        "lease still running"
+    );
     client
         .execute(
             "UPDATE outbox SET lease_until = now() - interval '1 second' WHERE id = $1",
@@ -380,14 +398,18 @@ async fn a_row_whose_hand_outs_never_finish_is_dead_lettered_with_its_reason() {
     relay.reclaim_expired().await.expect("reclaim");
     let (status, _, error) = row(&app, id).await;
     assert_eq!(status, "dead");
-    assert!(
-        error.unwrap_or_default().contains("lease ran out while relayed after 20 hand-outs")
-    );
+    assert!(error
+        .unwrap_or_default()
+        .contains("lease ran out while relayed after 20 hand-outs"));
     let listed = outbox::given_up(&app.app.pool, app.app.bot_id, 10)
         .await
         .expect("list");
     assert_eq!(listed.iter().map(|g| g.id).collect::<Vec<_>>(), vec![id]);
-    assert_eq!(relay.relay_due().await.expect("relay"), 0, "never handed out again");
+    assert_eq!(
+        relay.relay_due().await.expect("relay"),
+        0,
+        "never handed out again"
+    );
 }
 
 #[tokio::test]
@@ -418,7 +440,11 @@ async fn a_submission_left_queued_without_a_check_gets_exactly_one_from_the_swee
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(checks, vec![submission], "the fresh upload {fresh} is left alone");
+    assert_eq!(
+        checks,
+        vec![submission],
+        "the fresh upload {fresh} is left alone"
+    );
 }
 
 #[tokio::test]
@@ -444,8 +470,12 @@ async fn a_recheck_waits_in_the_outbox_due_with_the_submissions_next_attempt() {
         fns_pending: 1,
         provider_failures: 0,
     };
-    handle_receipt_job(&app.app, bare(&early)).await.expect("job");
-    handle_receipt_job(&app.app, bare(&early)).await.expect("a duplicate copy");
+    handle_receipt_job(&app.app, bare(&early))
+        .await
+        .expect("job");
+    handle_receipt_job(&app.app, bare(&early))
+        .await
+        .expect("a duplicate copy");
     let rows = client
         .query(
             "SELECT payload, EXTRACT(EPOCH FROM due_at - s.next_attempt_at)::float8
@@ -460,7 +490,10 @@ async fn a_recheck_waits_in_the_outbox_due_with_the_submissions_next_attempt() {
     assert_eq!(payload["kind"], "recheck");
     assert_eq!(payload["fns_pending"], 1);
     let skew: f64 = rows[0].get(1);
-    assert!(skew.abs() < 2.0, "due with next_attempt_at, off by {skew} s");
+    assert!(
+        skew.abs() < 2.0,
+        "due with next_attempt_at, off by {skew} s"
+    );
     assert_eq!(app.proverkacheka.calls(), 0);
 }
 
@@ -469,7 +502,10 @@ async fn a_priority_send_takes_the_next_slot_before_a_waiting_broadcast() {
     let app = spawn_app().await.expect("app");
     // 2/s: slots half a second apart, so the order is clear even on a loaded machine.
     let limiter = RateLimiter::new(&app.app.redis, 2);
-    assert_eq!(limiter.try_acquire(1).await.expect("first"), Permit::Granted);
+    assert_eq!(
+        limiter.try_acquire(1).await.expect("first"),
+        Permit::Granted
+    );
     let Permit::Wait { wait, reason } = limiter.try_acquire_priority(2).await.expect("priority")
     else {
         panic!("the slot after a grant is not free yet");
