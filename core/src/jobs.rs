@@ -32,7 +32,7 @@ pub enum CampaignJob {
 }
 
 /// A queue message handed out by the outbox: only the row id travels, the row holds the
-/// job or the message (see [`crate::outbox`]). Its kinds differ from the other jobs', so a
+/// job or the message (the outbox module). Its kinds differ from the other jobs', so a
 /// consumer tells them apart by parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
