@@ -527,3 +527,37 @@ async fn a_priority_send_takes_the_next_slot_before_a_waiting_broadcast() {
     };
     assert!(wait > Duration::from_millis(300), "{wait:?}");
 }
+
+/// Figures for BENCHMARKS.md ("Reliability" / "Outbox"), not a check:
+/// `cargo test -p promo-core --test it -- outbox::commit_to_send_latency --ignored --nocapture`
+#[tokio::test]
+#[ignore = "a measurement; run by hand"]
+async fn commit_to_send_latency_by_fast_path_and_by_relay() {
+    let app = spawn_app_with(TestConfig::default().with_workers())
+        .await
+        .expect("app");
+    tokio::time::sleep(Duration::from_millis(500)).await; // the relay's LISTEN is up
+    let mut figures = Vec::new();
+    for fast in [true, false] {
+        let mut took = Vec::new();
+        for n in 0..100 {
+            let chat = if fast { 9_000 + n } else { 9_500 + n };
+            let started = Instant::now();
+            let id = insert_message(&app, chat, "ok").await;
+            if fast {
+                app.app.sender.send_now(id, Duration::from_secs(2)).await;
+            }
+            wait_for_texts(&app, chat, 1).await;
+            took.push(started.elapsed());
+        }
+        took.sort();
+        figures.push((
+            if fast { "fast path" } else { "relay" },
+            took[took.len() / 2],
+            took[took.len() * 99 / 100],
+        ));
+    }
+    for (path, median, p99) in figures {
+        eprintln!("outbox commit → sent at the fake, {path}: median {median:?}, p99 {p99:?}");
+    }
+}
