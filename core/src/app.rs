@@ -24,6 +24,8 @@ use crate::config::{
     StoreSettings,
 };
 use crate::db::{self, PgPool};
+use crate::outbox::sender::UNKNOWN_RATE_PER_SECOND;
+use crate::outbox::Sender;
 use crate::pii::PhoneKey;
 use crate::proverkacheka::ProverkaChekaClient;
 use crate::queue::{InMemoryQueue, JobQueue, SqsQueue};
@@ -51,6 +53,8 @@ pub struct App {
     pub users: Users,
     /// SQS when both queue URLs are configured, otherwise in-process queues.
     pub queue: Arc<dyn JobQueue>,
+    /// Sends outbox messages (the campaigns queue's `outbox_message` jobs).
+    pub sender: Sender,
     /// The use-cases' narrow dependencies, built once from the ports above.
     pub bot: Bot,
     pub receipts: Receipts,
@@ -64,9 +68,11 @@ impl App {
         let stores = Stores::connect(&settings.store, &settings.promo.name).await?;
         let telegram = telegram_client(&settings.bot_api)?;
         let queue = connect_queue(&settings.queues).await;
+        let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
         let receipts = stores.receipts(
             &telegram,
             &queue,
+            &sender,
             proverkacheka_client(&settings.proverkacheka)?,
             ReceiptSettings {
                 promo: settings.promo.clone(),
@@ -77,6 +83,7 @@ impl App {
         let bot = stores.bot(
             &telegram,
             &queue,
+            &sender,
             BotSettings {
                 telegram: settings.telegram.clone(),
                 promo: settings.promo.clone(),
@@ -86,6 +93,7 @@ impl App {
         Ok(App {
             bot,
             queue,
+            sender,
             texts: stores.texts,
             users: stores.users,
             settings: Arc::new(settings),
@@ -145,9 +153,12 @@ pub async fn connect_telegram_webhook(
     let telegram = telegram_client(&settings.bot_api)?;
     let queue = connect_queue(&settings.queues).await;
     let health = stores.health();
+    // The webhook does not know the broadcast rate: its notices take the slowest slots.
+    let sender = stores.sender(&telegram, UNKNOWN_RATE_PER_SECOND);
     let bot = stores.bot(
         &telegram,
         &queue,
+        &sender,
         BotSettings {
             telegram: settings.telegram,
             promo: settings.promo,
@@ -165,9 +176,11 @@ pub async fn connect_receipt_verifier(
     let telegram = telegram_client(&settings.bot_api)?;
     let queue = connect_queue(&settings.queues).await;
     let proverkacheka = proverkacheka_client(&settings.proverkacheka)?;
+    let sender = stores.sender(&telegram, UNKNOWN_RATE_PER_SECOND);
     Ok(stores.receipts(
         &telegram,
         &queue,
+        &sender,
         proverkacheka,
         ReceiptSettings {
             promo: settings.promo,
@@ -275,10 +288,22 @@ impl Stores {
         }
     }
 
+    /// Outbox messages at `rate` (the broadcasts' rate, or the safe unknown one).
+    fn sender(&self, telegram: &TelegramClient, rate: u32) -> Sender {
+        Sender::new(
+            self.pool.clone(),
+            self.bot_id,
+            &self.redis,
+            telegram.clone(),
+            rate,
+        )
+    }
+
     fn bot(
         &self,
         telegram: &TelegramClient,
         queue: &Arc<dyn JobQueue>,
+        sender: &Sender,
         settings: BotSettings,
     ) -> Bot {
         Bot {
@@ -289,6 +314,7 @@ impl Stores {
             texts: self.texts.clone(),
             users: self.users.clone(),
             queue: queue.clone(),
+            sender: sender.clone(),
             settings: Arc::new(settings),
         }
     }
@@ -297,6 +323,7 @@ impl Stores {
         &self,
         telegram: &TelegramClient,
         queue: &Arc<dyn JobQueue>,
+        sender: &Sender,
         proverkacheka: Option<ProverkaChekaClient>,
         settings: ReceiptSettings,
     ) -> Receipts {
@@ -309,6 +336,7 @@ impl Stores {
             users: self.users.clone(),
             proverkacheka,
             queue: queue.clone(),
+            sender: sender.clone(),
             settings: Arc::new(settings),
         }
     }
@@ -320,6 +348,7 @@ impl Stores {
         settings: CampaignSettings,
     ) -> Campaigns {
         let sending = Arc::new(settings);
+        let sender = self.sender(telegram, sending.broadcast_rate_per_second);
         Campaigns {
             pool: self.pool.clone(),
             bot_id: self.bot_id,
@@ -335,6 +364,7 @@ impl Stores {
                 texts: self.texts.clone(),
                 users: self.users.clone(),
                 settings: sending,
+                sender,
             },
         }
     }

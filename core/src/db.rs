@@ -19,6 +19,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0002_claim_receipts_before_paid_checks.sql"),
     ),
     (
+        "0003_transactional_outbox",
+        include_str!("../../migrations/0003_transactional_outbox.sql"),
+    ),
+    (
         "0006_panel_sessions_roles_and_lockout",
         include_str!("../../migrations/0006_panel_sessions_roles_and_lockout.sql"),
     ),

@@ -30,3 +30,24 @@ pub enum CampaignJob {
     /// Work on this campaign (materialise recipients, send a slice, continue).
     Run { campaign_id: i64 },
 }
+
+/// A queue message handed out by the outbox: only the row id travels, the row holds the
+/// job or the message (the outbox module). Its kinds differ from the other jobs', so a
+/// consumer tells them apart by parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutboxJob {
+    /// On the receipts queue: run the receipt check in this outbox row.
+    #[serde(rename = "outbox_check")]
+    Check { outbox_id: i64 },
+    /// On the campaigns queue: send the message in this outbox row.
+    #[serde(rename = "outbox_message")]
+    Message { outbox_id: i64 },
+}
+
+impl OutboxJob {
+    /// The outbox job in a queue body, `None` for any other job.
+    pub fn from_body(body: &str) -> Option<OutboxJob> {
+        serde_json::from_str(body).ok()
+    }
+}

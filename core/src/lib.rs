@@ -20,6 +20,7 @@ pub mod panel;
 pub mod health;
 pub mod jobs;
 pub mod ledger;
+pub mod outbox;
 pub mod pgtext;
 pub mod pii;
 pub mod proverkacheka;

@@ -36,22 +36,41 @@ pub const LAUNCH_RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long sends stay slowed down after a 429.
 pub const SLOWDOWN_AFTER_429: Duration = Duration::from_secs(60);
 
-/// KEYS: schedule, pause, chat, slowdown, launch record. ARGV: interval µs, tolerance µs,
-/// chat interval ms, launch record member ('' for none), launch record TTL ms.
+/// KEYS: schedule, pause, chat, slowdown, launch record, priority flag. ARGV: interval µs,
+/// tolerance µs, chat interval ms, launch record member ('' for none), launch record TTL
+/// ms, '1' for a priority request.
 /// Returns `{reason, wait_us}`: reason 0 granted, 1 paused, 2 chat busy, 3 rate.
+///
+/// Priority (outbox messages: receipt results, notices): a priority request that has to
+/// wait for the schedule or a pause raises a short-lived flag; while it stands, ordinary
+/// requests (broadcasts) wait, so the next slot goes to the priority request. Both take
+/// their slot from the one schedule, so the global rate holds whoever wins.
 const ACQUIRE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local priority = ARGV[6] == '1'
 local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then return {1, paused * 1000} end
+if paused > 0 then
+  if priority then redis.call('SET', KEYS[6], '1', 'PX', paused + 200) end
+  return {1, paused * 1000}
+end
 local chat = redis.call('PTTL', KEYS[3])
 if chat > 0 then return {2, chat * 1000} end
+if not priority then
+  local waiting = redis.call('PTTL', KEYS[6])
+  if waiting > 0 then return {3, math.min(waiting, 20) * 1000} end
+end
 local interval = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[4]) == 1 then interval = math.floor(interval * 5 / 4) end
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if tat < now then tat = now end
-if tat - now > tolerance then return {3, tat - now - tolerance} end
+if tat - now > tolerance then
+  if priority then
+    redis.call('SET', KEYS[6], '1', 'PX', math.floor((tat - now - tolerance) / 1000) + 200)
+  end
+  return {3, tat - now - tolerance}
+end
 -- %.0f: tostring() would print 16-digit numbers in exponent form and lose microseconds.
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval),
            'PX', math.floor(interval / 1000) + 60000)
@@ -60,6 +79,7 @@ if ARGV[4] ~= '' then
   redis.call('SADD', KEYS[5], ARGV[4])
   redis.call('PEXPIRE', KEYS[5], ARGV[5])
 end
+if priority then redis.call('DEL', KEYS[6]) end
 return {0, 0}
 "#;
 
@@ -144,6 +164,22 @@ impl RateLimiter {
         chat_id: i64,
         record: Option<(&str, i64)>,
     ) -> anyhow::Result<Permit> {
+        self.try_acquire_with(chat_id, record, false).await
+    }
+
+    /// [`RateLimiter::try_acquire`] ahead of every ordinary request: while this request
+    /// waits for the schedule (or a 429 pause), broadcasts hold back, so it gets the next
+    /// slot. For single messages a person waits for (outbox messages), never broadcasts.
+    pub async fn try_acquire_priority(&self, chat_id: i64) -> anyhow::Result<Permit> {
+        self.try_acquire_with(chat_id, None, true).await
+    }
+
+    async fn try_acquire_with(
+        &self,
+        chat_id: i64,
+        record: Option<(&str, i64)>,
+        priority: bool,
+    ) -> anyhow::Result<Permit> {
         let (record_key, member) = match record {
             Some((name, member)) => (self.redis.key(name), member.to_string()),
             None => (self.redis.key("rate:schedule"), String::new()),
@@ -156,11 +192,13 @@ impl RateLimiter {
             .key(self.redis.key(&format!("rate:chat:{chat_id}")))
             .key(self.redis.key("rate:slowdown"))
             .key(record_key)
+            .key(self.redis.key("rate:priority"))
             .arg(self.interval_us)
             .arg(TOLERANCE.as_micros() as u64)
             .arg(PER_CHAT_INTERVAL.as_millis() as u64)
             .arg(member)
             .arg(LAUNCH_RECORD_TTL.as_millis() as u64)
+            .arg(if priority { "1" } else { "" })
             .invoke_async(&mut conn)
             .await
             .context("asking Redis for a send slot")?;

@@ -3,6 +3,8 @@
 //! `campaign-runner`) and under `promo serve`'s in-process loop.
 
 use crate::app::App;
+use crate::campaigns::Campaigns;
+use crate::jobs::OutboxJob;
 #[cfg(feature = "qr-decode")]
 use crate::jobs::ReceiptJob;
 use crate::queue::{JobError, JobMessage};
@@ -19,7 +21,11 @@ pub async fn handle_receipt_job(app: &App, message: JobMessage) -> Result<(), Jo
 /// [`crate::receipts::verify`]).
 #[cfg(feature = "qr-decode")]
 pub async fn handle_verify_job(receipts: &Receipts, message: JobMessage) -> Result<(), JobError> {
-    use crate::receipts::verify::{verify_receipt, RetryState};
+    use crate::receipts::verify::{run_outbox_check, verify_receipt, RetryState};
+    if let Some(OutboxJob::Check { outbox_id }) = OutboxJob::from_body(&message.body) {
+        return run_outbox_check(receipts, outbox_id).await;
+    }
+    // A bare job: sent before the outbox existed, or by a test.
     match message.parse_json()? {
         ReceiptJob::Verify { submission_id } => verify_receipt(receipts, submission_id, None).await,
         ReceiptJob::Recheck {
@@ -46,5 +52,20 @@ pub async fn handle_verify_job(receipts: &Receipts, message: JobMessage) -> Resu
 /// [`crate::campaigns::runner::deadline_from_epoch_millis`].
 pub async fn handle_campaign_job(app: &App, message: JobMessage) -> Result<(), JobError> {
     let deadline = std::time::Instant::now() + crate::campaigns::runner::LOCAL_SLICE;
-    crate::campaigns::runner::handle_run_job(&app.campaigns, message, deadline).await
+    handle_campaigns_queue(&app.campaigns, message, deadline).await
+}
+
+/// Everything the campaigns queue carries: campaign slices, and the outbox messages
+/// (sent through the raffles' sender, at the broadcasts' rate and ahead of them).
+pub async fn handle_campaigns_queue(
+    campaigns: &Campaigns,
+    message: JobMessage,
+    deadline: std::time::Instant,
+) -> Result<(), JobError> {
+    if let Some(OutboxJob::Message { outbox_id }) = OutboxJob::from_body(&message.body) {
+        let delivery = campaigns.raffles.sender.handle_job(outbox_id).await?;
+        tracing::debug!(outbox_id, ?delivery, "outbox message handled");
+        return Ok(());
+    }
+    crate::campaigns::runner::handle_run_job(campaigns, message, deadline).await
 }

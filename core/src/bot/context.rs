@@ -23,6 +23,8 @@ pub struct Bot {
     pub texts: Texts,
     pub users: Users,
     pub queue: Arc<dyn JobQueue>,
+    /// Sends the outbox messages the dialogue writes (the manual-ticket notice).
+    pub sender: crate::outbox::Sender,
     pub settings: Arc<BotSettings>,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A notification is only a hint: the relay claims the row (`relayed_at`) in one UPDATE,
 //! so two bridges never relay one campaign twice, and a periodic sweep catches whatever a
-//! lost notification (disconnect, restart) would have announced.
+//! lost notification (disconnect, restart) would have announced. The outbox relay
+//! ([`crate::outbox::relay`]) runs beside it in the same process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,10 +139,21 @@ impl Bridge {
         Ok(())
     }
 
+    /// Runs the campaign relay ([`Bridge::run_campaigns`]) and the outbox relay
+    /// ([`crate::outbox::Relay`], its own LISTEN session) side by side until `shutdown`.
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        let outbox = crate::outbox::Relay {
+            database_url: self.database_url.clone(),
+            pool: self.pool.clone(),
+            queue: self.queue.clone(),
+        };
+        tokio::join!(self.run_campaigns(shutdown.clone()), outbox.run(shutdown));
+    }
+
     /// LISTENs until `shutdown`, relaying on every notification, when the next scheduled
     /// campaign falls due, and on every sweep; reconnects with backoff when the
     /// connection drops.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run_campaigns(&self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = FIRST_BACKOFF;
         while !*shutdown.borrow() {
             match self.listen(&mut shutdown, &mut backoff).await {

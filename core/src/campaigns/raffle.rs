@@ -20,10 +20,10 @@ use serde_json::{json, Value};
 
 use crate::config::CampaignSettings;
 use crate::db::PgPool;
-use crate::sendrate::RateLimiter;
+use crate::outbox::{Delivery, NewMessage, Purpose};
 use crate::store::Redis;
-use crate::telegram::SendMessage;
 use crate::telegram::TelegramClient;
+use crate::telegram::{OutgoingMessage, SendMessage};
 use crate::texts::Lang;
 use crate::texts::Texts;
 use crate::users::Users;
@@ -48,6 +48,8 @@ pub struct Raffles {
     pub users: Users,
     /// Winner messages share the bot's send rate with broadcasts.
     pub settings: Arc<CampaignSettings>,
+    /// Winner messages are outbox rows, sent through it.
+    pub sender: crate::outbox::Sender,
 }
 
 /// Draws up to `winner_count` distinct winners from `snapshot` (`(user_id, tickets)`),
@@ -318,22 +320,24 @@ pub fn snapshot_from_json(value: &Value) -> Option<Vec<(i64, i64)>> {
 
 /// Sends each not-yet-notified, reachable winner the prize message. Returns (notified by
 /// this run, still pending after a transient failure).
+///
+/// Each message is first written to the outbox (once per winner: its dedup key), so a
+/// refused send is retried by the outbox even if this job is never run again, and a
+/// message that fails for good is recorded with its reason. The winner row is locked while
+/// its message is sent: a concurrent run skips it instead of waiting or sending twice.
 async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, usize)> {
-    let limiter = RateLimiter::new(&app.redis, app.settings.broadcast_rate_per_second);
+    write_winner_messages(app, draw_id).await?;
     let mut notified = 0;
     let mut pending = 0;
     let mut last_position = 0i32;
     loop {
         let mut client = app.pool.get().await?;
         let tx = client.transaction().await?;
-        // One winner at a time, locked while its message is sent: a concurrent run skips
-        // the row instead of sending the same message again.
         let Some(row) = tx
             .query_opt(
-                "SELECT w.id, w.position, u.telegram_id, u.language, u.reachable, d.prize
+                "SELECT w.id, w.position, u.telegram_id, u.reachable
                  FROM raffle_winners w
                  JOIN users u ON u.id = w.user_id
-                 JOIN raffle_draws d ON d.id = w.draw_id
                  WHERE w.draw_id = $1 AND w.notified_at IS NULL AND w.position > $2
                  ORDER BY w.position LIMIT 1
                  FOR UPDATE OF w SKIP LOCKED",
@@ -345,21 +349,25 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
         };
         let winner_id: i64 = row.get(0);
         last_position = row.get(1);
-        let chat_id: i64 = row.get(2);
-        let language: String = row.get(3);
-        let reachable: bool = row.get(4);
-        let prize: String = row.get(5);
+        let reachable: bool = row.get(3);
         if !reachable {
             // Blocked the bot: a send would only earn another 403.
             continue;
         }
-        let lang = Lang::from_code(&language).unwrap_or(Lang::Ru);
-        let text = app
-            .texts
-            .render(t!("raffle_won"), lang, &[("prize", &prize)])
-            .await;
-        match send(app, &limiter, &SendMessage::new(chat_id, text)).await? {
-            Sent::Ok => {
+        let Some(outbox_id) =
+            crate::outbox::find_by_key(&app.pool, app.bot_id, &winner_key(winner_id)).await?
+        else {
+            continue;
+        };
+        let mut delivery = Delivery::Later;
+        for _ in 0..SEND_ATTEMPTS {
+            delivery = app.sender.deliver(outbox_id, MAX_IN_PLACE_WAIT).await?;
+            if delivery != Delivery::Later {
+                break;
+            }
+        }
+        match delivery {
+            Delivery::Sent => {
                 tx.execute(
                     "UPDATE raffle_winners SET notified_at = now() WHERE id = $1",
                     &[&winner_id],
@@ -368,50 +376,61 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
                 tx.commit().await?;
                 notified += 1;
             }
-            Sent::Unreachable => {
-                tx.commit().await?;
-                app.users.set_reachable(chat_id, false).await?;
-            }
-            Sent::Retry => pending += 1,
+            // Recorded in the outbox with the reason (the sender marked a blocked user).
+            Delivery::Blocked | Delivery::Failed => tx.commit().await?,
+            Delivery::Later | Delivery::NotOurs => pending += 1,
         }
     }
     Ok((notified, pending))
 }
 
-enum Sent {
-    Ok,
-    /// 403 or chat not found: marked unreachable, never retried.
-    Unreachable,
-    /// Still failing transiently: left for the job's retry.
-    Retry,
+fn winner_key(winner_id: i64) -> String {
+    format!("winner:{winner_id}")
 }
 
-async fn send(app: &Raffles, limiter: &RateLimiter, message: &SendMessage) -> anyhow::Result<Sent> {
-    for _ in 0..SEND_ATTEMPTS {
-        limiter.acquire(message.chat_id).await?;
-        match app.telegram.send_message(message).await {
-            Ok(_) => return Ok(Sent::Ok),
-            Err(e) if e.is_forbidden() || e.is_chat_not_found() => return Ok(Sent::Unreachable),
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "raffle notification failed, retrying");
-                if let Some(wait) = e.retry_after() {
-                    // Obey flood control for every sender, not only this loop.
-                    let wait = limiter.pause_for(wait).await?;
-                    if wait > MAX_IN_PLACE_WAIT {
-                        return Ok(Sent::Retry);
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-            }
-            Err(e) => {
-                // A permanent answer other than "blocked" (e.g. a bad request): retrying
-                // would fail the same way, so the winner is left unnotified and logged.
-                tracing::error!(error = %e, "raffle notification rejected");
-                return Ok(Sent::Unreachable);
-            }
-        }
+/// One outbox message per reachable winner of the draw, written once.
+async fn write_winner_messages(app: &Raffles, draw_id: i64) -> anyhow::Result<()> {
+    let mut client = app.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT w.id, u.id, u.telegram_id, u.language, d.prize
+             FROM raffle_winners w
+             JOIN users u ON u.id = w.user_id
+             JOIN raffle_draws d ON d.id = w.draw_id
+             WHERE w.draw_id = $1 AND w.notified_at IS NULL AND u.reachable
+             ORDER BY w.position",
+            &[&draw_id],
+        )
+        .await?;
+    let mut messages = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let lang = Lang::from_code(row.get(3)).unwrap_or(Lang::Ru);
+        let prize: &str = row.get(4);
+        let text = app
+            .texts
+            .render(t!("raffle_won"), lang, &[("prize", prize)])
+            .await;
+        let chat_id: i64 = row.get(2);
+        messages.push((
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            chat_id,
+            OutgoingMessage::Send(SendMessage::new(chat_id, text)),
+        ));
     }
-    Ok(Sent::Retry)
+    let tx = client.transaction().await?;
+    for (winner_id, user_id, chat_id, message) in &messages {
+        let new = NewMessage {
+            purpose: Purpose::Winner,
+            user_id: Some(*user_id),
+            chat_id: *chat_id,
+            message,
+            dedup_key: Some(winner_key(*winner_id)),
+        };
+        crate::outbox::insert_message(&tx, app.bot_id, &new).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Counters for the operator: `sent` winners notified, `blocked` winners unreachable.

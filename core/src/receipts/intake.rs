@@ -1,6 +1,7 @@
 //! Receipt intake: the one place that creates `receipt_submissions` rows. An upload (a
 //! photo, an image file, a typed QR string) becomes a queued submission and its
-//! verification job; the webhook answers at once and the verifier does the slow part.
+//! verification job (an outbox row, written in the same transaction); the webhook answers
+//! at once and the verifier does the slow part.
 
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use anyhow::Context;
 
 use crate::db::PgPool;
 use crate::jobs::ReceiptJob;
-use crate::queue::{JobQueue, QueueName};
+use crate::outbox;
+use crate::queue::JobQueue;
 
 /// What the shopper sent, as the submission stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +22,10 @@ pub struct NewSubmission<'a> {
     pub qr_raw: Option<&'a str>,
 }
 
-/// Records the submission and enqueues its verification; returns the submission id.
+/// Records the submission and its verification job in one transaction (the job is an
+/// outbox row), then hands the job to the queue at once. If that hand-out fails the
+/// upload is still safe: the relay hands the row out, so the update succeeds and the
+/// shopper is answered. Returns the submission id.
 pub async fn submit(
     pool: &PgPool,
     queue: &dyn JobQueue,
@@ -29,16 +34,12 @@ pub async fn submit(
     upload: &NewSubmission<'_>,
 ) -> anyhow::Result<i64> {
     let file_size = upload.file_size.and_then(|size| i32::try_from(size).ok());
-    let client = pool.get().await?;
-    let insert = client
-        .prepare_cached(
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_one(
             "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, file_size, qr_raw)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .await?;
-    let row = client
-        .query_one(
-            &insert,
             &[
                 &bot_id,
                 &user_id,
@@ -51,17 +52,24 @@ pub async fn submit(
         .await
         .context("recording the receipt submission")?;
     let submission_id: i64 = row.get(0);
-    let job = serde_json::to_string(&ReceiptJob::Verify { submission_id })?;
-    if let Err(error) = queue.send(QueueName::Receipts, job, Duration::ZERO).await {
-        // Without its job the row would sit in 'queued' forever; drop it and fail, so
-        // Telegram redelivers the update and the shopper's upload is not lost.
-        client
-            .execute(
-                "DELETE FROM receipt_submissions WHERE id = $1",
-                &[&submission_id],
-            )
-            .await?;
-        return Err(anyhow::Error::new(error).context("enqueueing the receipt job"));
+    let check = outbox::insert_check(
+        &tx,
+        bot_id,
+        user_id,
+        submission_id,
+        &ReceiptJob::Verify { submission_id },
+        Duration::ZERO,
+        &format!("receipt:{submission_id}:0"),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .context("committing the receipt submission")?;
+    drop(client);
+    if let Some(check) = check {
+        if let Err(error) = outbox::hand_out(pool, queue, &[check]).await {
+            tracing::warn!(submission_id, error = %format!("{error:#}"), "receipt job not enqueued at once; the outbox relay will");
+        }
     }
     tracing::info!(
         submission_id,

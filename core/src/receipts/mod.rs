@@ -49,6 +49,8 @@ pub struct Receipts {
     /// `None` when no PROVERKA_CHEKA_TOKEN is configured: receipts cannot be verified.
     pub proverkacheka: Option<ProverkaChekaClient>,
     pub queue: Arc<dyn JobQueue>,
+    /// Sends the replies and notices the verifier writes to the outbox.
+    pub sender: crate::outbox::Sender,
     pub settings: Arc<ReceiptSettings>,
 }
 

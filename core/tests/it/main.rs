@@ -15,6 +15,7 @@ mod bot_admin;
 mod campaign_engine_e2e;
 mod campaign_runner;
 mod lambda_http_adapter;
+mod outbox;
 mod panel_auth;
 mod panel_dashboard;
 mod queue_backends;

@@ -235,7 +235,7 @@ async fn the_bridge_reconnects_after_its_connection_is_killed_and_relays_what_it
     let killed: i64 = client
         .query_one(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+             WHERE datname = current_database() AND query LIKE 'LISTEN campaigns_due%'",
             &[],
         )
         .await

@@ -247,9 +247,27 @@ async fn a_photo_becomes_a_queued_submission_of_its_largest_size_and_a_verify_jo
         )]
     );
     let ids = submission_ids(&app).await;
+    // The job is an outbox row written with the submission; the queue carries its id.
+    let check = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT id, payload, status FROM outbox WHERE submission_id = $1",
+            &[&ids[0]],
+        )
+        .await
+        .expect("the submission's outbox row");
+    let (outbox_id, payload, status): (i64, Value, String) =
+        (check.get(0), check.get(1), check.get(2));
+    assert_eq!(payload, json!({"kind": "verify", "submission_id": ids[0]}));
+    assert_eq!(
+        status, "relayed",
+        "handed to the queue right after the commit"
+    );
     assert_eq!(
         receipt_jobs(&app).await,
-        vec![json!({"kind": "verify", "submission_id": ids[0]})]
+        vec![json!({"kind": "outbox_check", "outbox_id": outbox_id})]
     );
     assert_eq!(state(&app, 5101).await, None);
 }

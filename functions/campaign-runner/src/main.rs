@@ -21,7 +21,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let deadline = runner::deadline_from_epoch_millis(epoch_deadline(event.context.deadline));
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
             promo_core::queue::handle_sqs_batch(event.payload, |message| {
-                runner::handle_run_job(campaigns, message, deadline)
+                promo_core::worker::handle_campaigns_queue(campaigns, message, deadline)
             })
             .await,
         )

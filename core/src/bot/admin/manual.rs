@@ -1,13 +1,18 @@
 //! ➕ Manual receipt: find a shopper by Telegram id, @username or phone, then grant N
-//! tickets with a reason (e.g. a receipt without a readable QR code checked by hand).
+//! tickets with a reason (e.g. a receipt without a readable QR code checked by hand). The
+//! shopper's notice is an outbox message written with the grant.
 
 use super::state::{self, AdminState, Shopper, UserQuery};
 use super::store;
 use super::{claim, prompt, restore_on_error, save, Conversation, Input};
 use crate::pii::Phone;
 use crate::t;
-use crate::telegram::{OutgoingMessage, SendMessage};
+use crate::telegram::OutgoingMessage;
 use crate::texts::Lang;
+
+/// The webhook answers within milliseconds: the notice gets a send slot now or is left to
+/// the relay.
+const NOTICE_SEND_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(super) async fn receive_query(
     conversation: &Conversation<'_>,
@@ -84,15 +89,26 @@ pub(super) async fn receive_reason(
         return conversation.reply(t!("admin_stale_action"), &[]).await;
     }
     let app = conversation.app;
+    let notify = shopper.reachable.then(|| {
+        (
+            shopper.telegram_id,
+            Lang::from_code(&shopper.lang).unwrap_or(Lang::Ru),
+        )
+    });
     let granted = store::grant_tickets(
         app,
         conversation.user.telegram_id,
         shopper.user_id,
         *amount,
         &reason,
+        notify,
     )
     .await;
-    let total = restore_on_error(conversation, state.clone(), granted).await?;
+    let (total, notice) = restore_on_error(conversation, state.clone(), granted).await?;
+    if let Some(notice) = notice {
+        // Written with the grant; sent now, or by the outbox relay if this cannot.
+        app.sender.send_now(notice, NOTICE_SEND_WAIT).await;
+    }
     tracing::info!(
         admin = conversation.user.telegram_id,
         user_id = shopper.user_id,
@@ -116,21 +132,5 @@ pub(super) async fn receive_reason(
         text.push_str("\n\n");
         text.push_str(&conversation.text(t!("admin_manual_unreachable")).await);
     }
-    let mut replies = vec![conversation.with_main_menu(text).await];
-    if shopper.reachable {
-        let lang = Lang::from_code(&shopper.lang).unwrap_or(Lang::Ru);
-        let notice = app
-            .texts
-            .render(
-                t!("admin_manual_shopper_notice"),
-                lang,
-                &[("amount", &amount), ("reason", &reason), ("total", &total)],
-            )
-            .await;
-        replies.push(OutgoingMessage::Send(SendMessage::new(
-            shopper.telegram_id,
-            notice,
-        )));
-    }
-    Ok(replies)
+    Ok(vec![conversation.with_main_menu(text).await])
 }

@@ -9,6 +9,10 @@ use super::state::{moscow, UserQuery};
 use crate::audit::{self, Actor};
 use crate::bot::Bot;
 use crate::ledger;
+use crate::outbox::{NewMessage, Purpose};
+use crate::t;
+use crate::telegram::{OutgoingMessage, SendMessage};
+use crate::texts::Lang;
 
 /// Figures for the 📊 statistics message. Receipts and uploads are different things: a
 /// receipt is a fiscal document the tax service confirmed (one per document, whoever
@@ -273,7 +277,8 @@ pub async fn grant_tickets(
     user_id: i64,
     amount: i32,
     reason: &str,
-) -> anyhow::Result<i64> {
+    notify: Option<(i64, Lang)>,
+) -> anyhow::Result<(i64, Option<i64>)> {
     let mut client = app.pool.get().await?;
     let tx = client.transaction().await?;
     let by = Actor::Bot {
@@ -296,8 +301,33 @@ pub async fn grant_tickets(
     )
     .await?;
     let total = ledger::total(&tx, app.bot_id, user_id).await?;
+    // The shopper's notice is an outbox message of the same transaction: granted tickets
+    // and the word about them are never separated by a crash or a refused send.
+    let notice = match notify {
+        Some((chat_id, lang)) => {
+            let (amount, total) = (amount.to_string(), total.to_string());
+            let text = app
+                .texts
+                .render(
+                    t!("admin_manual_shopper_notice"),
+                    lang,
+                    &[("amount", &amount), ("reason", reason), ("total", &total)],
+                )
+                .await;
+            let message = OutgoingMessage::Send(SendMessage::new(chat_id, text));
+            let new = NewMessage {
+                purpose: Purpose::ManualTickets,
+                user_id: Some(user_id),
+                chat_id,
+                message: &message,
+                dedup_key: Some(format!("manual_tickets:{ticket_id}")),
+            };
+            crate::outbox::insert_message(&tx, app.bot_id, &new).await?
+        }
+        None => None,
+    };
     tx.commit().await?;
-    Ok(total)
+    Ok((total, notice))
 }
 
 /// One winner of one draw, for the list and the CSV export.

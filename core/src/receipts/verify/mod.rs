@@ -4,13 +4,14 @@
 //! (unreadable picture, duplicate, refund, outside the promotion) runs before the paid
 //! ProverkaCheka call.
 //!
-//! Delayed re-checks: the queue delays a message by at most 15 minutes, but "not in the
-//! tax service yet" is re-checked after 15 min, 1 h and 3 h. The due time is kept in
-//! `receipt_submissions.next_attempt_at`; a [`ReceiptJob::Recheck`] that arrives early
-//! sends itself again with the remaining delay (capped at 15 min), so a 3 h wait is a
-//! chain of 12 cheap hops. The job carries the counters of the chain and the
-//! submission's `attempts` at scheduling time: a duplicate or stale message finds a
+//! Delayed re-checks: "not in the tax service yet" is re-checked after 15 min, 1 h and
+//! 3 h. The re-check is an outbox row ([`crate::outbox`]) written with the submission's
+//! `next_attempt_at` in one transaction and due at that same instant, so a wait of hours
+//! is one row, and a restart loses nothing. The job carries the counters of the chain
+//! and the submission's `attempts` at scheduling time: a duplicate or stale copy finds a
 //! different `attempts` and drops out, so at-least-once delivery cannot fork the chain.
+//! The shopper's reply is an outbox message written with the verdict, sent right after
+//! the commit (the relay sends it if that fails).
 //!
 //! `receipt_submissions.outcome` values, for the panel:
 //! - `accepted`; `held_for_review` (status `pending_moderation`, fraud signal);
@@ -36,9 +37,10 @@ use sha2::{Digest, Sha256};
 
 use super::Receipts;
 use crate::jobs::ReceiptJob;
+use crate::outbox::{NewMessage, Purpose};
 use crate::proverkacheka::{CheckOutcome, ProviderError};
-use crate::queue::{JobError, QueueName, MAX_DELAY};
-use crate::telegram::{SendMessage, TelegramError};
+use crate::queue::JobError;
+use crate::telegram::{OutgoingMessage, SendMessage, TelegramError};
 use crate::texts::Lang;
 
 use super::decode::{decode_qr_text, DecodeError};
@@ -121,11 +123,12 @@ pub async fn verify_receipt(
         }
     };
     match work.settle(verdict).await {
-        Ok(Some(reply)) => {
-            submission.tell(app, &reply).await;
+        Ok(messages) => {
+            for id in messages {
+                app.sender.send_now(id, FAST_SEND_WAIT).await;
+            }
             Ok(())
         }
-        Ok(None) => Ok(()),
         Err(error) => {
             work.release().await;
             Err(JobError::Retry(error))
@@ -186,32 +189,6 @@ impl Submission {
             lang: Lang::from_code(row.get(11)).unwrap_or(Lang::Ru),
         }))
     }
-
-    /// Sends the outcome. A failed send does not fail the job: the outcome is stored
-    /// and visible in "my receipts"; a shopper who blocked the bot is marked.
-    async fn tell(&self, app: &Receipts, reply: &Reply) {
-        let args: Vec<(&str, &str)> = reply
-            .args
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .collect();
-        let text = app.texts.render(reply.key, self.lang, &args).await;
-        match app
-            .telegram
-            .send_message(&SendMessage::new(self.telegram_id, text))
-            .await
-        {
-            Ok(_) => {}
-            Err(error) if error.is_forbidden() => {
-                if let Err(e) = app.users.set_reachable(self.telegram_id, false).await {
-                    tracing::warn!(error = %e, "could not mark the shopper unreachable");
-                }
-            }
-            Err(error) => {
-                tracing::warn!(submission_id = self.id, %error, "could not tell the shopper the receipt outcome");
-            }
-        }
-    }
 }
 
 /// Takes the submission for this delivery: `Some(attempts after the claim)`, or `None`
@@ -233,7 +210,10 @@ async fn claim(
                 .and_then(|due| (due - Utc::now()).to_std().ok())
                 .unwrap_or_default();
             if wait > Duration::from_secs(1) {
-                resend(app, submission.id, state, wait).await?;
+                // Early (a copy from before the outbox, or a clock step): make sure the
+                // re-check waits in the outbox for its time, then drop this copy.
+                let client = app.pool.get().await.map_err(anyhow::Error::from)?;
+                schedule_recheck(&client, app, submission, state, wait).await?;
                 return Ok(None);
             }
             true
@@ -272,26 +252,77 @@ async fn claim(
     Ok(row.map(|row| row.get(0)))
 }
 
-async fn resend(
+/// Writes the re-check of `submission` as an outbox row due after `delay`, once per
+/// attempt (a second write of the same attempt is a no-op).
+async fn schedule_recheck(
+    client: &impl deadpool_postgres::GenericClient,
     app: &Receipts,
-    submission_id: i64,
+    submission: &Submission,
     state: RetryState,
     delay: Duration,
 ) -> anyhow::Result<()> {
     let job = ReceiptJob::Recheck {
-        submission_id,
+        submission_id: submission.id,
         attempt: state.attempt,
         fns_pending: state.fns_pending,
         provider_failures: state.provider_failures,
     };
-    app.queue
-        .send(
-            QueueName::Receipts,
-            serde_json::to_string(&job)?,
-            delay.min(MAX_DELAY),
-        )
-        .await
-        .context("re-enqueueing the receipt check")?;
+    crate::outbox::insert_check(
+        client,
+        app.bot_id,
+        submission.user_id,
+        submission.id,
+        &job,
+        delay,
+        &format!("receipt:{}:{}", submission.id, state.attempt),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs the receipt check held by outbox row `outbox_id` (the receipts queue's
+/// [`crate::jobs::OutboxJob::Check`]) and writes down how it ended: done, due again after
+/// a back-off (infrastructure faults), or dead with its reason. Only a failure to write
+/// that down fails the message (the row's lease then brings it back).
+pub async fn run_outbox_check(app: &Receipts, outbox_id: i64) -> Result<(), JobError> {
+    use crate::outbox;
+    let Some(check) = outbox::claim_check(&app.pool, app.bot_id, outbox_id).await? else {
+        tracing::debug!(
+            outbox_id,
+            "receipt check finished, not due or taken: nothing to do"
+        );
+        return Ok(());
+    };
+    let result = match check.job.clone() {
+        Some(ReceiptJob::Verify { submission_id }) => {
+            verify_receipt(app, submission_id, None).await
+        }
+        Some(ReceiptJob::Recheck {
+            submission_id,
+            attempt,
+            fns_pending,
+            provider_failures,
+        }) => {
+            let state = RetryState {
+                attempt,
+                fns_pending,
+                provider_failures,
+            };
+            verify_receipt(app, submission_id, Some(state)).await
+        }
+        None => Err(JobError::Discard(anyhow::anyhow!(
+            "outbox row {outbox_id} holds no receipt job this build knows"
+        ))),
+    };
+    match result {
+        Ok(()) => outbox::complete_check(&app.pool, outbox_id).await?,
+        Err(JobError::Discard(error)) => {
+            outbox::give_up(&app.pool, outbox_id, &format!("{error:#}")).await?;
+        }
+        Err(JobError::Retry(error)) => {
+            outbox::retry_check(&app.pool, &check, &format!("{error:#}")).await?;
+        }
+    }
     Ok(())
 }
 
@@ -357,6 +388,48 @@ impl Verdict {
     }
 }
 
+/// How long the verifier waits for a send slot for its reply before leaving the message
+/// to the relay: a broadcast at full rate still yields a slot within milliseconds.
+const FAST_SEND_WAIT: Duration = Duration::from_secs(2);
+
+impl Work<'_> {
+    /// Writes `reply` to the shopper as an outbox message in the caller's transaction, once
+    /// per claimed attempt; returns its row when it was written now.
+    async fn write_reply(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        reply: &Reply,
+    ) -> anyhow::Result<Option<i64>> {
+        let args: Vec<(&str, &str)> = reply
+            .args
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let text = self
+            .app
+            .texts
+            .render(reply.key, self.submission.lang, &args)
+            .await;
+        let chat_id = self.submission.telegram_id;
+        let message = OutgoingMessage::Send(SendMessage::new(chat_id, text));
+        crate::outbox::insert_message(
+            client,
+            self.app.bot_id,
+            &NewMessage {
+                purpose: Purpose::ReceiptResult,
+                user_id: Some(self.submission.user_id),
+                chat_id,
+                message: &message,
+                dedup_key: Some(format!(
+                    "receipt_result:{}:{}",
+                    self.submission.id, self.claimed_attempts
+                )),
+            },
+        )
+        .await
+    }
+}
+
 /// The picture to send as `qrfile` when the QR could not be read locally.
 struct Picture {
     bytes: Vec<u8>,
@@ -381,29 +454,50 @@ struct Work<'a> {
 }
 
 /// Every admin of the bot in Telegram (ADMIN_IDS and panel users linked to a Telegram
-/// account) hears once per pause that receipt checks stopped and when they resume.
+/// account) hears once per pause that receipt checks stopped and when they resume. The
+/// notices are outbox messages written together, then sent at once.
 async fn tell_admins_of_quota_pause(app: &Receipts) {
-    let admins = match quota_notice_recipients(app).await {
-        Ok(admins) => admins,
-        Err(error) => {
-            tracing::warn!(%error, "could not list the admins to tell about the quota pause");
-            return;
+    let written = async {
+        let admins = quota_notice_recipients(app).await?;
+        let resume = (Utc::now() + QUOTA_PAUSE + chrono::Duration::hours(3))
+            .format("%d.%m.%Y %H:%M")
+            .to_string();
+        let mut notices = Vec::new();
+        for (chat_id, lang) in admins {
+            let text = app
+                .texts
+                .render(t!("admin_quota_exhausted"), lang, &[("resume", &resume)])
+                .await;
+            notices.push((
+                chat_id,
+                OutgoingMessage::Send(SendMessage::new(chat_id, text)),
+            ));
         }
-    };
-    let resume = (Utc::now() + QUOTA_PAUSE + chrono::Duration::hours(3))
-        .format("%d.%m.%Y %H:%M")
-        .to_string();
-    for (chat_id, lang) in admins {
-        let text = app
-            .texts
-            .render(t!("admin_quota_exhausted"), lang, &[("resume", &resume)])
-            .await;
-        if let Err(error) = app
-            .telegram
-            .send_message(&SendMessage::new(chat_id, text))
-            .await
-        {
-            tracing::warn!(%error, "could not tell an admin about the quota pause");
+        let mut client = app.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut ids = Vec::new();
+        for (chat_id, message) in &notices {
+            let new = NewMessage {
+                purpose: Purpose::QuotaNotice,
+                user_id: None,
+                chat_id: *chat_id,
+                message,
+                dedup_key: None,
+            };
+            ids.extend(crate::outbox::insert_message(&tx, app.bot_id, &new).await?);
+        }
+        tx.commit().await?;
+        anyhow::Ok(ids)
+    }
+    .await;
+    match written {
+        Ok(ids) => {
+            for id in ids {
+                app.sender.send_now(id, FAST_SEND_WAIT).await;
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "could not write the quota pause notices to the admins");
         }
     }
 }

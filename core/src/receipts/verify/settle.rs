@@ -1,11 +1,13 @@
 //! Writing a verdict down: the submission settled or scheduled again, or, for a verified
 //! receipt, the receipt, its tickets and the submission in one transaction whose unique
-//! fiscal triple settles concurrent uploads; and handing a claim back after a fault.
+//! fiscal triple settles concurrent uploads; the shopper's reply and the re-check are
+//! outbox rows in that same transaction. And handing a claim back after a fault.
 
 use anyhow::Context;
 
 use super::{
-    annotated_items, duplicate_reply, log_outcome, resend, Reply, RetryState, Verdict, Work,
+    annotated_items, duplicate_reply, log_outcome, schedule_recheck, Reply, RetryState, Verdict,
+    Work,
 };
 use crate::fiscal::{FiscalQr, FnsReceipt};
 use crate::receipts::fraud::{self, FraudThresholds};
@@ -13,9 +15,10 @@ use crate::receipts::tickets::{count_tickets, KeywordMatcher};
 use crate::t;
 
 impl Work<'_> {
-    /// Writes the verdict; returns what to tell the shopper (`None`: nothing, e.g. a
-    /// concurrent delivery took the submission over).
-    pub(super) async fn settle(&mut self, verdict: Verdict) -> anyhow::Result<Option<Reply>> {
+    /// Writes the verdict, and in the same transaction the shopper's reply and any
+    /// re-check as outbox rows; returns the reply rows to send now (none when a concurrent
+    /// delivery took the submission over).
+    pub(super) async fn settle(&mut self, verdict: Verdict) -> anyhow::Result<Vec<i64>> {
         match verdict {
             Verdict::Settled {
                 status,
@@ -23,11 +26,11 @@ impl Work<'_> {
                 detail,
                 reply,
             } => {
-                let updated = self
-                    .finish(status, outcome, detail.as_deref(), None)
+                let written = self
+                    .finish(status, outcome, detail.as_deref(), Some(&reply))
                     .await?;
                 log_outcome(self.submission.id, status, outcome);
-                Ok(updated.then_some(reply))
+                Ok(written.unwrap_or_default())
             }
             Verdict::Later {
                 outcome,
@@ -40,11 +43,9 @@ impl Work<'_> {
                     attempt: self.claimed_attempts,
                     ..state
                 };
-                // Enqueue first: a job without its row update is caught by the attempt
-                // check, a row without its job would wait forever.
-                resend(self.app, self.submission.id, state, delay).await?;
-                let client = self.app.pool.get().await?;
-                let updated = client
+                let mut client = self.app.pool.get().await?;
+                let tx = client.transaction().await?;
+                let updated = tx
                     .execute(
                         "UPDATE receipt_submissions
                          SET status = 'retry_scheduled', outcome = $4, outcome_detail = $5,
@@ -65,6 +66,20 @@ impl Work<'_> {
                     )
                     .await
                     .context("scheduling the receipt re-check")?;
+                if updated == 0 {
+                    // Taken over by another delivery after our lease ran out: it schedules.
+                    tx.rollback().await?;
+                    return Ok(Vec::new());
+                }
+                // The re-check is an outbox row due at the very `now() + delay` written to
+                // `next_attempt_at` above (one transaction, one clock): hours ahead if need
+                // be, and it survives any restart.
+                schedule_recheck(&tx, self.app, self.submission, state, delay).await?;
+                let mut messages = Vec::new();
+                if let Some(reply) = &reply {
+                    messages.extend(self.write_reply(&tx, reply).await?);
+                }
+                tx.commit().await.context("committing the re-check")?;
                 self.provider_calls = 0;
                 tracing::info!(
                     submission_id = self.submission.id,
@@ -72,27 +87,29 @@ impl Work<'_> {
                     delay_secs = delay.as_secs(),
                     "receipt check scheduled again"
                 );
-                Ok(reply.filter(|_| updated == 1))
+                Ok(messages)
             }
             Verdict::Verified { qr, receipt } => self.store(&qr, &receipt).await,
         }
     }
 
-    /// Settles the submission without a receipt; `false` when it was taken over.
+    /// Settles the submission without a receipt, with its reply in the same transaction;
+    /// `None` when it was taken over.
     async fn finish(
         &mut self,
         status: &str,
         outcome: &str,
         detail: Option<&str>,
-        receipt_id: Option<i64>,
-    ) -> anyhow::Result<bool> {
-        let client = self.app.pool.get().await?;
-        let updated = client
+        reply: Option<&Reply>,
+    ) -> anyhow::Result<Option<Vec<i64>>> {
+        let mut client = self.app.pool.get().await?;
+        let tx = client.transaction().await?;
+        let updated = tx
             .execute(
                 "UPDATE receipt_submissions
-                 SET status = $4, outcome = $5, outcome_detail = $6, receipt_id = $7,
-                     next_attempt_at = NULL, provider_calls = provider_calls + $8,
-                     qr_raw = COALESCE(qr_raw, $9), updated_at = now()
+                 SET status = $4, outcome = $5, outcome_detail = $6, receipt_id = NULL,
+                     next_attempt_at = NULL, provider_calls = provider_calls + $7,
+                     qr_raw = COALESCE(qr_raw, $8), updated_at = now()
                  WHERE id = $1 AND bot_id = $2 AND status = 'processing' AND attempts = $3",
                 &[
                     &self.submission.id,
@@ -101,25 +118,32 @@ impl Work<'_> {
                     &status,
                     &outcome,
                     &detail,
-                    &receipt_id,
                     &self.provider_calls,
                     &self.decoded_qr,
                 ],
             )
             .await
             .context("recording the receipt outcome")?;
+        if updated == 0 {
+            tx.rollback().await?;
+            self.provider_calls = 0;
+            return Ok(None);
+        }
+        let mut messages = Vec::new();
+        if let Some(reply) = reply {
+            messages.extend(self.write_reply(&tx, reply).await?);
+        }
+        tx.commit()
+            .await
+            .context("committing the receipt outcome")?;
         self.provider_calls = 0;
-        Ok(updated == 1)
+        Ok(Some(messages))
     }
 
     /// Stores the receipt, its tickets and the submission's outcome in one transaction.
     /// The unique fiscal triple settles concurrent uploads of one receipt: the loser's
     /// insert does nothing and its shopper is told "already uploaded".
-    async fn store(
-        &mut self,
-        qr: &FiscalQr,
-        receipt: &FnsReceipt,
-    ) -> anyhow::Result<Option<Reply>> {
+    async fn store(&mut self, qr: &FiscalQr, receipt: &FnsReceipt) -> anyhow::Result<Vec<i64>> {
         let app = self.app;
         let matcher = KeywordMatcher::new(
             &app.settings.promo.target_keywords,
@@ -187,16 +211,16 @@ impl Work<'_> {
             .context("storing the receipt")?;
         let Some(row) = inserted else {
             tx.rollback().await?;
-            let updated = self
+            let written = self
                 .finish(
                     "rejected",
                     "duplicate",
                     Some("lost the race to a concurrent upload"),
-                    None,
+                    Some(&duplicate_reply()),
                 )
                 .await?;
             log_outcome(self.submission.id, "rejected", "duplicate");
-            return Ok(updated.then(duplicate_reply));
+            return Ok(written.unwrap_or_default());
         };
         let receipt_id: i64 = row.get(0);
 
@@ -232,7 +256,7 @@ impl Work<'_> {
         if updated == 0 {
             // Taken over by another delivery after our lease ran out: it settles.
             tx.rollback().await?;
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let totals = tx
             .query_one(
@@ -244,16 +268,9 @@ impl Work<'_> {
                 &[&app.bot_id, &self.submission.user_id],
             )
             .await?;
-        tx.commit().await.context("committing the receipt")?;
-        self.provider_calls = 0;
-        log_outcome(self.submission.id, submission_status, outcome);
-        if !signals.is_empty() {
-            tracing::info!(receipt_id, signals = %serde_json::to_value(&signals)?, "receipt fraud signals");
-        }
-
         let total: i64 = totals.get(0);
         let accepted_receipts: i64 = totals.get(1);
-        Ok(Some(match receipt_status {
+        let reply = match receipt_status {
             "accepted" => Reply {
                 key: if accepted_receipts == 1 {
                     t!("receipt_accepted_first")
@@ -267,7 +284,15 @@ impl Work<'_> {
             },
             "pending" => Reply::plain(t!("receipt_under_review")),
             _ => Reply::plain(t!("receipt_no_promo_items")),
-        }))
+        };
+        let messages = self.write_reply(&tx, &reply).await?;
+        tx.commit().await.context("committing the receipt")?;
+        self.provider_calls = 0;
+        log_outcome(self.submission.id, submission_status, outcome);
+        if !signals.is_empty() {
+            tracing::info!(receipt_id, signals = %serde_json::to_value(&signals)?, "receipt fraud signals");
+        }
+        Ok(messages.into_iter().collect())
     }
 
     /// Hands a claimed submission back after an infrastructure error, so the queue's

@@ -4,4 +4,5 @@
 
 mod cli;
 mod lambda_demo;
+mod restart_pending;
 mod sandbox;
