@@ -24,7 +24,6 @@ use crate::config::{
     StoreSettings,
 };
 use crate::db::{self, PgPool};
-use crate::outbox::sender::UNKNOWN_RATE_PER_SECOND;
 use crate::outbox::Sender;
 use crate::pii::PhoneKey;
 use crate::proverkacheka::ProverkaChekaClient;
@@ -153,8 +152,7 @@ pub async fn connect_telegram_webhook(
     let telegram = telegram_client(&settings.bot_api)?;
     let queue = connect_queue(&settings.queues).await;
     let health = stores.health();
-    // The webhook does not know the broadcast rate: its notices take the slowest slots.
-    let sender = stores.sender(&telegram, UNKNOWN_RATE_PER_SECOND);
+    let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
     let bot = stores.bot(
         &telegram,
         &queue,
@@ -176,7 +174,7 @@ pub async fn connect_receipt_verifier(
     let telegram = telegram_client(&settings.bot_api)?;
     let queue = connect_queue(&settings.queues).await;
     let proverkacheka = proverkacheka_client(&settings.proverkacheka)?;
-    let sender = stores.sender(&telegram, UNKNOWN_RATE_PER_SECOND);
+    let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
     Ok(stores.receipts(
         &telegram,
         &queue,

@@ -39,6 +39,9 @@ pub struct TelegramWebhookSettings {
     pub promo: PromoSettings,
     pub phone_key: PhoneKey,
     pub queues: QueueSettings,
+    /// The broadcasts' rate: notices take slots of the same length from the shared
+    /// schedule, so a notice never costs a fast broadcast more than one slot.
+    pub campaigns: CampaignSettings,
 }
 
 loaders!(TelegramWebhookSettings);
@@ -70,6 +73,8 @@ impl TelegramWebhookSettings {
         "CAMPAIGNS_QUEUE_URL",
         "SQS_ENDPOINT_URL",
         "AWS_REGION",
+        "BROADCAST_RATE",
+        "PAID_BROADCAST",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -80,6 +85,7 @@ impl TelegramWebhookSettings {
             promo: PromoSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
             queues: QueueSettings::read(env)?,
+            campaigns: CampaignSettings::read(env)?,
         })
     }
 }
@@ -96,6 +102,8 @@ pub struct ReceiptVerifierSettings {
     /// Its token is always set here.
     pub proverkacheka: ProverkaChekaSettings,
     pub queues: QueueSettings,
+    /// The broadcasts' rate, for the replies' send slots (see the webhook's).
+    pub campaigns: CampaignSettings,
 }
 
 loaders!(ReceiptVerifierSettings);
@@ -125,6 +133,8 @@ impl ReceiptVerifierSettings {
         "CAMPAIGNS_QUEUE_URL",
         "SQS_ENDPOINT_URL",
         "AWS_REGION",
+        "BROADCAST_RATE",
+        "PAID_BROADCAST",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -135,6 +145,7 @@ impl ReceiptVerifierSettings {
             admin_ids: pieces::admin_ids(env)?,
             proverkacheka: ProverkaChekaSettings::read_with_token(env)?,
             queues: QueueSettings::read(env)?,
+            campaigns: CampaignSettings::read(env)?,
         })
     }
 }

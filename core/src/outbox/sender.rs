@@ -16,10 +16,6 @@ use crate::store::Redis;
 use crate::telegram::{TelegramClient, TelegramError};
 use crate::users::Users;
 
-/// A function that does not know the broadcast rate spaces its sends for the slowest rate
-/// a broadcast may run at (Telegram's free 30/s): its slots are then never shorter than a
-/// broadcast's, so the shared schedule never lets the global rate be exceeded.
-pub const UNKNOWN_RATE_PER_SECOND: u32 = 30;
 /// Sends before a message failing with 5xx or a network fault ends `failed`.
 pub const MAX_SEND_ATTEMPTS: i32 = 5;
 /// A claimed message not finished within this is handed out again by the sweep.
@@ -55,8 +51,8 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// `rate_per_second` must be the broadcasts' configured rate, or
-    /// [`UNKNOWN_RATE_PER_SECOND`] where the function does not know it.
+    /// `rate_per_second` must be the broadcasts' configured rate (`BROADCAST_RATE`): every
+    /// sender of a bot spaces its slots alike on the shared schedule.
     pub fn new(
         pool: PgPool,
         bot_id: i64,
