@@ -173,3 +173,94 @@ pub struct CampaignSummary {
     pub scheduled_for: Option<String>,
     pub finished_at: Option<String>,
 }
+
+/// A shopper in the CRM list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopperRow {
+    pub id: i64,
+    pub telegram_id: i64,
+    pub username: Option<String>,
+    /// The name typed at registration, else Telegram's first name.
+    pub name: String,
+    /// `+7 *** ***-45-67`; the full number only through its own audited endpoint.
+    pub phone_masked: Option<String>,
+    /// `new`, `registering`, `registered` or `banned`.
+    pub status: String,
+    /// False once the shopper blocked the bot.
+    pub reachable: bool,
+    pub language: String,
+    pub tickets: i64,
+    pub receipts_accepted: i64,
+    pub created_at: String,
+    pub registered_at: Option<String>,
+    pub last_seen_at: String,
+}
+
+/// `GET /api/users`: a page, newest first; `next_before_id` continues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopperPage {
+    pub users: Vec<ShopperRow>,
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /api/users/{id}`: the shopper and what they did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopperDetail {
+    pub user: ShopperRow,
+    pub receipts: Vec<ShopperReceipt>,
+    pub ticket_entries: Vec<TicketEntry>,
+    pub wins: Vec<ShopperWin>,
+    pub campaigns: Vec<ShopperCampaign>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopperReceipt {
+    pub id: i64,
+    pub status: String,
+    pub tickets: i64,
+    pub total_kopecks: i64,
+    pub seller_name: Option<String>,
+    pub receipt_at: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEntry {
+    pub id: i64,
+    pub amount: i64,
+    /// `receipt`, `manual` or `moderation`.
+    pub source: String,
+    pub reason: Option<String>,
+    pub receipt_id: Option<i64>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopperWin {
+    pub draw_id: i64,
+    pub campaign_id: i64,
+    pub prize: String,
+    pub position: i64,
+    pub drawn_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopperCampaign {
+    pub campaign_id: i64,
+    pub kind: String,
+    /// The delivery's status: `pending`, `sending`, `sent`, `failed`, `blocked`, `unknown`.
+    pub status: String,
+    pub sent_at: Option<String>,
+}
+
+/// `POST /api/users/{id}/block`: why (kept in the audit log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRequest {
+    pub reason: String,
+}
+
+/// `GET /api/users/{id}/phone` (owner, manager; audited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullPhone {
+    pub phone: Option<String>,
+}

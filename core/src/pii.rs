@@ -57,6 +57,11 @@ impl Phone {
         &self.0
     }
 
+    /// `+79990004567`: the whole number, for the audited places that show it. Never log it.
+    pub fn international(&self) -> String {
+        format!("+{}", self.0)
+    }
+
     /// `+7 *** ***-45-67`: enough for a shopper or an operator to recognise the number.
     pub fn masked(&self) -> String {
         let d = &self.0;

@@ -1,5 +1,5 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
-//! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]).
+//! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -10,6 +10,7 @@ pub mod admins;
 pub mod auth;
 pub mod dashboard;
 pub mod session;
+pub mod users;
 
 use std::net::SocketAddr;
 
@@ -31,6 +32,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(auth::routes())
         .merge(admins::routes())
         .merge(dashboard::routes())
+        .merge(users::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }

@@ -1,0 +1,445 @@
+//! The shopper CRM: `GET /api/users` (search and paging), `GET /api/users/{id}` (what
+//! the shopper did), `GET /api/users/{id}/phone` (the full number: owner and manager,
+//! audited), `POST /api/users/{id}/block` and `/unblock` (audited).
+//!
+//! One search box takes whatever an operator has: `@username` (prefix), a phone number
+//! in any common spelling (exact, through the HMAC index: the number itself is never
+//! compared in the clear), bare digits (a Telegram id, an internal id or a phone), or the
+//! start of a name. A blocked shopper is `banned`: broadcasts and draws take registered
+//! shoppers only, and the bot answers a banned one with its `banned` text.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use promo_api_types::panel::{
+    BlockRequest, FullPhone, ShopperCampaign, ShopperDetail, ShopperPage, ShopperReceipt,
+    ShopperRow, ShopperWin, TicketEntry,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::{Role, Session};
+use super::{internal, timestamp, Body};
+use crate::api_error::ApiError;
+use crate::app::AdminApi;
+use crate::pii::Phone;
+
+pub(super) fn routes() -> Router<AdminApi> {
+    Router::new()
+        .route("/api/users", get(list))
+        .route("/api/users/{id}", get(detail))
+        .route("/api/users/{id}/phone", get(full_phone))
+        .route("/api/users/{id}/block", post(block))
+        .route("/api/users/{id}/unblock", post(unblock))
+}
+
+const STATUSES: &[&str] = &["new", "registering", "registered", "banned"];
+const MAX_PAGE: i64 = 100;
+/// How many of each kind of history row the detail shows (newest first).
+const HISTORY: i64 = 50;
+
+const ROW_COLUMNS: &str = "u.id, u.telegram_id, u.username, COALESCE(u.full_name, u.first_name),
+    u.phone_masked, u.status, u.reachable, u.language,
+    COALESCE((SELECT sum(t.amount) FROM tickets t WHERE t.bot_id = u.bot_id AND t.user_id = u.id), 0)::BIGINT,
+    (SELECT count(*) FROM receipts r WHERE r.bot_id = u.bot_id AND r.user_id = u.id AND r.status = 'accepted'),
+    u.created_at, u.registered_at, u.last_seen_at";
+
+fn shopper_row_of(row: &tokio_postgres::Row) -> ShopperRow {
+    ShopperRow {
+        id: row.get(0),
+        telegram_id: row.get(1),
+        username: row.get(2),
+        name: row.get(3),
+        phone_masked: row.get(4),
+        status: row.get(5),
+        reachable: row.get(6),
+        language: row.get(7),
+        tickets: row.get(8),
+        receipts_accepted: row.get(9),
+        created_at: timestamp(row.get(10)),
+        registered_at: row
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(11)
+            .map(timestamp),
+        last_seen_at: timestamp(row.get(12)),
+    }
+}
+
+/// What the search box was understood as.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Search {
+    /// A Telegram id or an internal id.
+    number: Option<i64>,
+    phone_hash: Option<Vec<u8>>,
+    /// `LIKE` patterns, lower-cased, wildcards of the input escaped.
+    username_prefix: Option<String>,
+    name_prefix: Option<String>,
+}
+
+fn like_prefix(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn understand(query: &str, hash: impl Fn(&Phone) -> Vec<u8>) -> Search {
+    let query = query.trim();
+    if query.is_empty() {
+        return Search::default();
+    }
+    if let Some(name) = query.strip_prefix('@') {
+        return Search {
+            username_prefix: Some(like_prefix(name)),
+            ..Search::default()
+        };
+    }
+    let phone = Phone::parse(query).ok();
+    let number = query
+        .chars()
+        .all(|c| c.is_ascii_digit())
+        .then(|| query.parse::<i64>().ok())
+        .flatten();
+    if number.is_some() || phone.is_some() {
+        return Search {
+            number,
+            phone_hash: phone.as_ref().map(hash),
+            ..Search::default()
+        };
+    }
+    Search {
+        name_prefix: Some(like_prefix(query)),
+        // A username typed without its @ is found too.
+        username_prefix: Some(like_prefix(query)),
+        ..Search::default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    status: Option<String>,
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(api): State<AdminApi>,
+    session: Session,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
+    }
+    if let Some(status) = &query.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::bad_request(
+                "status must be new, registering, registered or banned",
+            )
+            .field("status"));
+        }
+    }
+    let text = crate::pgtext::strip_nul(query.q.as_deref().unwrap_or(""));
+    if text.chars().count() > 100 {
+        return Err(ApiError::bad_request("q must be at most 100 characters").field("q"));
+    }
+    let search = understand(&text, |phone| api.phone_key.hash(phone));
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM users u
+                 WHERE u.bot_id = $1
+                   AND ($2::BIGINT IS NULL OR u.id < $2)
+                   AND ($3::TEXT IS NULL OR u.status = $3)
+                   AND (($4::BIGINT IS NULL AND $5::BYTEA IS NULL AND $6::TEXT IS NULL AND $7::TEXT IS NULL)
+                        OR u.id = $4 OR u.telegram_id = $4 OR u.phone_hash = $5
+                        OR lower(u.username) LIKE $6
+                        OR lower(COALESCE(u.full_name, u.first_name)) LIKE $7)
+                 ORDER BY u.id DESC LIMIT $8"
+            ),
+            &[
+                &api.bot_id,
+                &query.before_id,
+                &query.status,
+                &search.number,
+                &search.phone_hash,
+                &search.username_prefix,
+                &search.name_prefix,
+                &limit,
+            ],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let users: Vec<ShopperRow> = rows.iter().map(shopper_row_of).collect();
+    let next_before_id = (users.len() as i64 == limit)
+        .then(|| users.last().map(|u| u.id))
+        .flatten();
+    Ok(Json(ShopperPage {
+        users,
+        next_before_id,
+    })
+    .into_response())
+}
+
+async fn load_row(api: &AdminApi, id: i64) -> Result<ShopperRow, ApiError> {
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    client
+        .query_opt(
+            &format!("SELECT {ROW_COLUMNS} FROM users u WHERE u.id = $1 AND u.bot_id = $2"),
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?
+        .map(|row| shopper_row_of(&row))
+        .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))
+}
+
+async fn detail(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let user = load_row(&api, id).await?;
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&id, &api.bot_id, &HISTORY];
+    let (receipts, tickets, wins, campaigns) = tokio::join!(
+        client.query(
+            "SELECT id, status, tickets::BIGINT, total_kopecks, seller_name, receipt_at, created_at
+             FROM receipts WHERE user_id = $1 AND bot_id = $2
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            &params,
+        ),
+        client.query(
+            "SELECT id, amount::BIGINT, source, reason, receipt_id, created_at
+             FROM tickets WHERE user_id = $1 AND bot_id = $2
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            &params,
+        ),
+        client.query(
+            "SELECT d.id, d.campaign_id, d.prize, w.position::BIGINT, d.drawn_at
+             FROM raffle_winners w JOIN raffle_draws d ON d.id = w.draw_id
+             WHERE w.user_id = $1 AND w.bot_id = $2
+             ORDER BY d.drawn_at DESC LIMIT $3",
+            &params,
+        ),
+        client.query(
+            "SELECT c.id, c.kind, d.status, d.sent_at
+             FROM campaign_deliveries d JOIN campaigns c ON c.id = d.campaign_id
+             WHERE d.user_id = $1 AND d.bot_id = $2
+             ORDER BY d.id DESC LIMIT $3",
+            &params,
+        ),
+    );
+    let failed = |e: tokio_postgres::Error| internal(e.into());
+    let optional_time = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(timestamp);
+    Ok(Json(ShopperDetail {
+        user,
+        receipts: receipts
+            .map_err(failed)?
+            .iter()
+            .map(|row| ShopperReceipt {
+                id: row.get(0),
+                status: row.get(1),
+                tickets: row.get(2),
+                total_kopecks: row.get(3),
+                seller_name: row.get(4),
+                receipt_at: row
+                    .get::<_, chrono::NaiveDateTime>(5)
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string(),
+                created_at: timestamp(row.get(6)),
+            })
+            .collect(),
+        ticket_entries: tickets
+            .map_err(failed)?
+            .iter()
+            .map(|row| TicketEntry {
+                id: row.get(0),
+                amount: row.get(1),
+                source: row.get(2),
+                reason: row.get(3),
+                receipt_id: row.get(4),
+                created_at: timestamp(row.get(5)),
+            })
+            .collect(),
+        wins: wins
+            .map_err(failed)?
+            .iter()
+            .map(|row| ShopperWin {
+                draw_id: row.get(0),
+                campaign_id: row.get(1),
+                prize: row.get(2),
+                position: row.get(3),
+                drawn_at: timestamp(row.get(4)),
+            })
+            .collect(),
+        campaigns: campaigns
+            .map_err(failed)?
+            .iter()
+            .map(|row| ShopperCampaign {
+                campaign_id: row.get(0),
+                kind: row.get(1),
+                status: row.get(2),
+                sent_at: optional_time(row.get(3)),
+            })
+            .collect(),
+    })
+    .into_response())
+}
+
+/// The full number, for whoever hands over prizes; the read and its audit row share one
+/// transaction, so no number is shown without a trace.
+async fn full_phone(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let row = tx
+        .query_opt(
+            "SELECT phone_ciphertext FROM users WHERE id = $1 AND bot_id = $2",
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?
+        .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))?;
+    let sealed: Option<Vec<u8>> = row.get(0);
+    let phone = match sealed {
+        Some(bytes) => Some(
+            api.phone_key
+                .decrypt(&bytes)
+                .map_err(|e| internal(anyhow::anyhow!("opening a stored phone: {e}")))?
+                .international(),
+        ),
+        None => None,
+    };
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        "user.view_phone",
+        &format!("user:{id}"),
+        &json!({}),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(|e| internal(e.into()))?;
+    Ok(Json(FullPhone { phone }).into_response())
+}
+
+fn reason_field(reason: &str) -> Result<String, ApiError> {
+    let reason = crate::pgtext::strip_nul(reason.trim()).into_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::bad_request("reason must be 1 to 500 characters").field("reason"));
+    }
+    Ok(reason)
+}
+
+async fn block(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    Body(request): Body<BlockRequest>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let reason = reason_field(&request.reason)?;
+    set_banned(&api, &session, id, true, Some(&reason)).await?;
+    Ok(Json(load_row(&api, id).await?).into_response())
+}
+
+async fn unblock(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    set_banned(&api, &session, id, false, None).await?;
+    Ok(Json(load_row(&api, id).await?).into_response())
+}
+
+/// Bans or restores a shopper (to `registered` if they had registered, else `new`), with
+/// its audit row; doing what is already done changes nothing and writes nothing.
+async fn set_banned(
+    api: &AdminApi,
+    session: &Session,
+    id: i64,
+    banned: bool,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let before: String = tx
+        .query_opt(
+            "SELECT status FROM users WHERE id = $1 AND bot_id = $2 FOR UPDATE",
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?
+        .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))?
+        .get(0);
+    if (before == "banned") == banned {
+        return Ok(());
+    }
+    let after: String = tx
+        .query_one(
+            "UPDATE users SET status = CASE WHEN $2 THEN 'banned'
+                                            WHEN registered_at IS NOT NULL THEN 'registered'
+                                            ELSE 'new' END
+             WHERE id = $1 RETURNING status",
+            &[&id, &banned],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?
+        .get(0);
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        if banned { "user.block" } else { "user.unblock" },
+        &format!("user:{id}"),
+        &json!({ "before": { "status": before }, "after": { "status": after }, "reason": reason }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(|e| internal(e.into()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(phone: &Phone) -> Vec<u8> {
+        phone.digits().as_bytes().to_vec()
+    }
+
+    #[test]
+    fn the_search_box_tells_usernames_numbers_phones_and_names_apart() {
+        assert_eq!(understand("  ", hash), Search::default());
+        assert_eq!(
+            understand("@Ivan_P", hash).username_prefix.as_deref(),
+            Some("ivan\\_p%")
+        );
+        let digits = understand("123456789", hash);
+        assert_eq!(digits.number, Some(123_456_789));
+        let phone = understand("+7 (999) 000-45-67", hash);
+        assert_eq!((phone.number, phone.phone_hash.is_some()), (None, true));
+        let both = understand("89990004567", hash);
+        assert!(both.number.is_some() && both.phone_hash.is_some());
+        let name = understand("Анна 50%", hash);
+        assert_eq!(name.name_prefix.as_deref(), Some("анна 50\\%%"));
+        assert!(name.number.is_none() && name.phone_hash.is_none());
+    }
+}
