@@ -264,3 +264,64 @@ pub struct BlockRequest {
 pub struct FullPhone {
     pub phone: Option<String>,
 }
+
+/// A receipt in the review list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub user_name: String,
+    /// `accepted`, `pending` (waiting for a moderator) or `rejected`.
+    pub status: String,
+    pub tickets: i64,
+    pub total_kopecks: i64,
+    pub seller_inn: Option<String>,
+    pub seller_name: Option<String>,
+    /// Local time of the sale as printed, `YYYY-MM-DDTHH:MM:SS`.
+    pub receipt_at: String,
+    pub created_at: String,
+    /// Names of the fraud signals raised (`seller_daily_limit`, ...).
+    pub signals: Vec<String>,
+}
+
+/// `GET /api/receipts`: a page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptPage {
+    pub receipts: Vec<ReceiptRow>,
+    pub next_before_id: Option<i64>,
+}
+
+/// `GET /api/receipts/{id}`: the receipt with its lines and what was found about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptDetail {
+    pub receipt: ReceiptRow,
+    pub fiscal_drive_number: String,
+    pub fiscal_document_number: i64,
+    pub fiscal_sign: i64,
+    pub seller_address: Option<String>,
+    /// The lines as the tax service returned them, each with `promo: true/false`.
+    pub items: serde_json::Value,
+    pub fraud_signals: serde_json::Value,
+    pub raw_qr: String,
+    pub moderation_reason: Option<String>,
+    pub moderated_at: Option<String>,
+}
+
+/// `POST /api/receipts/{id}/approve` and `/reject`: the reason (required to reject; the
+/// shopper is told it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationDecision {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A seller whose receipts wait for review, for the suspicious-seller queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspiciousSeller {
+    pub seller_inn: String,
+    pub seller_name: Option<String>,
+    pub pending: i64,
+    pub accepted: i64,
+    pub shoppers: i64,
+    pub last_receipt_at: String,
+}

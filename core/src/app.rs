@@ -123,6 +123,7 @@ impl App {
             redis: self.redis.clone(),
             phone_key: self.settings.phone_key.clone(),
             admin: self.settings.admin.clone(),
+            texts: self.texts.clone(),
         }
     }
 
@@ -211,6 +212,8 @@ pub struct AdminApi {
     pub phone_key: PhoneKey,
     /// The session key and lifetimes.
     pub admin: crate::config::AdminSettings,
+    /// Shopper texts, for the messages operators' decisions send.
+    pub texts: Texts,
 }
 
 impl AdminApi {
@@ -233,6 +236,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         redis: stores.redis,
         phone_key: settings.phone_key,
         admin: settings.admin,
+        texts: stores.texts,
     })
 }
 

@@ -18,6 +18,7 @@ mod lambda_http_adapter;
 mod outbox;
 mod panel_auth;
 mod panel_dashboard;
+mod panel_receipts;
 mod panel_users;
 mod queue_backends;
 mod queue_consumer;

@@ -18,6 +18,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "🕵️ A manual review is needed. The tax service confirmed your receipt, but a moderator will look at it before tickets are added. We will write here as soon as they decide.",
     ),
     (
+        "receipt_moderation_approved",
+        "✅ Модератор проверил ваш чек и принял его. Начислено билетов: {tickets}. Всего у вас билетов: {total}.",
+        "✅ A moderator checked your receipt and accepted it. Tickets added: {tickets}. Your tickets in total: {total}.",
+    ),
+    (
+        "receipt_moderation_rejected",
+        "❌ Модератор проверил ваш чек и не принял его. Причина: {reason}",
+        "❌ A moderator checked your receipt and did not accept it. Reason: {reason}",
+    ),
+    (
         "receipt_duplicate",
         "♻️ Этот чек уже был загружен ранее. Каждый чек участвует в акции только один раз.",
         "♻️ This receipt has already been uploaded. Each receipt takes part only once.",

@@ -1,0 +1,411 @@
+//! Receipt review: `GET /api/receipts` (filters), `GET /api/receipts/{id}` (lines and
+//! fraud signals), moderation (`POST /api/receipts/{id}/approve` and `/reject`), and the
+//! suspicious-seller queue (`GET /api/receipts/sellers`).
+//!
+//! A decision is one transaction: the receipt's status, its tickets through the ledger
+//! (approve), its submission's outcome, the shopper's message in the outbox (sent by the
+//! relay, retried until Telegram takes it) and the audit row. Only a receipt held for
+//! review (`pending`) can be decided, once: a second decision is a 409.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use promo_api_types::panel::{
+    ModerationDecision, ReceiptDetail, ReceiptPage, ReceiptRow, SuspiciousSeller,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session::{Role, Session};
+use super::{internal, timestamp, Body};
+use crate::api_error::ApiError;
+use crate::app::AdminApi;
+use crate::outbox::{NewMessage, Purpose};
+use crate::t;
+use crate::telegram::{OutgoingMessage, SendMessage};
+use crate::texts::Lang;
+
+pub(super) fn routes() -> Router<AdminApi> {
+    Router::new()
+        .route("/api/receipts", get(list))
+        .route("/api/receipts/sellers", get(sellers))
+        .route("/api/receipts/{id}", get(detail))
+        .route("/api/receipts/{id}/approve", post(approve))
+        .route("/api/receipts/{id}/reject", post(reject))
+}
+
+const STATUSES: &[&str] = &["accepted", "pending", "rejected"];
+const MAX_PAGE: i64 = 200;
+
+const ROW_COLUMNS: &str = "r.id, r.user_id, COALESCE(u.full_name, u.first_name), r.status,
+    r.tickets::BIGINT, r.total_kopecks, r.seller_inn, r.seller_name, r.receipt_at, r.created_at,
+    r.fraud_signals";
+
+fn signal_names(signals: &Value) -> Vec<String> {
+    signals
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|s| s.get("kind").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn local_time(at: chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+fn receipt_row_of(row: &tokio_postgres::Row) -> ReceiptRow {
+    ReceiptRow {
+        id: row.get(0),
+        user_id: row.get(1),
+        user_name: row.get(2),
+        status: row.get(3),
+        tickets: row.get(4),
+        total_kopecks: row.get(5),
+        seller_inn: row.get(6),
+        seller_name: row.get(7),
+        receipt_at: local_time(row.get(8)),
+        created_at: timestamp(row.get(9)),
+        signals: signal_names(&row.get::<_, Value>(10)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    /// Upload time, inclusive lower and exclusive upper bound.
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    user_id: Option<i64>,
+    seller_inn: Option<String>,
+    /// Only receipts with (true) or without (false) promo products.
+    has_promo: Option<bool>,
+    /// Only receipts that raised a fraud signal.
+    flagged: Option<bool>,
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(api): State<AdminApi>,
+    session: Session,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
+    }
+    if let Some(status) = &query.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(
+                ApiError::bad_request("status must be accepted, pending or rejected")
+                    .field("status"),
+            );
+        }
+    }
+    if let Some(inn) = &query.seller_inn {
+        if !(inn.len() == 10 || inn.len() == 12) || !inn.chars().all(|c| c.is_ascii_digit()) {
+            return Err(
+                ApiError::bad_request("seller_inn must be 10 or 12 digits").field("seller_inn")
+            );
+        }
+    }
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM receipts r JOIN users u ON u.id = r.user_id
+                 WHERE r.bot_id = $1
+                   AND ($2::TEXT IS NULL OR r.status = $2)
+                   AND ($3::TIMESTAMPTZ IS NULL OR r.created_at >= $3)
+                   AND ($4::TIMESTAMPTZ IS NULL OR r.created_at < $4)
+                   AND ($5::BIGINT IS NULL OR r.user_id = $5)
+                   AND ($6::TEXT IS NULL OR r.seller_inn = $6)
+                   AND ($7::BOOL IS NULL OR (r.tickets > 0) = $7)
+                   AND ($8::BOOL IS NULL OR (jsonb_array_length(r.fraud_signals) > 0) = $8)
+                   AND ($9::BIGINT IS NULL OR r.id < $9)
+                 ORDER BY r.id DESC LIMIT $10"
+            ),
+            &[
+                &api.bot_id,
+                &query.status,
+                &query.from,
+                &query.to,
+                &query.user_id,
+                &query.seller_inn,
+                &query.has_promo,
+                &query.flagged,
+                &query.before_id,
+                &limit,
+            ],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let receipts: Vec<ReceiptRow> = rows.iter().map(receipt_row_of).collect();
+    let next_before_id = (receipts.len() as i64 == limit)
+        .then(|| receipts.last().map(|r| r.id))
+        .flatten();
+    Ok(Json(ReceiptPage {
+        receipts,
+        next_before_id,
+    })
+    .into_response())
+}
+
+async fn detail(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {ROW_COLUMNS}, r.fiscal_drive_number, r.fiscal_document_number,
+                        r.fiscal_sign, r.seller_address, r.items, r.raw_qr,
+                        r.moderation_reason, r.moderated_at
+                 FROM receipts r JOIN users u ON u.id = r.user_id
+                 WHERE r.id = $1 AND r.bot_id = $2"
+            ),
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?
+        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    Ok(Json(ReceiptDetail {
+        receipt: receipt_row_of(&row),
+        fraud_signals: row.get(10),
+        fiscal_drive_number: row.get(11),
+        fiscal_document_number: row.get(12),
+        fiscal_sign: row.get(13),
+        seller_address: row.get(14),
+        items: row.get(15),
+        raw_qr: row.get(16),
+        moderation_reason: row.get(17),
+        moderated_at: row
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(18)
+            .map(timestamp),
+    })
+    .into_response())
+}
+
+async fn approve(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    Body(decision): Body<ModerationDecision>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let reason = optional_reason(decision.reason.as_deref())?;
+    decide(&api, &session, id, Decision::Approve, reason.as_deref()).await
+}
+
+async fn reject(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    Body(decision): Body<ModerationDecision>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let reason = optional_reason(decision.reason.as_deref())?.ok_or_else(|| {
+        ApiError::bad_request("a rejection needs a reason (the shopper is told it)").field("reason")
+    })?;
+    decide(&api, &session, id, Decision::Reject, Some(&reason)).await
+}
+
+fn optional_reason(reason: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(reason) = reason.map(|r| crate::pgtext::strip_nul(r.trim()).into_owned()) else {
+        return Ok(None);
+    };
+    if reason.is_empty() {
+        return Ok(None);
+    }
+    if reason.chars().count() > 500 {
+        return Err(ApiError::bad_request("reason must be at most 500 characters").field("reason"));
+    }
+    Ok(Some(reason))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Approve,
+    Reject,
+}
+
+async fn decide(
+    api: &AdminApi,
+    session: &Session,
+    id: i64,
+    decision: Decision,
+    reason: Option<&str>,
+) -> Result<Response, ApiError> {
+    let failed = |e: tokio_postgres::Error| internal(e.into());
+    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let tx = client.transaction().await.map_err(failed)?;
+    let row = tx
+        .query_opt(
+            "SELECT r.status, r.user_id, r.tickets, r.submission_id, u.telegram_id, u.language
+             FROM receipts r JOIN users u ON u.id = r.user_id
+             WHERE r.id = $1 AND r.bot_id = $2
+             FOR UPDATE OF r",
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    let status: String = row.get(0);
+    if status != "pending" {
+        return Err(ApiError::conflict(format!(
+            "the receipt is {status}: only a receipt waiting for review can be decided"
+        )));
+    }
+    let user_id: i64 = row.get(1);
+    let tickets: i32 = row.get(2);
+    let submission_id: Option<i64> = row.get(3);
+    let chat_id: i64 = row.get(4);
+    let lang = Lang::from_code(row.get(5)).unwrap_or(Lang::Ru);
+    let (receipt_status, outcome) = match decision {
+        Decision::Approve => ("accepted", "accepted"),
+        Decision::Reject => ("rejected", "moderation_rejected"),
+    };
+    let (panel, _) = session.actor().ids();
+    tx.execute(
+        "UPDATE receipts SET status = $2, moderation_reason = COALESCE($3, moderation_reason),
+                             moderated_by = $4, moderated_at = now()
+         WHERE id = $1",
+        &[&id, &receipt_status, &reason, &panel],
+    )
+    .await
+    .map_err(failed)?;
+    if let Some(submission_id) = submission_id {
+        tx.execute(
+            "UPDATE receipt_submissions SET status = $2, outcome = $3, outcome_detail = $4,
+                                            updated_at = now()
+             WHERE id = $1 AND status = 'pending_moderation'",
+            &[&submission_id, &receipt_status, &outcome, &reason],
+        )
+        .await
+        .map_err(failed)?;
+    }
+    let text = match decision {
+        Decision::Approve => {
+            crate::ledger::grant_for_receipt(&tx, api.bot_id, user_id, id, tickets)
+                .await
+                .map_err(internal)?;
+            let total = crate::ledger::total(&tx, api.bot_id, user_id)
+                .await
+                .map_err(internal)?;
+            api.texts
+                .render(
+                    t!("receipt_moderation_approved"),
+                    lang,
+                    &[
+                        ("tickets", &tickets.to_string()),
+                        ("total", &total.to_string()),
+                    ],
+                )
+                .await
+        }
+        Decision::Reject => {
+            api.texts
+                .render(
+                    t!("receipt_moderation_rejected"),
+                    lang,
+                    &[("reason", reason.unwrap_or_default())],
+                )
+                .await
+        }
+    };
+    let message = OutgoingMessage::Send(SendMessage::new(chat_id, text));
+    crate::outbox::insert_message(
+        &tx,
+        api.bot_id,
+        &NewMessage {
+            purpose: Purpose::Moderation,
+            user_id: Some(user_id),
+            chat_id,
+            message: &message,
+            dedup_key: Some(format!("moderation:{id}")),
+        },
+    )
+    .await
+    .map_err(internal)?;
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        match decision {
+            Decision::Approve => "receipt.approve",
+            Decision::Reject => "receipt.reject",
+        },
+        &format!("receipt:{id}"),
+        &json!({
+            "before": { "status": status },
+            "after": { "status": receipt_status },
+            "reason": reason,
+            "tickets": if decision == Decision::Approve { tickets } else { 0 },
+        }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(failed)?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "id": id, "status": receipt_status })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SellersQuery {
+    limit: Option<i64>,
+}
+
+/// Sellers with receipts waiting for review, the most waiting first.
+async fn sellers(
+    State(api): State<AdminApi>,
+    session: Session,
+    query: Result<Query<SellersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
+    }
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let rows = client
+        .query(
+            "SELECT seller_inn, max(seller_name),
+                    count(*) FILTER (WHERE status = 'pending'),
+                    count(*) FILTER (WHERE status = 'accepted'),
+                    count(DISTINCT user_id), max(receipt_at)
+             FROM receipts
+             WHERE bot_id = $1 AND seller_inn IS NOT NULL
+             GROUP BY seller_inn
+             HAVING count(*) FILTER (WHERE status = 'pending') > 0
+             ORDER BY 3 DESC, 1 LIMIT $2",
+            &[&api.bot_id, &limit],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let sellers: Vec<SuspiciousSeller> = rows
+        .iter()
+        .map(|row| SuspiciousSeller {
+            seller_inn: row.get(0),
+            seller_name: row.get(1),
+            pending: row.get(2),
+            accepted: row.get(3),
+            shoppers: row.get(4),
+            last_receipt_at: local_time(row.get(5)),
+        })
+        .collect();
+    Ok(Json(sellers).into_response())
+}

@@ -1,0 +1,328 @@
+//! Receipt review through HTTP: filters, the detail with lines and signals, and the
+//! moderation decision in one transaction — receipt, tickets, submission, the shopper's
+//! message (delivered through the outbox to the fake Bot API) and the audit row.
+
+use std::time::Duration;
+
+use promo_testkit::{spawn_app_with, TestApp, TestConfig};
+use reqwest::header::COOKIE;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+struct Operator {
+    cookie: String,
+    csrf: String,
+}
+
+async fn operator(app: &TestApp, login: &str, role: &str) -> Operator {
+    promo_core::admin::create_admin_user(
+        &app.app.pool,
+        app.app.bot_id,
+        login,
+        "a long enough password",
+        role,
+        None,
+        false,
+    )
+    .await
+    .expect("panel user");
+    let response = reqwest::Client::new()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"login": login, "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().await.expect("session");
+    Operator {
+        cookie,
+        csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    who: &Operator,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, app.url(path))
+        .header(COOKIE, &who.cookie)
+        .header("X-CSRF-Token", &who.csrf);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A shopper with one receipt held for review (3 tickets) and one accepted; returns
+/// (held receipt id, its submission id, accepted receipt id).
+async fn seed(app: &TestApp) -> (i64, i64, i64) {
+    let bot = app.app.bot_id;
+    let client = app.db().await.expect("db");
+    let user: i64 = client
+        .query_one(
+            "INSERT INTO users (bot_id, telegram_id, first_name, full_name, status, registered_at, language)
+             VALUES ($1, 6001, 'Anna', 'Анна Смирнова', 'registered', now(), 'ru') RETURNING id",
+            &[&bot],
+        )
+        .await
+        .expect("user")
+        .get(0);
+    let submission: i64 = client
+        .query_one(
+            "INSERT INTO receipt_submissions (bot_id, user_id, source, status, outcome)
+             VALUES ($1, $2, 'qr_text', 'pending_moderation', 'held_for_review') RETURNING id",
+            &[&bot, &user],
+        )
+        .await
+        .expect("submission")
+        .get(0);
+    let held: i64 = client
+        .query_one(
+            "INSERT INTO receipts (bot_id, user_id, submission_id, fiscal_drive_number, fiscal_document_number,
+                 fiscal_sign, operation_type, receipt_at, total_kopecks, raw_qr, tickets, status,
+                 seller_inn, seller_name, items, fraud_signals)
+             VALUES ($1, $2, $3, '9999078900001234', 11, 11, 1, '2024-09-17 18:01:00', 50000, 'qr-held', 3,
+                     'pending', '7701234567', 'ООО Ромашка', '[{\"name\": \"Чипсы\", \"promo\": true}]',
+                     '[{\"kind\": \"seller_daily_limit\", \"seller_inn\": \"7701234567\", \"day\": \"2024-09-17\", \"accepted\": 50, \"limit\": 50}]')
+             RETURNING id",
+            &[&bot, &user, &submission],
+        )
+        .await
+        .expect("held receipt")
+        .get(0);
+    let accepted: i64 = client
+        .query_one(
+            "INSERT INTO receipts (bot_id, user_id, fiscal_drive_number, fiscal_document_number,
+                 fiscal_sign, operation_type, receipt_at, total_kopecks, raw_qr, tickets, status, seller_inn)
+             VALUES ($1, $2, '9999078900001234', 12, 12, 1, '2024-09-18 10:00:00', 7000, 'qr-ok', 0, 'accepted', '7701234567')
+             RETURNING id",
+            &[&bot, &user],
+        )
+        .await
+        .expect("accepted receipt")
+        .get(0);
+    (held, submission, accepted)
+}
+
+fn ids(body: &Value) -> Vec<i64> {
+    body["receipts"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|r| r["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_lines_and_signals() {
+    let app = spawn_app_with(TestConfig::default()).await.expect("app");
+    let (held, _, accepted) = seed(&app).await;
+    let who = operator(&app, "vic", "viewer").await;
+    for (query, expected) in [
+        ("", vec![accepted, held]),
+        ("status=pending", vec![held]),
+        ("seller_inn=7701234567", vec![accepted, held]),
+        ("has_promo=false", vec![accepted]),
+        ("flagged=true", vec![held]),
+    ] {
+        let (status, body) = call(
+            &app,
+            &who,
+            Method::GET,
+            &format!("/api/receipts?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(ids(&body), expected, "{query}");
+    }
+    let (_, body) = call(
+        &app,
+        &who,
+        Method::GET,
+        "/api/receipts?status=pending",
+        None,
+    )
+    .await;
+    assert_eq!(
+        body["receipts"][0]["signals"],
+        json!(["seller_daily_limit"])
+    );
+    let (status, body) = call(
+        &app,
+        &who,
+        Method::GET,
+        &format!("/api/receipts/{held}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["items"][0]["name"], "Чипсы");
+    assert_eq!(body["fraud_signals"][0]["limit"], 50);
+    let (_, sellers) = call(&app, &who, Method::GET, "/api/receipts/sellers", None).await;
+    assert_eq!(sellers[0]["seller_inn"], "7701234567");
+    assert_eq!(
+        (
+            sellers[0]["pending"].clone(),
+            sellers[0]["accepted"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    for (query, field) in [
+        ("status=maybe", "status"),
+        ("seller_inn=12", "seller_inn"),
+        ("limit=0", "limit"),
+    ] {
+        let (status, body) = call(
+            &app,
+            &who,
+            Method::GET,
+            &format!("/api/receipts?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["field"].clone()),
+            (400, json!(field)),
+            "{query}"
+        );
+    }
+    let (status, _) = call(
+        &app,
+        &who,
+        Method::POST,
+        &format!("/api/receipts/{held}/approve"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 403, "a viewer cannot decide");
+}
+
+#[tokio::test]
+async fn approving_a_held_receipt_grants_its_tickets_once_tells_the_shopper_and_is_audited() {
+    let app = spawn_app_with(TestConfig::default().with_workers())
+        .await
+        .expect("app");
+    let (held, submission, accepted) = seed(&app).await;
+    let who = operator(&app, "mona", "manager").await;
+    let (status, body) = call(
+        &app,
+        &who,
+        Method::POST,
+        &format!("/api/receipts/{held}/approve"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (200, json!("accepted")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &app,
+        &who,
+        Method::POST,
+        &format!("/api/receipts/{held}/approve"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 409, "decided once");
+    let (status, _) = call(
+        &app,
+        &who,
+        Method::POST,
+        &format!("/api/receipts/{accepted}/reject"),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(status, 409, "only held receipts are decided");
+
+    let client = app.db().await.expect("db");
+    let row = client
+        .query_one(
+            "SELECT (SELECT COALESCE(sum(amount), 0) FROM tickets WHERE receipt_id = $1)::BIGINT,
+                    (SELECT status FROM receipt_submissions WHERE id = $2),
+                    (SELECT count(*) FROM audit_log WHERE action = 'receipt.approve' AND target = $3 AND actor = 'panel:mona')",
+            &[&held, &submission, &format!("receipt:{held}")],
+        )
+        .await
+        .expect("state");
+    assert_eq!(row.get::<_, i64>(0), 3);
+    assert_eq!(row.get::<_, String>(1), "accepted");
+    assert_eq!(row.get::<_, i64>(2), 1);
+    let calls = app
+        .telegram
+        .wait_for_calls("sendMessage", 1, Duration::from_secs(15))
+        .await
+        .expect("the shopper is told");
+    let text = calls[0].params["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        text.contains("Модератор проверил ваш чек и принял его"),
+        "{text}"
+    );
+    assert!(text.contains("Начислено билетов: 3"), "{text}");
+    assert_eq!(calls[0].params["chat_id"], 6001);
+}
+
+#[tokio::test]
+async fn a_rejection_needs_a_reason_tells_it_to_the_shopper_and_grants_nothing() {
+    let app = spawn_app_with(TestConfig::default().with_workers())
+        .await
+        .expect("app");
+    let (held, _, _) = seed(&app).await;
+    let who = operator(&app, "mona", "manager").await;
+    let path = format!("/api/receipts/{held}/reject");
+    let (status, body) = call(
+        &app,
+        &who,
+        Method::POST,
+        &path,
+        Some(json!({"reason": "  "})),
+    )
+    .await;
+    assert_eq!((status, body["field"].clone()), (400, json!("reason")));
+    let (status, _) = call(
+        &app,
+        &who,
+        Method::POST,
+        &path,
+        Some(json!({"reason": "Чек не из магазина-участника"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let tickets: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT count(*) FROM tickets WHERE receipt_id = $1",
+            &[&held],
+        )
+        .await
+        .expect("tickets")
+        .get(0);
+    assert_eq!(tickets, 0);
+    let calls = app
+        .telegram
+        .wait_for_calls("sendMessage", 1, Duration::from_secs(15))
+        .await
+        .expect("the shopper is told");
+    let text = calls[0].params["text"].as_str().unwrap_or_default();
+    assert!(
+        text.ends_with("Причина: Чек не из магазина-участника"),
+        "{text}"
+    );
+}
