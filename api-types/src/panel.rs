@@ -325,3 +325,72 @@ pub struct SuspiciousSeller {
     pub shoppers: i64,
     pub last_receipt_at: String,
 }
+
+/// `POST /api/campaigns`: a broadcast or a single message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCampaignRequest {
+    /// `broadcast` or `single_message`.
+    pub kind: String,
+    /// The message, or the caption with a photo.
+    #[serde(default)]
+    pub text: String,
+    /// `HTML` or `MarkdownV2`; plain text when absent.
+    #[serde(default)]
+    pub parse_mode: Option<String>,
+    /// A photo: an http(s) URL or a Telegram `file_id`.
+    #[serde(default)]
+    pub photo: Option<String>,
+    #[serde(default)]
+    pub button: Option<CampaignButton>,
+    /// Local time `YYYY-MM-DDTHH:MM` in `tz`; absent = now.
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
+    /// Defaults to the promotion's time zone (Europe/Moscow).
+    #[serde(default)]
+    pub tz: Option<String>,
+    #[serde(default)]
+    pub paid_broadcast: bool,
+    /// `{"segment": "all" | "with_receipts" | "without_receipts", "language": "ru",
+    /// "user_ids": [..]}`; a single message needs `user_ids`.
+    #[serde(default)]
+    pub audience: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignButton {
+    pub text: String,
+    pub url: String,
+}
+
+/// `POST /api/campaigns/recipients`: how many a campaign would reach now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientsRequest {
+    pub kind: String,
+    #[serde(default)]
+    pub audience: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientCount {
+    pub recipients: i64,
+}
+
+/// `GET /api/campaigns/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignDetail {
+    pub campaign: CampaignSummary,
+    pub content: serde_json::Value,
+    pub audience: serde_json::Value,
+    pub paid_broadcast: bool,
+    pub started_at: Option<String>,
+    pub error: Option<String>,
+    /// `bot`, `panel` or `system`.
+    pub created_via: String,
+}
+
+/// `GET /api/campaigns`: a page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignPage {
+    pub campaigns: Vec<CampaignSummary>,
+    pub next_before_id: Option<i64>,
+}

@@ -1,7 +1,7 @@
 //! Operator controls of a campaign (cancel, pause, resume), as the admin API calls them.
 //!
 //! Each control is one transaction that locks the campaign row, checks the transition
-//! and writes the new status, so two operators clicking at once cannot interleave and an
+//! and writes the new status and its audit row, so two operators clicking at once cannot interleave and an
 //! invalid click changes nothing. A running slice notices the new status through its
 //! heartbeat (every 300 ms) and stops launching sends; what is in flight settles
 //! normally. Resume hands the campaign back to the listen-bridge (status `scheduled`,
@@ -14,6 +14,8 @@ use std::fmt;
 use anyhow::Context;
 
 use super::Campaigns;
+use crate::audit::Actor;
+use crate::db::PgPool;
 
 /// What an operator asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,28 +79,53 @@ pub enum ControlError {
 /// Stops a scheduled, running or paused campaign. Deliveries not sent yet stay
 /// `pending`, so a later [`resume`] can still finish it.
 pub async fn cancel(app: &Campaigns, campaign_id: i64) -> Result<Transition, ControlError> {
-    apply(app, campaign_id, Control::Cancel).await
+    apply(
+        &app.pool,
+        app.bot_id,
+        &Actor::System,
+        campaign_id,
+        Control::Cancel,
+    )
+    .await
 }
 
 /// Holds a scheduled or running campaign until [`resume`].
 pub async fn pause(app: &Campaigns, campaign_id: i64) -> Result<Transition, ControlError> {
-    apply(app, campaign_id, Control::Pause).await
+    apply(
+        &app.pool,
+        app.bot_id,
+        &Actor::System,
+        campaign_id,
+        Control::Pause,
+    )
+    .await
 }
 
 /// Puts a paused or cancelled campaign back in line. It starts right away, or at its
 /// `scheduled_for` when that is still ahead (a campaign paused before its time keeps
 /// its time).
 pub async fn resume(app: &Campaigns, campaign_id: i64) -> Result<Transition, ControlError> {
-    apply(app, campaign_id, Control::Resume).await
+    apply(
+        &app.pool,
+        app.bot_id,
+        &Actor::System,
+        campaign_id,
+        Control::Resume,
+    )
+    .await
 }
 
-async fn apply(
-    app: &Campaigns,
+/// Applies `control` on behalf of `by`, with its audit row (`campaign.<control>`, the
+/// status before and after) in the same transaction.
+pub async fn apply(
+    pool: &PgPool,
+    bot_id: i64,
+    by: &Actor,
     campaign_id: i64,
     control: Control,
 ) -> Result<Transition, ControlError> {
     let (allowed, to) = control.transition();
-    let mut client = app.pool.get().await.context("connecting to Postgres")?;
+    let mut client = pool.get().await.context("connecting to Postgres")?;
     let tx = client
         .transaction()
         .await
@@ -106,7 +133,7 @@ async fn apply(
     let row = tx
         .query_opt(
             "SELECT status FROM campaigns WHERE id = $1 AND bot_id = $2 FOR UPDATE",
-            &[&campaign_id, &app.bot_id],
+            &[&campaign_id, &bot_id],
         )
         .await
         .context("reading the campaign")?;
@@ -141,6 +168,15 @@ async fn apply(
     tx.execute(sql, &[&campaign_id])
         .await
         .with_context(|| format!("writing the {control} of the campaign"))?;
+    crate::audit::record(
+        &tx,
+        bot_id,
+        by,
+        &format!("campaign.{control}"),
+        &format!("campaign:{campaign_id}"),
+        &serde_json::json!({ "before": { "status": from }, "after": { "status": to } }),
+    )
+    .await?;
     tx.commit().await.context("committing the control")?;
     tracing::info!(campaign_id, %control, from = %from, to, "campaign control applied");
     Ok(Transition {

@@ -1,5 +1,5 @@
 //! Creating campaigns: the one place that inserts `campaigns` rows, for the bot's admin
-//! commands today and the admin API next. The insert fires the `campaigns_due` trigger,
+//! commands and the admin API. The insert fires the `campaigns_due` trigger,
 //! which the listen-bridge relays to the runner.
 
 use anyhow::Context;
@@ -16,6 +16,8 @@ pub struct NewCampaign {
     pub content: Value,
     pub audience: Value,
     pub scheduled_for: Option<DateTime<Utc>>,
+    /// Send with `allow_paid_broadcast` (up to 1000 msg/s, paid in Stars).
+    pub paid_broadcast: bool,
 }
 
 /// Inserts the campaign as `scheduled`; returns its id. The caller audits it in the
@@ -31,8 +33,8 @@ pub async fn insert_scheduled(
         .query_one(
             &format!(
                 "INSERT INTO campaigns (bot_id, kind, status, content, audience, scheduled_for,
-                                        created_via, created_by)
-                 VALUES ($1, $4, 'scheduled', $5, $6, $7, $8, {})
+                                        created_via, paid_broadcast, created_by)
+                 VALUES ($1, $4, 'scheduled', $5, $6, $7, $8, $9, {})
                  RETURNING id",
                 admin_user_sql(2, 3)
             ),
@@ -45,6 +47,7 @@ pub async fn insert_scheduled(
                 &campaign.audience,
                 &campaign.scheduled_for,
                 &by.via(),
+                &campaign.paid_broadcast,
             ],
         )
         .await

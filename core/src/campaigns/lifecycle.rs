@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::runner::{
@@ -14,11 +13,7 @@ use super::runner::{
 };
 use super::Campaigns;
 
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct Audience {
-    #[serde(default)]
-    pub(super) user_ids: Option<Vec<i64>>,
-}
+pub(super) use super::audience::Audience;
 
 pub(super) struct Started {
     pub(super) kind: String,
@@ -198,20 +193,23 @@ pub(super) async fn materialize(
     if row.get::<_, bool>(0) {
         return Ok(row.get(1));
     }
-    let registered_only = kind == "broadcast";
+    let (ids, registered_only, language, segment) = audience.params(kind);
     tx.execute(
-        "INSERT INTO campaign_deliveries (campaign_id, bot_id, user_id, chat_id)
-         SELECT $1, u.bot_id, u.id, u.telegram_id FROM users u
-         WHERE u.bot_id = $2 AND u.reachable
-           AND ($3::bigint[] IS NULL OR u.id = ANY($3))
-           AND (NOT $4 OR u.status = 'registered')
-         ORDER BY u.id
-         ON CONFLICT (campaign_id, user_id) DO NOTHING",
+        &format!(
+            "INSERT INTO campaign_deliveries (campaign_id, bot_id, user_id, chat_id)
+             SELECT $1, u.bot_id, u.id, u.telegram_id FROM users u
+             WHERE {}
+             ORDER BY u.id
+             ON CONFLICT (campaign_id, user_id) DO NOTHING",
+            super::audience::recipients_condition(2)
+        ),
         &[
             &campaign_id,
             &app.bot_id,
-            &audience.user_ids,
+            &ids,
             &registered_only,
+            &language,
+            &segment,
         ],
     )
     .await

@@ -1,6 +1,7 @@
 //! Campaigns: broadcasts, raffles and single messages, from the row an operator inserts
 //! to the job on the campaigns queue.
 
+pub mod audience;
 pub mod bridge;
 pub mod content;
 pub mod control;

@@ -1,5 +1,6 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
-//! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]).
+//! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
+//! ([`campaigns`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -8,6 +9,7 @@
 
 pub mod admins;
 pub mod auth;
+pub mod campaigns;
 pub mod dashboard;
 pub mod receipts;
 pub mod session;
@@ -35,6 +37,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(dashboard::routes())
         .merge(users::routes())
         .merge(receipts::routes())
+        .merge(campaigns::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }

@@ -17,6 +17,7 @@ mod campaign_runner;
 mod lambda_http_adapter;
 mod outbox;
 mod panel_auth;
+mod panel_campaigns;
 mod panel_dashboard;
 mod panel_receipts;
 mod panel_users;

@@ -183,6 +183,7 @@ pub async fn create_campaign(
             content: campaign.content.clone(),
             audience: audience.clone(),
             scheduled_for: campaign.scheduled_for,
+            paid_broadcast: false,
         },
     )
     .await?;

@@ -1,0 +1,381 @@
+//! Campaigns from the panel: `GET/POST /api/campaigns`, `POST /api/campaigns/recipients`
+//! (the count before sending), `GET /api/campaigns/{id}`, `POST .../{id}/cancel`,
+//! `/pause`, `/resume`, and `GET .../{id}/events`, the live counters as Server-Sent
+//! Events.
+//!
+//! Creating one inserts the `scheduled` row and its audit row in one transaction; the
+//! insert's NOTIFY wakes the listen-bridge, which hands it to the runner within
+//! milliseconds. The content is checked by the same parser the runner uses, so what is
+//! accepted here is what the runner can send.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use promo_api_types::panel::{
+    CampaignDetail, CampaignPage, NewCampaignRequest, RecipientCount, RecipientsRequest,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::dashboard::{campaign_summary_of, CAMPAIGN_COLUMNS, DEFAULT_TIME_ZONE};
+use super::session::{Role, Session};
+use super::{internal, timestamp, Body};
+use crate::api_error::ApiError;
+use crate::app::AdminApi;
+use crate::campaigns::audience::{count_recipients, Audience};
+use crate::campaigns::content::CampaignContent;
+use crate::campaigns::control::{self, Control, ControlError};
+use crate::campaigns::create::{insert_scheduled, NewCampaign};
+
+pub(super) fn routes() -> Router<AdminApi> {
+    Router::new()
+        .route("/api/campaigns", get(list).post(create))
+        .route("/api/campaigns/recipients", post(recipients))
+        .route("/api/campaigns/{id}", get(detail))
+        .route("/api/campaigns/{id}/cancel", post(cancel))
+        .route("/api/campaigns/{id}/pause", post(pause))
+        .route("/api/campaigns/{id}/resume", post(resume))
+        .route("/api/campaigns/{id}/events", get(events))
+}
+
+const KINDS: &[&str] = &["broadcast", "single_message", "raffle"];
+const MAX_PAGE: i64 = 100;
+/// How often the live counters are read for the event stream.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+const FINISHED: &[&str] = &["completed", "cancelled", "failed"];
+
+fn audience_of(kind: &str, audience: &Value) -> Result<Audience, ApiError> {
+    let audience: Audience = if audience.is_null() {
+        Audience::default()
+    } else {
+        serde_json::from_value(audience.clone()).map_err(|e| {
+            ApiError::bad_request(format!("audience is not valid: {e}")).field("audience")
+        })?
+    };
+    audience
+        .validate(kind)
+        .map_err(|e| ApiError::bad_request(e).field("audience"))?;
+    Ok(audience)
+}
+
+fn sendable_kind(kind: &str) -> Result<&'static str, ApiError> {
+    match kind {
+        "broadcast" => Ok("broadcast"),
+        "single_message" => Ok("single_message"),
+        _ => Err(ApiError::bad_request("kind must be broadcast or single_message").field("kind")),
+    }
+}
+
+async fn create(
+    State(api): State<AdminApi>,
+    session: Session,
+    Body(request): Body<NewCampaignRequest>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let kind = sendable_kind(&request.kind)?;
+    let mut content = json!({ "text": crate::pgtext::strip_nul(&request.text) });
+    if let Some(mode) = &request.parse_mode {
+        content["parse_mode"] = json!(mode);
+    }
+    if let Some(photo) = &request.photo {
+        content["photo"] = json!(crate::pgtext::strip_nul(photo.trim()));
+    }
+    if let Some(button) = &request.button {
+        content["button"] = json!({
+            "text": crate::pgtext::strip_nul(&button.text),
+            "url": button.url.trim(),
+        });
+    }
+    CampaignContent::parse(&content).map_err(|e| ApiError::bad_request(e).field("text"))?;
+    let audience = audience_of(kind, &request.audience)?;
+    let tz = request.tz.as_deref().unwrap_or(DEFAULT_TIME_ZONE);
+    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
+        return Err(ApiError::bad_request("tz must be a time zone name").field("tz"));
+    }
+
+    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let scheduled_for = match &request.scheduled_for {
+        None => None,
+        Some(local) => Some(scheduled_time(&client, local, tz).await?),
+    };
+    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let audience_json =
+        serde_json::to_value(&audience).map_err(|e| internal(anyhow::Error::from(e)))?;
+    let id = insert_scheduled(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        &NewCampaign {
+            kind,
+            content: content.clone(),
+            audience: audience_json.clone(),
+            scheduled_for,
+            paid_broadcast: request.paid_broadcast,
+        },
+    )
+    .await
+    .map_err(internal)?;
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        "campaign.create",
+        &format!("campaign:{id}"),
+        &json!({
+            "kind": kind,
+            "audience": audience_json,
+            "scheduled_for": scheduled_for.map(timestamp),
+            "paid_broadcast": request.paid_broadcast,
+            "text_chars": request.text.chars().count(),
+        }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(|e| internal(e.into()))?;
+    let detail = load_detail(&api, id).await?;
+    Ok((StatusCode::CREATED, Json(detail)).into_response())
+}
+
+/// `YYYY-MM-DDTHH:MM[:SS]` in `tz`, as an instant; refused when it is in the past
+/// (more than a minute: the operator's clock may be a little behind).
+async fn scheduled_time(
+    client: &deadpool_postgres::Object,
+    local: &str,
+    tz: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let parsed = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| {
+            ApiError::bad_request("scheduled_for must be YYYY-MM-DDTHH:MM local time")
+                .field("scheduled_for")
+        })?;
+    let row = client
+        .query_one(
+            "SELECT ($1::TIMESTAMP AT TIME ZONE $2), ($1::TIMESTAMP AT TIME ZONE $2) < now() - interval '1 minute'",
+            &[&parsed, &tz],
+        )
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE) {
+                ApiError::bad_request(format!("unknown time zone {tz:?}")).field("tz")
+            } else {
+                internal(e.into())
+            }
+        })?;
+    if row.get::<_, bool>(1) {
+        return Err(ApiError::bad_request("scheduled_for is in the past").field("scheduled_for"));
+    }
+    Ok(row.get(0))
+}
+
+async fn recipients(
+    State(api): State<AdminApi>,
+    session: Session,
+    Body(request): Body<RecipientsRequest>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let kind = sendable_kind(&request.kind)?;
+    let audience = audience_of(kind, &request.audience)?;
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let recipients = count_recipients(&client, api.bot_id, kind, &audience)
+        .await
+        .map_err(internal)?;
+    Ok(Json(RecipientCount { recipients }).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    kind: Option<String>,
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(api): State<AdminApi>,
+    session: Session,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
+    }
+    if let Some(kind) = &query.kind {
+        if !KINDS.contains(&kind.as_str()) {
+            return Err(
+                ApiError::bad_request("kind must be broadcast, single_message or raffle")
+                    .field("kind"),
+            );
+        }
+    }
+    let statuses = [
+        "draft",
+        "scheduled",
+        "running",
+        "paused",
+        "cancelled",
+        "completed",
+        "failed",
+    ];
+    if let Some(status) = &query.status {
+        if !statuses.contains(&status.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "status must be one of {}",
+                statuses.join(", ")
+            ))
+            .field("status"));
+        }
+    }
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {CAMPAIGN_COLUMNS} FROM campaigns
+                 WHERE bot_id = $1 AND ($2::TEXT IS NULL OR status = $2)
+                   AND ($3::TEXT IS NULL OR kind = $3) AND ($4::BIGINT IS NULL OR id < $4)
+                 ORDER BY id DESC LIMIT $5"
+            ),
+            &[
+                &api.bot_id,
+                &query.status,
+                &query.kind,
+                &query.before_id,
+                &limit,
+            ],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let campaigns: Vec<_> = rows.iter().map(campaign_summary_of).collect();
+    let next_before_id = (campaigns.len() as i64 == limit)
+        .then(|| campaigns.last().map(|c| c.id))
+        .flatten();
+    Ok(Json(CampaignPage {
+        campaigns,
+        next_before_id,
+    })
+    .into_response())
+}
+
+async fn load_detail(api: &AdminApi, id: i64) -> Result<CampaignDetail, ApiError> {
+    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {CAMPAIGN_COLUMNS}, content, audience, paid_broadcast, started_at, error,
+                        created_via
+                 FROM campaigns WHERE id = $1 AND bot_id = $2"
+            ),
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(|e| internal(e.into()))?
+        .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))?;
+    Ok(CampaignDetail {
+        campaign: campaign_summary_of(&row),
+        content: row.get(11),
+        audience: row.get(12),
+        paid_broadcast: row.get(13),
+        started_at: row
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(14)
+            .map(timestamp),
+        error: row.get(15),
+        created_via: row.get(16),
+    })
+}
+
+async fn detail(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    Ok(Json(load_detail(&api, id).await?).into_response())
+}
+
+async fn cancel(
+    state: State<AdminApi>,
+    session: Session,
+    id: Path<i64>,
+) -> Result<Response, ApiError> {
+    steer(state, session, id, Control::Cancel).await
+}
+
+async fn pause(
+    state: State<AdminApi>,
+    session: Session,
+    id: Path<i64>,
+) -> Result<Response, ApiError> {
+    steer(state, session, id, Control::Pause).await
+}
+
+async fn resume(
+    state: State<AdminApi>,
+    session: Session,
+    id: Path<i64>,
+) -> Result<Response, ApiError> {
+    steer(state, session, id, Control::Resume).await
+}
+
+async fn steer(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    what: Control,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    match control::apply(&api.pool, api.bot_id, &session.actor(), id, what).await {
+        Ok(_) => Ok(Json(load_detail(&api, id).await?).into_response()),
+        Err(ControlError::NotFound(_)) => Err(ApiError::not_found(format!("no campaign {id}"))),
+        Err(error @ ControlError::InvalidTransition { .. }) => {
+            Err(ApiError::conflict(error.to_string()))
+        }
+        Err(ControlError::Storage(error)) => Err(internal(error)),
+    }
+}
+
+/// The counters as `progress` events every [`PROGRESS_EVERY`] while they change, and a
+/// last one when the campaign has finished; then the stream ends.
+async fn events(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    // A missing campaign is a 404 now, not an empty stream.
+    load_detail(&api, id).await?;
+    let stream = futures::stream::unfold(
+        (api, None::<Value>, false),
+        move |(api, last, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let summary = match load_detail(&api, id).await {
+                    Ok(detail) => detail.campaign,
+                    Err(_) => return None,
+                };
+                let value = serde_json::to_value(&summary).unwrap_or(Value::Null);
+                let finished = FINISHED.contains(&summary.status.as_str());
+                if last.as_ref() != Some(&value) || finished {
+                    let event = Event::default()
+                        .event("progress")
+                        .json_data(&value)
+                        .unwrap_or_else(|_| Event::default().event("progress"));
+                    return Some((Ok::<_, Infallible>(event), (api, Some(value), finished)));
+                }
+                tokio::time::sleep(PROGRESS_EVERY).await;
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
