@@ -394,3 +394,22 @@ pub struct CampaignPage {
     pub campaigns: Vec<CampaignSummary>,
     pub next_before_id: Option<i64>,
 }
+
+/// One row of `GET /api/failed-work`: a job or message given up, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedWork {
+    pub id: i64,
+    /// `receipt_check` or `message`.
+    pub kind: String,
+    /// `receipt_check`, `receipt_result`, `manual_tickets`, `winner`, `quota_notice`,
+    /// `moderation`.
+    pub purpose: String,
+    /// `dead` (given up after its attempts) or `failed` (Telegram refused it for good).
+    pub status: String,
+    pub user_id: Option<i64>,
+    pub submission_id: Option<i64>,
+    pub attempts: i32,
+    pub reason: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}

@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_panel_sessions_roles_and_lockout",
         include_str!("../../migrations/0006_panel_sessions_roles_and_lockout.sql"),
     ),
+    (
+        "0007_discard_given_up_work",
+        include_str!("../../migrations/0007_discard_given_up_work.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

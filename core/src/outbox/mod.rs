@@ -361,6 +361,43 @@ pub async fn given_up(pool: &PgPool, bot_id: i64, limit: i64) -> anyhow::Result<
         .collect())
 }
 
+/// What an operator did with a given-up row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redrive {
+    /// Due again now, with fresh attempt counters.
+    Retry,
+    /// Out of the failed-work list for good.
+    Discard,
+}
+
+/// Applies an operator's `redrive` to a given-up row in the caller's transaction;
+/// returns its kind and purpose, or `None` when no given-up row has that id.
+pub async fn redrive(
+    client: &impl GenericClient,
+    bot_id: i64,
+    id: i64,
+    redrive: Redrive,
+) -> anyhow::Result<Option<(String, String)>> {
+    let sql = match redrive {
+        Redrive::Retry => {
+            "UPDATE outbox SET status = 'pending', due_at = now(), attempts = 0, relay_count = 0,
+                               lease_until = NULL, finished_at = NULL, updated_at = now()
+             WHERE id = $1 AND bot_id = $2 AND status IN ('dead', 'failed')
+             RETURNING kind, purpose"
+        }
+        Redrive::Discard => {
+            "UPDATE outbox SET status = 'discarded', updated_at = now()
+             WHERE id = $1 AND bot_id = $2 AND status IN ('dead', 'failed')
+             RETURNING kind, purpose"
+        }
+    };
+    let row = client
+        .query_opt(sql, &[&id, &bot_id])
+        .await
+        .context("redriving the outbox row")?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

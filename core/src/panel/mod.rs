@@ -1,6 +1,6 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
-//! ([`campaigns`]).
+//! ([`campaigns`]), failed work ([`failed`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -11,6 +11,7 @@ pub mod admins;
 pub mod auth;
 pub mod campaigns;
 pub mod dashboard;
+pub mod failed;
 pub mod receipts;
 pub mod session;
 pub mod users;
@@ -38,6 +39,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(users::routes())
         .merge(receipts::routes())
         .merge(campaigns::routes())
+        .merge(failed::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }

@@ -19,6 +19,7 @@ mod outbox;
 mod panel_auth;
 mod panel_campaigns;
 mod panel_dashboard;
+mod panel_failed_work;
 mod panel_receipts;
 mod panel_users;
 mod queue_backends;

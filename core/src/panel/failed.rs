@@ -1,0 +1,111 @@
+//! Failed work: `GET /api/failed-work` lists the outbox rows given up (dead letters and
+//! messages Telegram refused for good) with their reason; `POST .../{id}/retry` makes one
+//! due again with fresh attempts, `POST .../{id}/discard` takes it off the list. Both are
+//! audited with the row they touched.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use promo_api_types::panel::FailedWork;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::{Role, Session};
+use super::{internal, timestamp};
+use crate::api_error::ApiError;
+use crate::app::AdminApi;
+use crate::outbox::Redrive;
+
+pub(super) fn routes() -> Router<AdminApi> {
+    Router::new()
+        .route("/api/failed-work", get(list))
+        .route("/api/failed-work/{id}/retry", post(retry))
+        .route("/api/failed-work/{id}/discard", post(discard))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(api): State<AdminApi>,
+    session: Session,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Viewer)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 500").field("limit"));
+    }
+    let rows = crate::outbox::given_up(&api.pool, api.bot_id, limit)
+        .await
+        .map_err(internal)?;
+    let rows: Vec<FailedWork> = rows
+        .into_iter()
+        .map(|row| FailedWork {
+            id: row.id,
+            kind: row.kind,
+            purpose: row.purpose,
+            status: row.status,
+            user_id: row.user_id,
+            submission_id: row.submission_id,
+            attempts: row.attempts,
+            reason: row.reason,
+            created_at: timestamp(row.created_at),
+            finished_at: row.finished_at.map(timestamp),
+        })
+        .collect();
+    Ok(Json(rows).into_response())
+}
+
+async fn retry(
+    state: State<AdminApi>,
+    session: Session,
+    id: Path<i64>,
+) -> Result<Response, ApiError> {
+    apply(state, session, id, Redrive::Retry).await
+}
+
+async fn discard(
+    state: State<AdminApi>,
+    session: Session,
+    id: Path<i64>,
+) -> Result<Response, ApiError> {
+    apply(state, session, id, Redrive::Discard).await
+}
+
+async fn apply(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    what: Redrive,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let Some((kind, purpose)) = crate::outbox::redrive(&tx, api.bot_id, id, what)
+        .await
+        .map_err(internal)?
+    else {
+        return Err(ApiError::not_found(format!("no failed work {id}")));
+    };
+    let action = match what {
+        Redrive::Retry => "failed_work.retry",
+        Redrive::Discard => "failed_work.discard",
+    };
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        action,
+        &format!("outbox:{id}"),
+        &json!({ "kind": kind, "purpose": purpose }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(|e| internal(e.into()))?;
+    Ok(Json(json!({ "id": id, "done": action })).into_response())
+}
