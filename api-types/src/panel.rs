@@ -413,3 +413,32 @@ pub struct FailedWork {
     pub created_at: String,
     pub finished_at: Option<String>,
 }
+
+/// One bot text in `GET /api/texts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextEntry {
+    pub key: String,
+    /// The placeholders the text may use, e.g. `tickets` for `{tickets}`.
+    pub placeholders: Vec<String>,
+    pub ru: TextVersion,
+    pub en: TextVersion,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextVersion {
+    pub default: String,
+    /// The operator's text, when one replaces the default.
+    pub custom: Option<String>,
+}
+
+/// `PUT /api/texts/{key}/{lang}` and `POST .../preview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextEdit {
+    pub body: String,
+}
+
+/// `POST /api/texts/{key}/{lang}/preview`: the text with sample values filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextPreview {
+    pub text: String,
+}

@@ -1,5 +1,6 @@
 //! Shopper-facing texts: the one place that formats what the bot says. Built-in
-//! Russian and English defaults can be overridden per bot from the `texts` table.
+//! Russian and English defaults can be overridden per bot from the `texts` table, which
+//! this module alone writes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::sync::RwLock;
 use crate::db::PgPool;
 
 pub mod catalog;
+pub mod check;
 
 /// A key of the text catalogue. Literal keys are written `t!("welcome_new")`, which
 /// refuses to compile when the catalogue has no such key; a key from outside (an
@@ -185,6 +187,64 @@ impl Texts {
             })
             .collect())
     }
+}
+
+/// The bot's override of `key` in `lang`, if any.
+pub async fn override_of(
+    client: &impl deadpool_postgres::GenericClient,
+    bot_id: i64,
+    key: TextKey,
+    lang: Lang,
+) -> anyhow::Result<Option<String>> {
+    let row = client
+        .query_opt(
+            "SELECT body FROM texts WHERE bot_id = $1 AND key = $2 AND language = $3",
+            &[&bot_id, &key.0, &lang.code()],
+        )
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Stores an operator's text (checked with [`check::check_override`] first) in the
+/// caller's transaction; every process picks it up within [`REFRESH`].
+pub async fn save_override(
+    client: &impl deadpool_postgres::GenericClient,
+    bot_id: i64,
+    key: TextKey,
+    lang: Lang,
+    body: &str,
+    admin_user_id: Option<i64>,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "INSERT INTO texts (bot_id, key, language, body, updated_by) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (bot_id, key, language)
+             DO UPDATE SET body = EXCLUDED.body, updated_by = EXCLUDED.updated_by, updated_at = now()",
+            &[&bot_id, &key.0, &lang.code(), &body, &admin_user_id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Back to the built-in text; `false` when there was no override.
+pub async fn reset_override(
+    client: &impl deadpool_postgres::GenericClient,
+    bot_id: i64,
+    key: TextKey,
+    lang: Lang,
+) -> anyhow::Result<bool> {
+    Ok(client
+        .execute(
+            "DELETE FROM texts WHERE bot_id = $1 AND key = $2 AND language = $3",
+            &[&bot_id, &key.0, &lang.code()],
+        )
+        .await?
+        == 1)
+}
+
+/// Fills `template` as the bot would, for a preview.
+pub fn render_template(template: &str, args: &[(&str, &str)]) -> String {
+    fill(template, args)
 }
 
 pub fn default_text(key: TextKey, lang: Lang) -> &'static str {
