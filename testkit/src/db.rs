@@ -20,7 +20,7 @@ pub async fn create_database() -> anyhow::Result<String> {
     create_database_on(&server_url()).await
 }
 
-/// [`create_database`] on another server (one of [`crate::servers::PostgresServer`]).
+/// [`create_database`] on another server (e.g. a private one started by the fault tests).
 pub async fn create_database_on(server_url: &str) -> anyhow::Result<String> {
     let server_url = server_url.trim_end_matches('/');
     let name = format!("{TEST_DB_PREFIX}{}", uuid::Uuid::new_v4().simple());

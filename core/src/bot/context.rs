@@ -40,6 +40,11 @@ impl Bot {
         user.linked_admin || self.settings.telegram.admin_ids.contains(&user.telegram_id)
     }
 
+    /// The dialogue states of this bot's chats.
+    pub fn states(&self) -> super::states::DialogueStates {
+        super::states::DialogueStates::new(self.pool.clone(), self.bot_id)
+    }
+
     /// Records `update_id` as processed; `false` when it already was (a Telegram retry
     /// or a concurrent duplicate: the primary key settles the race).
     pub async fn claim_update(&self, update_id: i64) -> anyhow::Result<bool> {
