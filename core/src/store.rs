@@ -55,8 +55,10 @@ impl Redis {
             breaker: Arc::new(Breaker::new()),
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
         };
-        // Connect now, so the first update does not pay for it; a failure is not fatal.
-        if let Err(e) = redis.ping().await {
+        // Connect now, so the first update does not pay for it; a failure is not fatal,
+        // and a Redis that hangs delays the start by half a second at most.
+        let starting = redis.with_command_timeout(Duration::from_millis(500));
+        if let Err(e) = starting.ping().await {
             tracing::warn!(error = %e, "Redis does not answer at start; running without it until it does");
         }
         Ok(redis)

@@ -256,6 +256,165 @@ async fn while_redis_is_down_every_dialogue_step_answers_fast_and_uploads_are_re
 }
 
 #[tokio::test]
+async fn a_redis_that_accepts_connections_but_never_answers_delays_no_step_beyond_the_bound() {
+    // A black hole: connections are accepted and held, nothing is ever answered, as
+    // when the Redis node hangs or a network path drops packets.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let hole = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = spawn_app_with(
+        TestConfig::default().with("REDIS_URL", &format!("redis://127.0.0.1:{port}")),
+    )
+    .await
+    .expect("the stack starts without an answering Redis");
+    let shopper = 7101;
+    let mut steps = Steps::default();
+    steps
+        .say(&app, shopper, "/start", &Updates::text(shopper, "/start"))
+        .await;
+    steps
+        .say(
+            &app,
+            shopper,
+            "name",
+            &Updates::text(shopper, "Иван Петров"),
+        )
+        .await;
+    let registered = steps
+        .say(
+            &app,
+            shopper,
+            "phone",
+            &Updates::contact(shopper, "+79991234567", Some(shopper)),
+        )
+        .await;
+    assert!(registered.contains("Регистрация завершена"), "{registered}");
+    for round in 1..=3 {
+        let button = steps
+            .say(
+                &app,
+                shopper,
+                &format!("upload button #{round}"),
+                &Updates::text(shopper, "🧾 Загрузить чек"),
+            )
+            .await;
+        assert_eq!(button, UNAVAILABLE);
+        let photo = steps
+            .say(
+                &app,
+                shopper,
+                &format!("photo #{round}"),
+                &Updates::photo(shopper, &format!("AgAChole{round}"), 800, 600, 1000),
+            )
+            .await;
+        assert_eq!(photo, UNAVAILABLE);
+        // Let the breaker's period pass, so the next round probes the hanging Redis.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    assert_eq!(submissions(&app).await, 0);
+    let (status, report) = health(&app).await;
+    assert_eq!(
+        (status, report["status"].as_str()),
+        (200, Some("degraded")),
+        "{report}"
+    );
+    steps.report("Redis hanging");
+    hole.abort();
+}
+
+#[tokio::test]
+async fn a_redis_that_stops_answering_costs_one_step_the_time_limit_and_then_fails_fast() {
+    let mut redis = RedisServer::start().await.expect("redis");
+    let app = spawn_app_with(TestConfig::default().with("REDIS_URL", &redis.url()))
+        .await
+        .expect("app");
+    let shopper = 7151;
+    let mut steps = Steps::default();
+    for (label, update) in [
+        ("/start", Updates::text(shopper, "/start")),
+        ("name", Updates::text(shopper, "Иван Петров")),
+        (
+            "phone",
+            Updates::contact(shopper, "+79991234567", Some(shopper)),
+        ),
+    ] {
+        steps.say(&app, shopper, label, &update).await;
+    }
+    steps.0.clear();
+
+    redis.pause().await.expect("pause redis");
+    // The first command waits for the time limit and opens the breaker; the next ones
+    // fail at once.
+    for round in 1..=3 {
+        let button = steps
+            .say(
+                &app,
+                shopper,
+                &format!("upload button #{round}"),
+                &Updates::text(shopper, "🧾 Загрузить чек"),
+            )
+            .await;
+        assert_eq!(button, UNAVAILABLE);
+        steps
+            .say(
+                &app,
+                shopper,
+                &format!("profile #{round}"),
+                &Updates::text(shopper, "👤 Мой профиль"),
+            )
+            .await;
+    }
+    let (first, rest) = (steps.0[0].1, steps.0[2].1);
+    assert!(
+        first >= promo_core::store::WEBHOOK_COMMAND_TIMEOUT,
+        "the first upload waited for the time limit: {first:?}"
+    );
+    println!("Redis paused: first upload button {first:?}, the next {rest:?}");
+    let started = Instant::now();
+    let (status, report) = health(&app).await;
+    assert_eq!(
+        (status, report["status"].as_str()),
+        (200, Some("degraded")),
+        "{report}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "/health took {:?}",
+        started.elapsed()
+    );
+    steps.report("Redis paused");
+
+    redis.resume().await.expect("resume redis");
+    let back_at = Instant::now();
+    loop {
+        let (_, texts) = timed(&app, shopper, &Updates::text(shopper, "🧾 Загрузить чек")).await;
+        if texts
+            .first()
+            .is_some_and(|t| t.starts_with("📸 Сфотографируйте QR-код"))
+        {
+            break;
+        }
+        assert!(
+            back_at.elapsed() < Duration::from_secs(2),
+            "uploads still refused {:?} after Redis answered again: {texts:?}",
+            back_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "Redis resumed: the upload button works again after {:?}",
+        back_at.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn an_admin_flow_keeps_its_state_in_postgres_and_creates_its_broadcast_while_redis_is_down() {
     let mut redis = RedisServer::start().await.expect("redis");
     let app = spawn_app_with(
