@@ -281,6 +281,7 @@ impl Stores {
             users: self.users.clone(),
             queue: queue.clone(),
             settings: Arc::new(settings),
+            stuck_claims: Default::default(),
         }
     }
 

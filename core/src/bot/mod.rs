@@ -16,7 +16,7 @@ mod upload;
 #[cfg(feature = "http")]
 pub mod webhook;
 
-pub use context::{Bot, BotSettings};
+pub use context::{Bot, BotSettings, StuckClaims};
 
 use chrono::NaiveDate;
 use telegram_bot_raw::{MessageChat, MessageKind};

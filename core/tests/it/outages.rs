@@ -571,3 +571,113 @@ async fn while_postgres_is_down_the_webhook_answers_5xx_quickly_and_after_the_re
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn an_update_cut_off_by_a_postgres_crash_after_its_claim_is_processed_when_telegram_redelivers_it(
+) {
+    let mut postgres = PostgresServer::start().await.expect("postgres");
+    let database_url = postgres.migrated_database().await.expect("database");
+    let app = spawn_app_with(TestConfig::default().with("DATABASE_URL", &database_url))
+        .await
+        .expect("app");
+    let shopper = 7301;
+    timed(&app, shopper, &Updates::text(shopper, "/start")).await;
+    // Holds the name step inside Postgres, after the update's claim has committed, long
+    // enough to crash the server right there.
+    app.db()
+        .await
+        .expect("db")
+        .batch_execute(
+            "CREATE FUNCTION hold_the_name() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$;
+             CREATE TRIGGER hold_the_name BEFORE UPDATE OF full_name ON users
+                 FOR EACH ROW EXECUTE FUNCTION hold_the_name();",
+        )
+        .await
+        .expect("trigger");
+
+    let update = Updates::text(shopper, "Иван Петров");
+    let update_id = update["update_id"].as_i64().expect("update id");
+    let first = {
+        let (url, body) = (
+            app.url(promo_core::bot::webhook::WEBHOOK_PATH),
+            update.clone(),
+        );
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .header(
+                    "X-Telegram-Bot-Api-Secret-Token",
+                    promo_testkit::app::TEST_WEBHOOK_SECRET,
+                )
+                .json(&body)
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+        })
+    };
+    let started = Instant::now();
+    loop {
+        let claimed = app
+            .db()
+            .await
+            .expect("db")
+            .query_opt(
+                "SELECT 1 FROM processed_updates WHERE update_id = $1",
+                &[&update_id],
+            )
+            .await
+            .expect("claim")
+            .is_some();
+        if claimed {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "never claimed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    postgres.kill().await.expect("kill postgres");
+    let status = tokio::time::timeout(HANG, first)
+        .await
+        .expect("no hang")
+        .expect("task")
+        .expect("answer");
+    assert!(
+        (500..600).contains(&status),
+        "the cut-off attempt is a 5xx: {status}"
+    );
+
+    postgres.start_again().await.expect("postgres back");
+    tokio_postgres_exec(&database_url, "DROP TRIGGER hold_the_name ON users").await;
+    let back_at = Instant::now();
+    let before = app.telegram.sent_messages().len();
+    loop {
+        let answer = app.send_update(&update).await.expect("posted");
+        if answer.status == 200 {
+            break;
+        }
+        assert!(back_at.elapsed() < Duration::from_secs(5), "{answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Telegram may redeliver once more (its retry was already in flight): dropped.
+    let again = app.post_update(&update).await.expect("posted");
+    assert_eq!(again.status, 200);
+    let replies: Vec<String> = app.telegram.sent_messages()[before..]
+        .iter()
+        .filter(|m| m.chat_id == shopper)
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(replies.len(), 1, "processed exactly once: {replies:?}");
+    assert!(
+        replies[0].contains("Приятно познакомиться, Иван Петров"),
+        "{replies:?}"
+    );
+}
+
+/// Runs one statement on its own connection (the app's pool is what is under test).
+async fn tokio_postgres_exec(database_url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute(sql).await.expect(sql);
+}
