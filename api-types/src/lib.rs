@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthReport {
-    /// `ok` or `degraded`.
+    /// `ok`; `degraded` when Redis is down (HTTP 200: the bot still answers, uploads
+    /// and broadcasts wait for Redis); `down` when Postgres is down (HTTP 503).
     pub status: String,
     /// `ok` or `error: …`.
     pub database: String,

@@ -311,13 +311,17 @@ impl Stores {
         Bot {
             pool: self.pool.clone(),
             bot_id: self.bot_id,
-            redis: self.redis.clone(),
+            // A dialogue step must not wait for a Redis that hangs.
+            redis: self
+                .redis
+                .with_command_timeout(crate::store::WEBHOOK_COMMAND_TIMEOUT),
             telegram: telegram.clone(),
             texts: self.texts.clone(),
             users: self.users.clone(),
             queue: queue.clone(),
             sender: sender.clone(),
             settings: Arc::new(settings),
+            stuck_claims: Default::default(),
         }
     }
 

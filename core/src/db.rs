@@ -23,6 +23,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0003_transactional_outbox.sql"),
     ),
     (
+        "0005_keep_dialogue_state_in_postgres",
+        include_str!("../../migrations/0005_keep_dialogue_state_in_postgres.sql"),
+    ),
+    (
         "0006_panel_sessions_roles_and_lockout",
         include_str!("../../migrations/0006_panel_sessions_roles_and_lockout.sql"),
     ),
@@ -36,9 +40,19 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// and a deploy step, or two Lambdas) never apply the same migration twice.
 const MIGRATION_LOCK: i64 = 0x7072_6f6d_6f00_0001;
 
+/// How long a caller waits for a pooled connection, and for a new one to be opened.
+/// Telegram redelivers an update the webhook fails, so with Postgres down a fast 5xx is
+/// the right answer; a longer wait would only hold Telegram's connection (and a Lambda)
+/// until it gives up. A healthy pool hands out a connection in microseconds and a
+/// healthy server accepts one in milliseconds, so this fires only when something is wrong.
+pub const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    let config = tokio_postgres::Config::from_str(database_url)
+    let mut config = tokio_postgres::Config::from_str(database_url)
         .context("DATABASE_URL is not a valid Postgres URL")?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(POOL_TIMEOUT);
+    }
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -51,8 +65,9 @@ pub fn connect(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
     Pool::builder(manager)
         .max_size(max_size)
         .runtime(deadpool_postgres::Runtime::Tokio1)
-        .wait_timeout(Some(std::time::Duration::from_secs(5)))
-        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
         .build()
         .context("building the Postgres pool")
 }
@@ -151,6 +166,28 @@ pub async fn purge_processed_updates(
             )
             .await
             .context("purging old processed updates")?;
+        purged += batch;
+        if batch < 10_000 {
+            return Ok(purged);
+        }
+    }
+}
+
+/// Forgets dialogue states past their expiry (every bot's; `bot::states` writes them),
+/// in bounded batches like [`purge_processed_updates`]. Returns how many were dropped.
+pub async fn purge_expired_dialogue_states(
+    client: &impl deadpool_postgres::GenericClient,
+) -> anyhow::Result<u64> {
+    let mut purged = 0;
+    loop {
+        let batch = client
+            .execute(
+                "DELETE FROM dialogue_states WHERE ctid IN (
+                     SELECT ctid FROM dialogue_states WHERE expires_at < now() LIMIT 10000)",
+                &[],
+            )
+            .await
+            .context("purging expired dialogue states")?;
         purged += batch;
         if batch < 10_000 {
             return Ok(purged);

@@ -84,6 +84,14 @@ pub struct UserStats {
     pub wins: i64,
 }
 
+/// The live dialogue states of a chat as stored (JSON), `None` when absent or expired;
+/// `bot::states` writes them and parses them into its own types.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SavedStates {
+    pub shopper: Option<serde_json::Value>,
+    pub admin: Option<serde_json::Value>,
+}
+
 /// What Telegram tells us about the sender of an update.
 #[derive(Debug, Clone)]
 pub struct TelegramProfile<'a> {
@@ -119,6 +127,20 @@ impl Users {
         update_id: i64,
         profile: &TelegramProfile<'_>,
     ) -> anyhow::Result<Option<User>> {
+        Ok(self
+            .claim_touch_and_read_states(update_id, profile)
+            .await?
+            .map(|(user, _)| user))
+    }
+
+    /// [`Users::claim_and_touch`], reading in the same statement the dialogue states of
+    /// the sender's private chat (its id is the user's), so a dialogue step costs no
+    /// round trip of its own to learn what the bot was waiting for.
+    pub async fn claim_touch_and_read_states(
+        &self,
+        update_id: i64,
+        profile: &TelegramProfile<'_>,
+    ) -> anyhow::Result<Option<(User, SavedStates)>> {
         let client = self.pool.get().await?;
         let language = Lang::from_telegram(profile.language_code).code();
         let statement = client
@@ -149,7 +171,13 @@ impl Users {
                      WHERE bot_id = $1 AND telegram_id = $2
                        AND EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM touched)
                  )
-                 SELECT claim.claimed, {COLUMNS}
+                 SELECT claim.claimed, {COLUMNS},
+                     (SELECT d.state FROM dialogue_states d
+                      WHERE d.bot_id = $1 AND d.chat_id = $2 AND d.flow = 'shopper'
+                        AND d.expires_at > now()) AS shopper_state,
+                     (SELECT d.state FROM dialogue_states d
+                      WHERE d.bot_id = $1 AND d.chat_id = $2 AND d.flow = 'admin'
+                        AND d.expires_at > now()) AS admin_state
                  FROM (SELECT EXISTS (SELECT 1 FROM claim) AS claimed) AS claim
                  LEFT JOIN current AS users ON TRUE"
             ))
@@ -179,7 +207,11 @@ impl Users {
             // redelivers the update, which then sees the row.
             anyhow::bail!("the user row is not visible yet");
         }
-        Ok(Some(User::from_row(&row)))
+        let states = SavedStates {
+            shopper: row.get("shopper_state"),
+            admin: row.get("admin_state"),
+        };
+        Ok(Some((User::from_row(&row), states)))
     }
 
     pub async fn find_by_telegram_id(&self, telegram_id: i64) -> anyhow::Result<Option<User>> {

@@ -56,7 +56,11 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 pub async fn spawn_app_with(config: TestConfig) -> anyhow::Result<TestApp> {
     let telegram = FakeTelegram::start().await?;
     let proverkacheka = FakeProverkaCheka::start(TEST_PROVERKA_TOKEN).await?;
-    let database_url = crate::db::migrated_database().await?;
+    // A test on its own Postgres server (`servers::PostgresServer`) brings its database.
+    let database_url = match config.env.get("DATABASE_URL") {
+        Some(url) => url.clone(),
+        None => crate::db::migrated_database().await?,
+    };
 
     // A unique slug gives each test its own bot row and Redis key prefix.
     let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);

@@ -275,6 +275,32 @@ impl RedisServer {
         wait_for_port(self.port, "redis-server", Duration::from_secs(10)).await
     }
 
+    /// SIGSTOP: connections stay open and nothing is answered, as when the node hangs
+    /// or the network path drops packets. [`Self::resume`] lets it go on.
+    pub async fn pause(&mut self) -> anyhow::Result<()> {
+        self.signal("STOP").await
+    }
+
+    /// SIGCONT after [`Self::pause`].
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        self.signal("CONT").await
+    }
+
+    async fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .context("the Redis server is not running")?;
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .await?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
+        Ok(())
+    }
+
     /// SIGKILL: every connection drops at once, as when the node dies.
     pub async fn kill(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {

@@ -1,5 +1,6 @@
-//! Dialogue state per chat: what the bot is waiting for. Kept in Redis with a TTL so
-//! it survives Lambda cold starts and is forgotten when a shopper walks away.
+//! Dialogue state per chat: what the bot is waiting for. Stored in Postgres with an
+//! expiry (`bot::states`), so it survives Lambda cold starts and Redis outages and is
+//! forgotten when a shopper walks away.
 
 use crate::t;
 use crate::texts::TextKey;
@@ -19,11 +20,6 @@ pub enum DialogueState {
     AwaitingSubscription,
     /// The shopper pressed "upload receipt": a photo, an image file or the QR text is next.
     AwaitingReceipt,
-}
-
-/// Redis key of a chat's dialogue state (the store adds the bot's prefix).
-pub fn key(chat_id: i64) -> String {
-    format!("dlg:{chat_id}")
 }
 
 /// Shortest and longest name accepted, in characters.

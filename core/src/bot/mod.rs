@@ -10,12 +10,13 @@ pub mod dialogue;
 mod faq;
 mod menu;
 mod profile;
+pub mod states;
 mod subscription;
 mod upload;
 #[cfg(feature = "http")]
 pub mod webhook;
 
-pub use context::{Bot, BotSettings};
+pub use context::{Bot, BotSettings, StuckClaims};
 
 use chrono::NaiveDate;
 use telegram_bot_raw::{MessageChat, MessageKind};
@@ -27,9 +28,10 @@ use crate::telegram::{
     ReplyKeyboardMarkup, SendMessage, UpdateKind,
 };
 use crate::texts::{Lang, TextKey};
-use crate::users::{TelegramProfile, User, UserStatus};
+use crate::users::{SavedStates, TelegramProfile, User, UserStatus};
 use dialogue::DialogueState;
 use menu::MenuButton;
+use states::Flow;
 
 /// What the shopper sent, reduced to what the dialogue cares about.
 #[derive(Debug)]
@@ -66,14 +68,14 @@ pub async fn process_update(
                 return claim_only(app, update.update_id).await;
             };
             let from = &message.from;
-            let Some(user) = app
+            let Some((user, saved)) = app
                 .users
-                .claim_and_touch(update.update_id, &profile_of(from))
+                .claim_touch_and_read_states(update.update_id, &profile_of(from))
                 .await?
             else {
                 return Ok(None);
             };
-            let replies = handle_message(app, message, &user).await?;
+            let replies = handle_message(app, message, &user, saved).await?;
             Ok(Some(replies))
         }
         UpdateKind::CallbackQuery(query) => {
@@ -166,25 +168,24 @@ fn input_of(message: &Message) -> Input<'_> {
     }
 }
 
+/// `saved` is what the claim read for this private chat (its id is the sender's).
 async fn handle_message(
     app: &Bot,
     message: &Message,
     user: &User,
+    saved: SavedStates,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let chat_id: i64 = message.chat.id().into();
     let input = input_of(message);
-    let state: DialogueState = app
-        .redis
-        .get_json(&dialogue::key(chat_id))
-        .await?
-        .unwrap_or_default();
+    let state: DialogueState = states::parse(saved.shopper).unwrap_or_default();
+    let admin_state: Option<admin::AdminState> = states::parse(saved.admin);
     let conversation = Conversation {
         app,
         chat_id,
         user,
         lang: user.lang,
     };
-    conversation.step(state, input).await
+    conversation.step(state, admin_state, input).await
 }
 
 pub(crate) struct Conversation<'a> {
@@ -198,10 +199,11 @@ impl Conversation<'_> {
     async fn step(
         &self,
         state: DialogueState,
+        admin_state: Option<admin::AdminState>,
         input: Input<'_>,
     ) -> anyhow::Result<Vec<OutgoingMessage>> {
         if self.app.is_admin(self.user) {
-            if let Some(replies) = admin::try_handle(self, &input).await? {
+            if let Some(replies) = admin::try_handle(self, admin_state, &input).await? {
                 return Ok(replies);
             }
         }
@@ -444,7 +446,7 @@ impl Conversation<'_> {
         self.reply(t!("hint_start"), &[]).await
     }
 
-    /// Back to the menu; skips the Redis round trip when there is no state to forget.
+    /// Back to the menu; skips the write when there is no state to forget.
     pub(crate) async fn leave(&self, state: &DialogueState) -> anyhow::Result<()> {
         if *state == DialogueState::Idle {
             return Ok(());
@@ -453,14 +455,11 @@ impl Conversation<'_> {
     }
 
     pub(crate) async fn set_state(&self, state: &DialogueState) -> anyhow::Result<()> {
-        let key = dialogue::key(self.chat_id);
+        let states = self.app.states();
         if *state == DialogueState::Idle {
-            self.app.redis.delete(&key).await
+            states.clear(Flow::Shopper, self.chat_id).await
         } else {
-            self.app
-                .redis
-                .set_json(&key, state, crate::store::DIALOGUE_TTL_SECS)
-                .await
+            states.save(Flow::Shopper, self.chat_id, state).await
         }
     }
 

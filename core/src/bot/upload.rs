@@ -72,7 +72,11 @@ pub(crate) async fn start(conversation: &Conversation<'_>) -> anyhow::Result<Vec
     if let Some(refusal) = window_refusal(conversation).await {
         return menu_reply(conversation, refusal).await;
     }
-    if let Some(refusal) = limit_refusal(conversation, peek_limits(conversation).await?).await {
+    let counts = match peek_limits(conversation).await {
+        Ok(counts) => counts,
+        Err(error) => return limits_unavailable(conversation, &DialogueState::Idle, &error).await,
+    };
+    if let Some(refusal) = limit_refusal(conversation, counts).await {
         return menu_reply(conversation, refusal).await;
     }
     conversation
@@ -186,7 +190,10 @@ async fn submit(
         conversation.leave(state).await?;
         return menu_reply(conversation, refusal).await;
     }
-    let counts = take_limit(conversation).await?;
+    let counts = match take_limit(conversation).await {
+        Ok(counts) => counts,
+        Err(error) => return limits_unavailable(conversation, state, &error).await,
+    };
     if let Some(refusal) = limit_refusal(conversation, counts).await {
         conversation.leave(state).await?;
         return menu_reply(conversation, refusal).await;
@@ -248,6 +255,18 @@ async fn paused_text(conversation: &Conversation<'_>, remaining: Duration) -> St
             ],
         )
         .await
+}
+
+/// The limits cannot be read or counted (Redis is down): refuse rather than let
+/// uploads through uncounted, record nothing, and say plainly that this passes. The
+/// shopper stays where they were, so a photo sent in a minute is taken as usual.
+async fn limits_unavailable(
+    conversation: &Conversation<'_>,
+    state: &DialogueState,
+    error: &anyhow::Error,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    tracing::warn!(user_id = conversation.user.id, error = %error, "upload refused: limits unavailable");
+    stay(conversation, state, t!("upload_unavailable"), &[]).await
 }
 
 /// A validation error: the shopper stays where they were (still uploading, or the menu).

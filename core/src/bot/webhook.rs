@@ -50,7 +50,11 @@ async fn receive_update(State(app): State<Bot>, headers: HeaderMap, body: Bytes)
         );
         return StatusCode::OK.into_response();
     }
-    match crate::bot::process_update(&app, &update).await {
+    let processed = match app.release_if_stuck(update.update_id).await {
+        Ok(()) => crate::bot::process_update(&app, &update).await,
+        Err(e) => Err(e.context("releasing the claim of an earlier failed attempt")),
+    };
+    match processed {
         Ok(None) => {
             tracing::debug!(update_id = update.update_id, "repeated update dropped");
             StatusCode::OK.into_response()

@@ -128,13 +128,17 @@ impl Bridge {
         self.relay_due().await?;
         self.relay_stalled().await?;
         // The bridge is the one long-running process of a deployment, so it also keeps
-        // the webhook's dedup table bounded.
+        // the webhook's dedup table and the dialogue states bounded.
         let client = self.pool.get().await?;
         let purged =
             crate::db::purge_processed_updates(&client, crate::db::UPDATE_REDELIVERY_WINDOW)
                 .await?;
         if purged > 0 {
             tracing::debug!(purged, "old processed update ids forgotten");
+        }
+        let expired = crate::db::purge_expired_dialogue_states(&client).await?;
+        if expired > 0 {
+            tracing::debug!(expired, "expired dialogue states forgotten");
         }
         Ok(())
     }

@@ -190,10 +190,11 @@ const STALE: &str = "Это действие уже неактуально.";
 
 async fn admin_state(app: &TestApp, chat: i64) -> Option<Value> {
     app.app
-        .redis
-        .get_json(&promo_core::bot::admin::state_key(chat))
+        .bot
+        .states()
+        .load(promo_core::bot::states::Flow::Admin, chat)
         .await
-        .expect("redis")
+        .expect("admin state")
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

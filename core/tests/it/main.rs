@@ -15,6 +15,7 @@ mod bot_admin;
 mod campaign_engine_e2e;
 mod campaign_runner;
 mod lambda_http_adapter;
+mod outages;
 mod outbox;
 mod panel_auth;
 mod panel_campaigns;

@@ -53,10 +53,11 @@ async fn start_from_an_unknown_user_sends_the_welcome_asking_for_the_name() {
     assert_eq!(row.get::<_, String>("status"), "registering");
     let state: Option<Value> = app
         .app
-        .redis
-        .get_json(&promo_core::bot::dialogue::key(1001))
+        .bot
+        .states()
+        .load(promo_core::bot::states::Flow::Shopper, 1001)
         .await
-        .expect("redis");
+        .expect("dialogue state");
     assert_eq!(state, Some(json!({"state": "awaiting_name"})));
 }
 
@@ -246,10 +247,11 @@ async fn cancel_during_registration_resets_the_user_at_each_step() {
     assert!(row.get::<_, Option<String>>("full_name").is_none());
     let state: Option<Value> = app
         .app
-        .redis
-        .get_json(&promo_core::bot::dialogue::key(2401))
+        .bot
+        .states()
+        .load(promo_core::bot::states::Flow::Shopper, 2401)
         .await
-        .expect("redis");
+        .expect("dialogue state");
     assert_eq!(state, None);
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use promo_core::bot::dialogue;
+use promo_core::bot::states::Flow;
 use promo_core::queue::QueueName;
 use promo_testkit::telegram::{Call, Updates};
 use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
@@ -122,10 +122,11 @@ async fn registered_before(app: &TestApp, telegram_id: i64) -> i64 {
 
 async fn state(app: &TestApp, chat: i64) -> Option<Value> {
     app.app
-        .redis
-        .get_json(&dialogue::key(chat))
+        .bot
+        .states()
+        .load(Flow::Shopper, chat)
         .await
-        .expect("redis")
+        .expect("dialogue state")
 }
 
 async fn user_id(app: &TestApp, telegram_id: i64) -> i64 {

@@ -1,6 +1,7 @@
 //! Admin commands in the bot (statistics, broadcast, raffle, winners, export, manual
-//! receipt), for admins only. Admin dialogue state lives under its own Redis key so it
-//! never collides with the shopper dialogue.
+//! receipt), for admins only. Admin dialogue state is its own flow in
+//! `dialogue_states` (Postgres), so it never collides with the shopper dialogue and
+//! survives a Redis outage.
 //!
 //! Flows are a [`AdminState`] per chat plus one handler per state. Steps that create
 //! something (a campaign, a ticket grant) first *take* the state atomically, so a double
@@ -22,6 +23,7 @@ use crate::telegram::{CallbackQuery, InlineKeyboardButton, OutgoingMessage, Send
 use crate::texts::TextKey;
 
 use super::callbacks::remove_inline_keyboard;
+use super::states::Flow;
 use super::{Conversation, Input};
 
 /// Every callback of an admin button starts with this, so the dialogue can route it here.
@@ -30,13 +32,6 @@ const CB_CANCEL: &str = "adm:cancel";
 const CB_BROADCAST_NOW: &str = "adm:bc:now";
 const CB_BROADCAST_AT: &str = "adm:bc:at";
 const CB_RAFFLE_GO: &str = "adm:rf:go";
-
-/// An unfinished admin flow is forgotten after a day.
-const STATE_TTL_SECS: u64 = 24 * 3600;
-
-pub fn state_key(chat_id: i64) -> String {
-    format!("adm:{chat_id}")
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Button {
@@ -67,12 +62,13 @@ const SHOPPER_BUTTONS: &[TextKey] = &[
 ];
 
 /// Handles `input` when it belongs to an admin flow; `None` lets the shopper dialogue
-/// handle it. Callers guarantee the sender is an admin.
+/// handle it. `state` is the chat's admin state as the update's claim read it. Callers
+/// guarantee the sender is an admin.
 pub(crate) async fn try_handle(
     conversation: &Conversation<'_>,
+    state: Option<AdminState>,
     input: &Input<'_>,
 ) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
-    let state = load(conversation).await?;
     if is_cancel(conversation, input).await {
         // Without an admin flow, cancel belongs to the shopper dialogue.
         return match state {
@@ -355,37 +351,35 @@ fn plain(conversation: &Conversation<'_>, text: String) -> OutgoingMessage {
 async fn load(conversation: &Conversation<'_>) -> anyhow::Result<Option<AdminState>> {
     conversation
         .app
-        .redis
-        .get_json(&state_key(conversation.chat_id))
+        .states()
+        .load(Flow::Admin, conversation.chat_id)
         .await
 }
 
 async fn save(conversation: &Conversation<'_>, state: &AdminState) -> anyhow::Result<()> {
     conversation
         .app
-        .redis
-        .set_json(&state_key(conversation.chat_id), state, STATE_TTL_SECS)
+        .states()
+        .save(Flow::Admin, conversation.chat_id, state)
         .await
 }
 
 async fn clear(conversation: &Conversation<'_>) -> anyhow::Result<()> {
     conversation
         .app
-        .redis
-        .delete(&state_key(conversation.chat_id))
+        .states()
+        .clear(Flow::Admin, conversation.chat_id)
         .await
 }
 
-/// Removes and returns the state in one Redis command (GETDEL), so of two concurrent
-/// confirmations only one finds the state and commits.
+/// Removes and returns the state in one statement, so of two concurrent confirmations
+/// only one finds the state and commits.
 async fn take(conversation: &Conversation<'_>) -> anyhow::Result<Option<AdminState>> {
-    let redis = &conversation.app.redis;
-    let mut connection = redis.connection();
-    let raw: Option<String> = redis::cmd("GETDEL")
-        .arg(redis.key(&state_key(conversation.chat_id)))
-        .query_async(&mut connection)
-        .await?;
-    Ok(raw.and_then(|raw| serde_json::from_str(&raw).ok()))
+    conversation
+        .app
+        .states()
+        .take(Flow::Admin, conversation.chat_id)
+        .await
 }
 
 /// Puts back a state that [`take`] removed but the action did not belong to.

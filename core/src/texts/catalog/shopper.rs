@@ -162,6 +162,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "⚠️ You have uploaded {limit|receipt|receipts} today, the maximum. Please try again tomorrow.",
     ),
     (
+        "upload_unavailable",
+        "⚠️ Сейчас не получается принять чек, попробуйте через пару минут.",
+        "⚠️ We cannot accept receipts right now, please try again in a couple of minutes.",
+    ),
+    (
         "upload_ask",
         "📸 Сфотографируйте QR-код на чеке и отправьте фото сюда. Можно отправить снимок файлом (JPEG или PNG, так QR-код чётче) или текст QR-кода вида t=…&s=…&fn=…&i=…&fp=…&n=…",
         "📸 Take a photo of the QR code on the receipt and send it here. You can also send the picture as a file (JPEG or PNG, the QR code stays sharper) or the QR text like t=…&s=…&fn=…&i=…&fp=…&n=…",
