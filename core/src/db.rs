@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_claim_receipts_before_paid_checks",
         include_str!("../../migrations/0002_claim_receipts_before_paid_checks.sql"),
     ),
+    (
+        "0004_lease_campaign_runners",
+        include_str!("../../migrations/0004_lease_campaign_runners.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

@@ -30,14 +30,10 @@ const TOLERANCE: Duration = Duration::from_millis(3);
 const JITTER: Duration = Duration::from_millis(10);
 /// Telegram's per-chat guidance: about one message per second.
 pub const PER_CHAT_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a launch record is kept: crash recovery needs it until the stale rows of a
-/// campaign are looked at again, normally within minutes.
-pub const LAUNCH_RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long sends stay slowed down after a 429.
 pub const SLOWDOWN_AFTER_429: Duration = Duration::from_secs(60);
 
-/// KEYS: schedule, pause, chat, slowdown, launch record. ARGV: interval µs, tolerance µs,
-/// chat interval ms, launch record member ('' for none), launch record TTL ms.
+/// KEYS: schedule, pause, chat, slowdown. ARGV: interval µs, tolerance µs, chat interval ms.
 /// Returns `{reason, wait_us}`: reason 0 granted, 1 paused, 2 chat busy, 3 rate.
 const ACQUIRE: &str = r#"
 local t = redis.call('TIME')
@@ -56,10 +52,6 @@ if tat - now > tolerance then return {3, tat - now - tolerance} end
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval),
            'PX', math.floor(interval / 1000) + 60000)
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('SADD', KEYS[5], ARGV[4])
-  redis.call('PEXPIRE', KEYS[5], ARGV[5])
-end
 return {0, 0}
 "#;
 
@@ -131,23 +123,10 @@ impl RateLimiter {
         Duration::from_micros(self.interval_us)
     }
 
-    /// Takes a send slot for `chat_id` if one is free, else says how long to wait.
+    /// Takes a send slot for `chat_id` if one is free, else says how long to wait. A
+    /// campaign's record of what may have gone out is written later, as the request
+    /// leaves (see `campaigns::deliveries::AttemptRecord`), not with the grant.
     pub async fn try_acquire(&self, chat_id: i64) -> anyhow::Result<Permit> {
-        self.try_acquire_recorded(chat_id, None).await
-    }
-
-    /// [`RateLimiter::try_acquire`] that, with the grant and atomically, adds `member` to
-    /// the set `record` (a key name under the bot's prefix). Crash recovery reads the set
-    /// to tell a delivery that may have gone out from one that never left.
-    pub async fn try_acquire_recorded(
-        &self,
-        chat_id: i64,
-        record: Option<(&str, i64)>,
-    ) -> anyhow::Result<Permit> {
-        let (record_key, member) = match record {
-            Some((name, member)) => (self.redis.key(name), member.to_string()),
-            None => (self.redis.key("rate:schedule"), String::new()),
-        };
         let mut conn = self.redis.connection();
         let (reason, wait_us): (i64, i64) = self
             .acquire
@@ -155,12 +134,9 @@ impl RateLimiter {
             .key(self.redis.key("rate:pause"))
             .key(self.redis.key(&format!("rate:chat:{chat_id}")))
             .key(self.redis.key("rate:slowdown"))
-            .key(record_key)
             .arg(self.interval_us)
             .arg(TOLERANCE.as_micros() as u64)
             .arg(PER_CHAT_INTERVAL.as_millis() as u64)
-            .arg(member)
-            .arg(LAUNCH_RECORD_TTL.as_millis() as u64)
             .invoke_async(&mut conn)
             .await
             .context("asking Redis for a send slot")?;
