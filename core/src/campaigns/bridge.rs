@@ -2,7 +2,7 @@
 //!
 //! A notification is only a hint: the relay claims the row (`relayed_at`) in one UPDATE,
 //! so two bridges never relay one campaign twice, and a periodic sweep catches whatever a
-//! lost notification (disconnect, restart) would have announced. Every second (and at
+//! lost notification (disconnect, restart) would have announced. Twice a second (and at
 //! start-up) the bridge also re-enqueues running campaigns whose lease has lapsed: their
 //! runner died and its job is gone (a killed `promo serve` loses its in-process queue).
 
@@ -23,7 +23,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// A relayed campaign not picked up for this long has lost its job.
 const STALLED_AFTER: Duration = Duration::from_secs(120);
 /// How often running campaigns are checked for a lapsed lease: one cheap indexed query.
-const RESUME_EVERY: Duration = Duration::from_secs(1);
+const RESUME_EVERY: Duration = Duration::from_millis(500);
 /// How long a re-enqueued campaign is left to its new job before it counts as lost again.
 const PICKUP: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);

@@ -49,10 +49,10 @@ use crate::telegram::GatedCallError;
 pub const STALE_SENDING_AFTER: Duration = Duration::from_secs(60);
 /// A runner's lease: renewed every [`STATUS_EVERY`] by its heartbeat; once it lapses the
 /// runner counts as dead, its rows are recovered and the bridge re-enqueues the campaign.
-pub const LEASE: Duration = Duration::from_secs(3);
+pub const LEASE: Duration = Duration::from_secs(2);
 /// A runner stops launching sends this long before its lease would lapse unrenewed, so
 /// it never sends what a recovery may be handing to another runner.
-pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(1);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_millis(800);
 /// How soon a slice that failed (Postgres or Redis unreachable) is tried again.
 pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 /// How often the campaign's status is re-read (cancel/pause must act within a second).
@@ -124,7 +124,10 @@ pub async fn run_campaign(
 ) -> anyhow::Result<SliceOutcome> {
     let Some(campaign) = start(app, campaign_id).await? else {
         // Raffles are never `start`ed: they are drawn once, in their own module.
-        if let Some(raffle) = super::raffle::run_raffle(&app.raffles, campaign_id).await? {
+        let raffle = super::raffle::run_raffle(&app.raffles, campaign_id)
+            .await
+            .context(RaffleRunFailed)?;
+        if let Some(raffle) = raffle {
             return Ok(raffle_slice_outcome(&raffle));
         }
         let status = status_of(app, campaign_id).await?;
@@ -161,6 +164,12 @@ pub async fn run_campaign(
     }
 }
 
+/// Marks an error of a raffle's run: its job fails and the queue retries it (its winner
+/// notices are sent once each, tracked in its own tables), unlike a broadcast slice.
+#[derive(Debug, thiserror::Error)]
+#[error("the raffle's run failed")]
+struct RaffleRunFailed;
+
 /// What the runner reports for a raffle it handed to [`super::raffle::run_raffle`].
 fn raffle_slice_outcome(raffle: &super::raffle::RaffleOutcome) -> SliceOutcome {
     if raffle.status == "completed" {
@@ -181,6 +190,7 @@ pub async fn handle_run_job(
     let CampaignJob::Run { campaign_id } = message.parse_json()?;
     let outcome = match run_campaign(app, campaign_id, deadline).await {
         Ok(outcome) => outcome,
+        Err(e) if e.downcast_ref::<RaffleRunFailed>().is_some() => return Err(e.into()),
         Err(e) => {
             // Postgres or Redis failed. Waiting for the queue's redelivery (30 s in
             // process, the visibility timeout under SQS) would stall the campaign; a

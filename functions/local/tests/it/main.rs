@@ -3,5 +3,6 @@
 //! `cargo test -p promo --test it -- sandbox::`.
 
 mod cli;
+mod crash_loop;
 mod lambda_demo;
 mod sandbox;
