@@ -58,8 +58,9 @@ pub struct Report {
     pub lost: usize,
     /// Copies beyond the first, over all recipients.
     pub duplicates: usize,
-    /// Successful copies at the fake.
+    /// Successful copies at the fake, and the recipients they reached.
     pub arrived: usize,
+    pub reached: usize,
     /// Deliveries `unknown` at the end, and those of them the fake did deliver.
     pub unknown: i64,
     pub unknown_arrived: usize,
@@ -301,6 +302,7 @@ pub async fn run(config: &CrashLoop) -> anyhow::Result<Report> {
             .count(),
         duplicates: per_chat.values().map(|n| n.saturating_sub(1)).sum(),
         arrived: times.len(),
+        reached: per_chat.len(),
         unknown: unknown_chats.len() as i64,
         unknown_arrived: unknown_chats
             .iter()

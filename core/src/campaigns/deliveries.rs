@@ -219,11 +219,13 @@ pub(super) async fn heartbeat(
 }
 
 /// The Redis hash (under the bot's prefix) in which one runner records, per delivery id,
-/// that a send is about to complete (`launched`, written before the request's last byte)
-/// and then Telegram's answer (`sent:<message_id>`, `unknown`, `retry`, `final`), before
-/// the batched Postgres write. Recovery of a dead runner's rows reads it: `sent` rows are
-/// settled as sent, `launched` ones become `unknown`, and rows with no entry certainly
-/// never left and are sent again.
+/// how far its send got: `launching` (written before the request's last byte, the
+/// send's gate), `written` (after hyper has taken the last byte, fire and forget), then
+/// Telegram's answer (`sent:<message_id>`, `unknown`, `retry`, `final`), before the
+/// batched Postgres write. Recovery of a dead runner's rows reads it: `sent` rows are
+/// settled as sent; `written` or `unknown` (the whole request left, no answer) become
+/// `unknown`, never resent; `launching` only, or no entry, means the last byte never
+/// went out (at most it was about to): sent again.
 pub fn attempt_record(campaign_id: i64, runner: Uuid) -> String {
     format!("campaign:{campaign_id}:runner:{}", runner.simple())
 }
@@ -234,29 +236,38 @@ const RECORD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The placeholder field that shows the record exists (Redis has not lost it).
 const RECORD_OPENED: &str = "_";
 
-/// KEYS: record. ARGV: delivery id. Returns 1 when `launched` was written, 0 when
+/// KEYS: record. ARGV: delivery id. Returns 1 when `launching` was written, 0 when
 /// recovery has taken the delivery away from this runner (`void`), -1 when the record is
 /// gone (Redis lost it): then no send may complete, as recovery could not tell it left.
-const LAUNCH: &str = r#"
+const LAUNCHING: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'void' then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'launched')
+redis.call('HSET', KEYS[1], ARGV[1], 'launching')
 return 1
 "#;
 
-/// KEYS: record. ARGV: delivery ids. Returns each id's entry ('' when absent, and then
-/// `void` is written so a runner still alive can no longer launch it), or nil when the
-/// record itself is gone.
+/// KEYS: record. ARGV: delivery id. Writes `written` only over `launching`: it is fired
+/// without waiting and may arrive after Telegram's answer (or a fence's `void`), which it
+/// must never overwrite. Returns 1 when written.
+const WRITTEN: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'launching' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'written')
+return 1
+"#;
+
+/// KEYS: record. ARGV: delivery ids. Returns each id's entry ('' when absent), or nil
+/// when the record itself is gone. An id with no entry or only `launching` is fenced
+/// with `void`: a runner still alive can no longer launch it nor mark it `written`, so
+/// the decision to send it again stands.
 const FENCE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local out = {}
 for i, id in ipairs(ARGV) do
   local v = redis.call('HGET', KEYS[1], id)
-  if not v then
+  if not v or v == 'launching' then
     redis.call('HSET', KEYS[1], id, 'void')
-    v = ''
   end
-  out[i] = v
+  out[i] = v or ''
 end
 return out
 "#;
@@ -266,7 +277,8 @@ return out
 pub(super) struct AttemptRecord {
     redis: Redis,
     key: String,
-    launch: Arc<redis::Script>,
+    launching: Arc<redis::Script>,
+    written: Arc<redis::Script>,
     /// Set when Redis turned out to have lost the record: the slice must end.
     lost: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -298,16 +310,18 @@ impl AttemptRecord {
         Ok(Self {
             redis: redis.clone(),
             key,
-            launch: Arc::new(redis::Script::new(LAUNCH)),
+            launching: Arc::new(redis::Script::new(LAUNCHING)),
+            written: Arc::new(redis::Script::new(WRITTEN)),
             lost: Arc::default(),
         })
     }
 
-    /// Records that delivery `id` is about to leave; `Ok(false)` when it must not.
-    pub(super) async fn launched(&self, id: i64) -> anyhow::Result<bool> {
+    /// Records that delivery `id`'s last byte is about to be written; `Ok(false)` when it
+    /// must not be.
+    pub(super) async fn launching(&self, id: i64) -> anyhow::Result<bool> {
         let mut conn = self.redis.connection();
         let written: i64 = self
-            .launch
+            .launching
             .key(&self.key)
             .arg(id)
             .invoke_async(&mut conn)
@@ -321,6 +335,21 @@ impl AttemptRecord {
                 anyhow::bail!("the attempt record is gone (Redis lost it)")
             }
         }
+    }
+
+    /// Records that delivery `id`'s last byte was handed to the connection, unless the
+    /// entry has moved past `launching` already (see [`WRITTEN`]); `Ok(true)` when it was
+    /// written.
+    pub(super) async fn written(&self, id: i64) -> anyhow::Result<bool> {
+        let mut conn = self.redis.connection();
+        let written: i64 = self
+            .written
+            .key(&self.key)
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .context("recording the written request")?;
+        Ok(written == 1)
     }
 
     pub(super) fn is_lost(&self) -> bool {
@@ -365,9 +394,10 @@ impl AttemptRecord {
 pub(super) enum Recorded {
     /// Telegram accepted it (the message id when it was read back).
     Sent(Option<i64>),
-    /// It may have left: never resent.
+    /// The whole request left without an answer: it may have been delivered, so it is
+    /// never resent.
     MaybeSent,
-    /// It certainly did not leave (or Telegram refused it): send it again.
+    /// Its last byte never went out (or Telegram refused it): send it again.
     NotSent,
 }
 
@@ -377,14 +407,17 @@ impl Recorded {
             return Recorded::Sent(id.parse().ok());
         }
         match entry {
-            "launched" | "unknown" => Recorded::MaybeSent,
+            // `launched` is the entry of runners from before `written` existed, written
+            // before the last byte but not fenced against: the safe side.
+            "written" | "unknown" | "launched" => Recorded::MaybeSent,
+            // `launching`, `void`, `retry`, `final` or nothing.
             _ => Recorded::NotSent,
         }
     }
 }
 
 /// Reads a dead runner's entries for `ids` and fences them (a runner still alive can no
-/// longer launch an id with no entry). Without the record (Redis lost it) every row
+/// longer launch, or mark written, an id with no entry or only `launching`). Without the record (Redis lost it) every row
 /// counts as possibly sent: the safe side is never resending.
 pub(super) async fn read_and_fence(
     redis: &Redis,
@@ -403,7 +436,7 @@ pub(super) async fn read_and_fence(
     Ok(match entries {
         None => vec![Recorded::MaybeSent; ids.len()],
         Some(entries) => {
-            // A missing answer counts as launched: the safe side is never resending.
+            // A missing answer counts as written: the safe side is never resending.
             let parsed = entries.iter().map(|e| Recorded::parse(e));
             parsed
                 .chain(std::iter::repeat(Recorded::MaybeSent))
@@ -546,4 +579,74 @@ pub(super) fn settle(
         "delivery settled with an error"
     );
     (settlement, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn record() -> (AttemptRecord, Redis, i64, Uuid) {
+        let prefix = format!("test:{}", Uuid::new_v4().simple());
+        let redis = Redis::connect(&promo_testkit::app::redis_url(), &prefix)
+            .await
+            .expect("redis");
+        let runner = Uuid::new_v4();
+        let record = AttemptRecord::open(&redis, 1, runner)
+            .await
+            .expect("record");
+        (record, redis, 1, runner)
+    }
+
+    async fn entry(record: &AttemptRecord, id: i64) -> Option<String> {
+        let mut conn = record.redis.connection();
+        redis::cmd("HGET")
+            .arg(&record.key)
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .expect("HGET")
+    }
+
+    #[tokio::test]
+    async fn written_replaces_only_launching_so_a_late_one_never_hides_the_answer_or_the_fence() {
+        let (record, redis, campaign_id, runner) = record().await;
+        assert!(
+            !record.written(1).await.expect("written"),
+            "nothing launched"
+        );
+        assert_eq!(entry(&record, 1).await, None);
+
+        assert!(record.launching(1).await.expect("launching"));
+        assert!(record.written(1).await.expect("written"));
+        assert_eq!(entry(&record, 1).await.as_deref(), Some("written"));
+
+        // Telegram answered before the fire-and-forget `written` arrived.
+        assert!(record.launching(2).await.expect("launching"));
+        record.answered(2, "sent:55").await.expect("answered");
+        assert!(!record.written(2).await.expect("written"));
+        assert_eq!(entry(&record, 2).await.as_deref(), Some("sent:55"));
+
+        // Recovery fenced a row whose last byte was only about to leave.
+        assert!(record.launching(3).await.expect("launching"));
+        let fenced = read_and_fence(&redis, campaign_id, runner, &[1, 2, 3, 4])
+            .await
+            .expect("fence");
+        assert_eq!(
+            fenced,
+            [
+                Recorded::MaybeSent,
+                Recorded::Sent(Some(55)),
+                Recorded::NotSent,
+                Recorded::NotSent
+            ]
+        );
+        assert!(!record.written(3).await.expect("written"), "fenced");
+        assert!(!record.launching(4).await.expect("launching"), "fenced");
+        assert_eq!(entry(&record, 3).await.as_deref(), Some("void"));
+        // A second recovery (the first's Postgres write failed) decides the same.
+        let again = read_and_fence(&redis, campaign_id, runner, &[1, 2, 3, 4])
+            .await
+            .expect("fence");
+        assert_eq!(again, fenced);
+    }
 }

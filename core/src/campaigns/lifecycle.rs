@@ -111,10 +111,11 @@ pub(super) async fn fail(
 /// Settles rows a dead runner left in `sending`: rows whose runner's lease has lapsed,
 /// and rows with no runner (claimed before runners held leases) once they are older than
 /// [`STALE_SENDING_AFTER`]. The dead runner's attempt record says what each row did:
-/// Telegram accepted it → `sent` (counted); it was launched without an answer → `unknown`
-/// (it may have been delivered, and a second copy is worse than a missing one, so it is
-/// never resent); no entry → it certainly never left → `pending` (sent again). A row with
-/// no runner, or whose record Redis lost, counts as possibly sent.
+/// Telegram accepted it → `sent` (counted); its last byte was written without an answer
+/// → `unknown` (it may have been delivered, and a second copy is worse than a missing
+/// one, so it is never resent); only `launching` or no entry → the request never fully
+/// left (the fence makes that final) → `pending` (sent again). A row with no runner, or
+/// whose record Redis lost, counts as possibly sent.
 pub(super) async fn recover_stale(app: &Campaigns, campaign_id: i64) -> anyhow::Result<()> {
     let client = app.pool.get().await?;
     let orphaned: Vec<(i64, Option<Uuid>)> = client

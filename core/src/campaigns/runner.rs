@@ -3,13 +3,14 @@
 //!
 //! Each slice is a runner with an id and a short lease ([`LEASE`], renewed by its
 //! heartbeat). A slice recovers rows a dead runner (lease lapsed) left in `sending` from
-//! that runner's attempt record (see [`attempt_record`]: delivered → `sent`, launched
-//! without an answer → `unknown`, never resent since the message may have gone out, no
-//! entry → back to `pending`), materialises the recipients once, then claims small
-//! batches with `FOR UPDATE SKIP LOCKED` and keeps up to [`max_in_flight`] sends going at
-//! once, so the achieved rate does not depend on the Bot API's round trip. A send records
-//! "launched" as late as possible: its request leaves with all bytes but the last, the
-//! record is written, then the last byte follows (`TelegramClient::call_gated`). Each
+//! that runner's attempt record (see [`attempt_record`]: delivered → `sent`, written
+//! without an answer → `unknown`, never resent since the message may have gone out,
+//! only `launching` or no entry → back to `pending`), materialises the recipients once,
+//! then claims small batches with `FOR UPDATE SKIP LOCKED` and keeps up to
+//! [`max_in_flight`] sends going at once, so the achieved rate does not depend on the Bot
+//! API's round trip. A send's request leaves with all bytes but the last; "launching" is
+//! recorded, the last byte follows, and "written" is recorded once hyper has taken it
+//! (`TelegramClient::call_gated`), without holding the byte back. Each
 //! delivery goes `pending → sending → sent | failed | blocked | unknown`; a 429 puts it
 //! back to `pending` and pauses every runner. The slice stops launching
 //! sends before its deadline, settles what is in flight and returns
@@ -499,22 +500,43 @@ impl<'a> Slice<'a> {
         }
     }
 
-    /// Sends in a task of its own: "launched" is recorded just before the request's last
-    /// byte, and Telegram's answer as soon as it arrives, ahead of the batched Postgres
-    /// write, so a crash in between still knows what was delivered.
+    /// Sends in a task of its own: "launching" is recorded just before the request's last
+    /// byte (the gate: a fenced row is not launched), "written" right after hyper has
+    /// taken it (fired without waiting, so the byte is not held back), and Telegram's
+    /// answer as soon as it arrives, ahead of the batched Postgres write, so a crash in
+    /// between still knows what was delivered and what never fully left.
     fn launch(&mut self, delivery: Delivery) {
         self.uploading = self.content.needs_upload();
         let request = self.content.request(delivery.chat_id, self.paid_broadcast);
         let (method, params) = (request.method(), request.params());
         let telegram = self.app.telegram.clone();
         let record = self.record.clone();
+        let lease = self.lease.clone();
         self.in_flight.spawn(async move {
             let gate = {
                 let (record, id) = (record.clone(), delivery.id);
-                async move { record.launched(id).await }
+                // A lease that lapsed while Redis answered may already be under recovery,
+                // which would send this row again: the last byte is held back then.
+                async move { Ok(record.launching(id).await? && lease.holds()) }
+            };
+            let written = {
+                let (record, id) = (record.clone(), delivery.id);
+                move || {
+                    // Spawned from hyper's connection task, whose poll flushes the last
+                    // byte before the new task gets to run on this worker.
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        runtime.spawn(async move {
+                            if let Err(e) = record.written(id).await {
+                                // Recovery would then send it again: a duplicate, never
+                                // a loss.
+                                tracing::warn!(delivery_id = id, error = %format!("{e:#}"), "written request not recorded in Redis");
+                            }
+                        });
+                    }
+                }
             };
             let result = telegram
-                .call_gated::<Value, Value, _>(method, &params, gate)
+                .call_gated::<Value, Value, _, _>(method, &params, gate, written)
                 .await;
             let withheld = matches!(
                 result,
@@ -804,8 +826,8 @@ mod tests {
     fn others_sends_are_rechecked_soon_and_never_later_than_a_lease() {
         assert_eq!(recheck_after(Duration::ZERO), RECHECK_MIN);
         assert_eq!(
-            recheck_after(Duration::from_millis(2_500)),
-            Duration::from_millis(2_500)
+            recheck_after(Duration::from_millis(1_500)),
+            Duration::from_millis(1_500)
         );
         assert_eq!(recheck_after(Duration::from_secs(20)), LEASE + STALE_MARGIN);
         assert_eq!(

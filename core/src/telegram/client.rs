@@ -77,6 +77,24 @@ pub enum GatedCallError {
     Telegram(#[from] TelegramError),
 }
 
+/// Runs its hook when dropped after the last chunk was handed out: hyper drops a request
+/// body as soon as it has buffered the final chunk, before flushing it in the same poll.
+/// Dropped any other way (the gate refused, the request was abandoned), it does nothing.
+struct WhenTaken<W: FnOnce()> {
+    completed: Arc<AtomicBool>,
+    hook: Option<W>,
+}
+
+impl<W: FnOnce()> Drop for WhenTaken<W> {
+    fn drop(&mut self) {
+        if self.completed.load(Ordering::SeqCst) {
+            if let Some(hook) = self.hook.take() {
+                hook();
+            }
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     ok: bool,
@@ -154,19 +172,23 @@ impl TelegramClient {
     /// last byte, then, once `gate` has resolved `Ok(true)`, the last byte. The body has an
     /// explicit `Content-Length`, so a server never acts on the request before the last
     /// byte arrives; a gate that fails or refuses aborts the body (the server sees a
-    /// truncated request and drops it). The campaign runner records "launched" in the gate,
-    /// so a record is written only for a request that can still complete, and a crash
-    /// before the record means the message certainly did not go out.
-    pub async fn call_gated<P, R, G>(
+    /// truncated request and drops it). `written` runs once hyper has taken the last byte
+    /// (it drops the body right after buffering its final chunk, in the same poll that
+    /// then flushes it to the socket), never when the request stayed incomplete. The
+    /// campaign runner records "launching" in the gate and "written" in `written`, so a
+    /// crash before "written" leaves a request that at most was about to complete.
+    pub async fn call_gated<P, R, G, W>(
         &self,
         method: &str,
         params: &P,
         gate: G,
+        written: W,
     ) -> Result<R, GatedCallError>
     where
         P: Serialize + ?Sized,
         R: DeserializeOwned,
         G: Future<Output = anyhow::Result<bool>> + Send + 'static,
+        W: FnOnce() + Send + 'static,
     {
         let mut body = serde_json::to_vec(params).map_err(|e| GatedCallError::Unsent {
             reason: format!("parameters are not JSON: {e}"),
@@ -195,8 +217,17 @@ impl TelegramClient {
                 Ok::<_, std::io::Error>(last)
             }
         };
+        let taken = WhenTaken {
+            completed: completed.clone(),
+            hook: Some(written),
+        };
         let stream = futures::stream::iter([Ok::<_, std::io::Error>(body)])
-            .chain(futures::stream::once(tail));
+            .chain(futures::stream::once(tail))
+            .map(move |chunk| {
+                // Owned by the body, so `taken` drops when hyper drops the body.
+                let _owner = &taken;
+                chunk
+            });
         let sent = self
             .http
             .post(format!("{}{method}", self.method_base))

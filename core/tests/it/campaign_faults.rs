@@ -193,8 +193,9 @@ async fn a_broadcast_through_a_redis_outage_completes_exactly_once_and_resumes_w
     wait_until_completed(&app, campaign_id, Duration::from_secs(60)).await;
     let resumed = assert_each_once_and_resumed(&app, campaign_id, back).await;
     println!("redis outage of 5 s: sending again {resumed:?} after it was back");
+    // The reconnect backoff is capped at 0.5 s: about a second on an idle machine.
     assert!(
-        resumed < Duration::from_secs(6),
+        resumed < Duration::from_secs(4),
         "sending resumed only {resumed:?} after Redis was back"
     );
 }

@@ -287,7 +287,7 @@ async fn a_crash_leaves_in_flight_rows_unknown_and_duplicates_nobody() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn after_a_crash_the_dead_runners_record_settles_delivered_rows_as_sent_and_resends_only_what_never_left(
+async fn after_a_crash_the_dead_runners_record_settles_answered_rows_as_sent_written_ones_unknown_and_resends_the_rest(
 ) {
     let app = app_with_rate(30).await;
     let users = add_users(&app, 1_000, 6, "registered", true).await;
@@ -296,14 +296,14 @@ async fn after_a_crash_the_dead_runners_record_settles_delivered_rows_as_sent_an
         .await
         .expect("materialising slice");
     let chats: Vec<i64> = users.iter().map(|(_, chat)| *chat).collect();
-    // A runner that died (no lease row) held three rows.
+    // A runner that died (no lease row) held four rows.
     let dead_runner = uuid::Uuid::new_v4();
     let client = app.app.pool.get().await.expect("client");
     let held: Vec<i64> = client
         .query(
             "UPDATE campaign_deliveries SET status = 'sending', claimed_at = now(), runner_id = $3
              WHERE campaign_id = $1 AND chat_id = ANY($2) RETURNING id",
-            &[&campaign_id, &chats[..3].to_vec(), &dead_runner],
+            &[&campaign_id, &chats[..4].to_vec(), &dead_runner],
         )
         .await
         .expect("held rows")
@@ -313,7 +313,8 @@ async fn after_a_crash_the_dead_runners_record_settles_delivered_rows_as_sent_an
     let mut held = held;
     held.sort();
     // Its record: the first was answered by Telegram before the results were written,
-    // the second had its last byte on the way, the third never got that far.
+    // the second had its last byte written, the third passed the gate but died before
+    // the last byte went out, the fourth never got that far.
     let mut conn = app.app.redis.connection();
     let key = app
         .app
@@ -329,7 +330,9 @@ async fn after_a_crash_the_dead_runners_record_settles_delivered_rows_as_sent_an
         .arg(held[0])
         .arg("sent:77")
         .arg(held[1])
-        .arg("launched")
+        .arg("written")
+        .arg(held[2])
+        .arg("launching")
         .query_async(&mut conn)
         .await
         .expect("attempt record");
@@ -339,7 +342,12 @@ async fn after_a_crash_the_dead_runners_record_settles_delivered_rows_as_sent_an
     let rows = deliveries(&app, campaign_id).await;
     assert_eq!(rows[&chats[0]].0, "sent", "delivered before the crash");
     assert_eq!(rows[&chats[1]].0, "unknown", "may have been delivered");
-    assert_eq!(rows[&chats[2]].0, "sent", "never left, so sent again");
+    assert_eq!(rows[&chats[2]].0, "sent", "never fully left, so sent again");
+    assert_eq!(rows[&chats[3]].0, "sent", "never left, so sent again");
+    assert!(
+        !messages_per_chat(&app).contains_key(&chats[1]),
+        "a written request is never sent again"
+    );
     exactly_once(&app, chats[2..].iter().copied());
     assert_eq!(
         counters(&app, campaign_id).await,
@@ -428,7 +436,7 @@ async fn rows_of_a_runner_whose_lease_holds_are_left_alone_and_taken_over_once_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_runner_killed_three_times_duplicates_nobody_and_loses_at_most_its_sends_in_flight() {
+async fn a_runner_killed_three_times_loses_nobody_and_sends_again_only_what_never_fully_left() {
     let app = app_with_rate(30).await;
     let users = add_users(&app, 1_000, 45, "registered", true).await;
     app.telegram.set_latency(Duration::from_millis(30));
@@ -463,28 +471,21 @@ async fn a_runner_killed_three_times_duplicates_nobody_and_loses_at_most_its_sen
     let mut unknown = 0;
     for (_, chat) in &users {
         let received = per_chat.get(chat).copied().unwrap_or(0);
-        assert!(received <= 1, "chat {chat} got {received} copies");
+        // Lost: a recipient nothing reached. Only a row whose last byte was written when
+        // the runner died is not sent again (`unknown`), and it did reach Telegram.
+        assert!(received >= 1, "chat {chat} got nothing");
         match rows[chat].0.as_str() {
-            "sent" => assert_eq!(received, 1, "chat {chat} is marked sent"),
+            "sent" => {}
             "unknown" => unknown += 1,
             other => panic!("chat {chat} ended {other}"),
         }
     }
-    let lost = users
-        .iter()
-        .filter(|(_, chat)| !per_chat.contains_key(chat))
-        .count();
-    println!("3 kills: {unknown} of 45 deliveries unknown, {lost} never received");
-    // Whoever got nothing is `unknown`: a row whose launch was recorded when the runner
-    // died with the request's last byte still unsent (a Redis round trip's window). A
-    // send answered before the kill is `sent` even when its result was not written yet,
-    // and one not launched is sent again. So unknown are only the sends on the wire.
-    let lost_unknown = users
-        .iter()
-        .filter(|(_, chat)| !per_chat.contains_key(chat))
-        .all(|(_, chat)| rows[chat].0 == "unknown");
-    assert!(lost_unknown, "a recipient who got nothing is not `unknown`");
-    assert!(unknown <= 3 * 2, "{unknown} unknown");
+    // A second copy only for a send whose last byte left in the instant before its
+    // "written" record did: a handful per kill at most.
+    let duplicates: usize = per_chat.values().map(|n| n.saturating_sub(1)).sum();
+    println!("3 kills: {unknown} of 45 deliveries unknown, {duplicates} duplicates");
+    assert!(duplicates <= 3 * 3, "{duplicates} copies beyond the first");
+    assert!(unknown <= 3 * 6, "{unknown} unknown");
     let (status, total, sent, _, _, unknown_counter) = counters(&app, campaign_id).await;
     assert_eq!(
         (status.as_str(), total, sent + unknown_counter),

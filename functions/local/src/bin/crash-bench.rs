@@ -89,8 +89,12 @@ async fn main() -> anyhow::Result<()> {
         report.in_flight_at_kills()
     );
     println!(
-        "counters vs arrived: sent {} + unknown {} | arrived {} of {}",
-        report.counter_sent, report.counter_unknown, report.arrived, report.recipients
+        "counters vs arrived: sent {} + unknown {} | arrived {} copies, reached {} of {}",
+        report.counter_sent,
+        report.counter_unknown,
+        report.arrived,
+        report.reached,
+        report.recipients
     );
     println!(
         "resume after restart: p50 {:.0} ms, max {:.0} ms",
