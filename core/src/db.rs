@@ -23,6 +23,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0003_transactional_outbox.sql"),
     ),
     (
+        "0004_lease_campaign_runners",
+        include_str!("../../migrations/0004_lease_campaign_runners.sql"),
+    ),
+    (
         "0005_keep_dialogue_state_in_postgres",
         include_str!("../../migrations/0005_keep_dialogue_state_in_postgres.sql"),
     ),

@@ -30,15 +30,11 @@ const TOLERANCE: Duration = Duration::from_millis(3);
 const JITTER: Duration = Duration::from_millis(10);
 /// Telegram's per-chat guidance: about one message per second.
 pub const PER_CHAT_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a launch record is kept: crash recovery needs it until the stale rows of a
-/// campaign are looked at again, normally within minutes.
-pub const LAUNCH_RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long sends stay slowed down after a 429.
 pub const SLOWDOWN_AFTER_429: Duration = Duration::from_secs(60);
 
-/// KEYS: schedule, pause, chat, slowdown, launch record, priority flag. ARGV: interval µs,
-/// tolerance µs, chat interval ms, launch record member ('' for none), launch record TTL
-/// ms, '1' for a priority request.
+/// KEYS: schedule, pause, chat, slowdown, priority flag. ARGV: interval µs, tolerance µs,
+/// chat interval ms, '1' for a priority request.
 /// Returns `{reason, wait_us}`: reason 0 granted, 1 paused, 2 chat busy, 3 rate.
 ///
 /// Priority (outbox messages: receipt results, notices): a priority request that has to
@@ -48,16 +44,16 @@ pub const SLOWDOWN_AFTER_429: Duration = Duration::from_secs(60);
 const ACQUIRE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local priority = ARGV[6] == '1'
+local priority = ARGV[4] == '1'
 local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then
-  if priority then redis.call('SET', KEYS[6], '1', 'PX', paused + 200) end
+  if priority then redis.call('SET', KEYS[5], '1', 'PX', paused + 200) end
   return {1, paused * 1000}
 end
 local chat = redis.call('PTTL', KEYS[3])
 if chat > 0 then return {2, chat * 1000} end
 if not priority then
-  local waiting = redis.call('PTTL', KEYS[6])
+  local waiting = redis.call('PTTL', KEYS[5])
   if waiting > 0 then return {3, math.min(waiting, 20) * 1000} end
 end
 local interval = tonumber(ARGV[1])
@@ -67,7 +63,7 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if tat < now then tat = now end
 if tat - now > tolerance then
   if priority then
-    redis.call('SET', KEYS[6], '1', 'PX', math.floor((tat - now - tolerance) / 1000) + 200)
+    redis.call('SET', KEYS[5], '1', 'PX', math.floor((tat - now - tolerance) / 1000) + 200)
   end
   return {3, tat - now - tolerance}
 end
@@ -75,11 +71,7 @@ end
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval),
            'PX', math.floor(interval / 1000) + 60000)
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('SADD', KEYS[5], ARGV[4])
-  redis.call('PEXPIRE', KEYS[5], ARGV[5])
-end
-if priority then redis.call('DEL', KEYS[6]) end
+if priority then redis.call('DEL', KEYS[5]) end
 return {0, 0}
 "#;
 
@@ -151,39 +143,21 @@ impl RateLimiter {
         Duration::from_micros(self.interval_us)
     }
 
-    /// Takes a send slot for `chat_id` if one is free, else says how long to wait.
+    /// Takes a send slot for `chat_id` if one is free, else says how long to wait. A
+    /// campaign's record of what may have gone out is written later, as the request
+    /// leaves (see `campaigns::deliveries::AttemptRecord`), not with the grant.
     pub async fn try_acquire(&self, chat_id: i64) -> anyhow::Result<Permit> {
-        self.try_acquire_recorded(chat_id, None).await
-    }
-
-    /// [`RateLimiter::try_acquire`] that, with the grant and atomically, adds `member` to
-    /// the set `record` (a key name under the bot's prefix). Crash recovery reads the set
-    /// to tell a delivery that may have gone out from one that never left.
-    pub async fn try_acquire_recorded(
-        &self,
-        chat_id: i64,
-        record: Option<(&str, i64)>,
-    ) -> anyhow::Result<Permit> {
-        self.try_acquire_with(chat_id, record, false).await
+        self.try_acquire_with(chat_id, false).await
     }
 
     /// [`RateLimiter::try_acquire`] ahead of every ordinary request: while this request
     /// waits for the schedule (or a 429 pause), broadcasts hold back, so it gets the next
     /// slot. For single messages a person waits for (outbox messages), never broadcasts.
     pub async fn try_acquire_priority(&self, chat_id: i64) -> anyhow::Result<Permit> {
-        self.try_acquire_with(chat_id, None, true).await
+        self.try_acquire_with(chat_id, true).await
     }
 
-    async fn try_acquire_with(
-        &self,
-        chat_id: i64,
-        record: Option<(&str, i64)>,
-        priority: bool,
-    ) -> anyhow::Result<Permit> {
-        let (record_key, member) = match record {
-            Some((name, member)) => (self.redis.key(name), member.to_string()),
-            None => (self.redis.key("rate:schedule"), String::new()),
-        };
+    async fn try_acquire_with(&self, chat_id: i64, priority: bool) -> anyhow::Result<Permit> {
         let mut conn = self.redis.connection();
         let (reason, wait_us): (i64, i64) = self
             .acquire
@@ -191,13 +165,10 @@ impl RateLimiter {
             .key(self.redis.key("rate:pause"))
             .key(self.redis.key(&format!("rate:chat:{chat_id}")))
             .key(self.redis.key("rate:slowdown"))
-            .key(record_key)
             .key(self.redis.key("rate:priority"))
             .arg(self.interval_us)
             .arg(TOLERANCE.as_micros() as u64)
             .arg(PER_CHAT_INTERVAL.as_millis() as u64)
-            .arg(member)
-            .arg(LAUNCH_RECORD_TTL.as_millis() as u64)
             .arg(if priority { "1" } else { "" })
             .invoke_async(&mut conn)
             .await

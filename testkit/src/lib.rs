@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod corpus;
+pub mod crash_loop;
 pub mod db;
 pub mod proverkacheka;
 pub mod receipts;

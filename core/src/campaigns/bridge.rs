@@ -2,8 +2,10 @@
 //!
 //! A notification is only a hint: the relay claims the row (`relayed_at`) in one UPDATE,
 //! so two bridges never relay one campaign twice, and a periodic sweep catches whatever a
-//! lost notification (disconnect, restart) would have announced. The outbox relay
-//! ([`crate::outbox::relay`]) runs beside it in the same process.
+//! lost notification (disconnect, restart) would have announced. Twice a second (and at
+//! start-up) the bridge also re-enqueues running campaigns whose lease has lapsed: their
+//! runner died and its job is gone (a killed `promo serve` loses its in-process queue).
+//! The outbox relay ([`crate::outbox::relay`]) runs beside it in the same process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,8 +21,12 @@ use crate::queue::{JobQueue, QueueName};
 
 pub const CHANNEL: &str = "campaigns_due";
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
-/// A relayed or running campaign silent for this long has lost its job.
+/// A relayed campaign not picked up for this long has lost its job.
 const STALLED_AFTER: Duration = Duration::from_secs(120);
+/// How often running campaigns are checked for a lapsed lease: one cheap indexed query.
+const RESUME_EVERY: Duration = Duration::from_millis(500);
+/// How long a re-enqueued campaign is left to its new job before it counts as lost again.
+const PICKUP: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -54,23 +60,32 @@ impl Bridge {
     }
 
     /// Re-enqueues campaigns whose job got lost: relayed but never picked up, or running
-    /// without a heartbeat (its runner died and the queue message is gone). Under SQS a
-    /// crashed slice normally comes back by itself; this is the safety net behind it.
+    /// with a lapsed lease (no live runner and no continuation on its way: the runner died
+    /// and the queue message is gone). The claim gives the campaign a lease of [`PICKUP`]
+    /// in the same UPDATE, so two bridges (or two sweeps) enqueue it once.
     pub async fn relay_stalled(&self) -> anyhow::Result<usize> {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "UPDATE campaigns SET relayed_at = now(), relay_count = relay_count + 1
+                "UPDATE campaigns SET relayed_at = now(), relay_count = relay_count + 1,
+                     lease_until = CASE WHEN status = 'running'
+                                        THEN now() + make_interval(secs => $3)
+                                        ELSE lease_until END
                  WHERE id IN (
                      SELECT id FROM campaigns
                      WHERE (status = 'scheduled' AND relayed_at < now() - make_interval(secs => $1))
                         OR (status = 'running'
-                            AND COALESCE(heartbeat_at, started_at, relayed_at) < now() - make_interval(secs => $1)
-                            AND relayed_at < now() - make_interval(secs => $1))
+                            AND COALESCE(lease_until,
+                                         COALESCE(heartbeat_at, started_at, relayed_at)
+                                             + make_interval(secs => $2)) < now())
                      FOR UPDATE SKIP LOCKED
                  )
                  RETURNING id, COALESCE(scheduled_for, created_at)",
-                &[&(STALLED_AFTER.as_secs_f64())],
+                &[
+                    &STALLED_AFTER.as_secs_f64(),
+                    &super::runner::LEASE.as_secs_f64(),
+                    &PICKUP.as_secs_f64(),
+                ],
             )
             .await
             .context("finding stalled campaigns")?;
@@ -204,8 +219,16 @@ impl Bridge {
         // Sweep right away: notifications sent while we were away are gone.
         self.sweep().await?;
         let mut last_sweep = Instant::now();
+        let mut last_resume = Instant::now();
         loop {
-            let until_sweep = SWEEP_EVERY.saturating_sub(last_sweep.elapsed());
+            if last_resume.elapsed() >= RESUME_EVERY {
+                self.relay_stalled().await?;
+                last_resume = Instant::now();
+            }
+            let until_resume = RESUME_EVERY.saturating_sub(last_resume.elapsed());
+            let until_sweep = SWEEP_EVERY
+                .saturating_sub(last_sweep.elapsed())
+                .min(until_resume);
             let until_due = self.next_due_in().await?.unwrap_or(until_sweep);
             tokio::select! {
                 received = notifications.recv() => {

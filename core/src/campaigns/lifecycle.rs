@@ -1,14 +1,17 @@
-//! A campaign's lifecycle in the database: starting it, recovering what a crashed runner
+//! A campaign's lifecycle in the database: starting it, recovering what a dead runner
 //! left in `sending`, materialising the recipients once, failing it with a reason, and
 //! marking it completed when no delivery is outstanding.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::Value;
+use uuid::Uuid;
 
+use super::deliveries::{read_and_fence, Recorded};
 use super::runner::{
-    SliceOutcome, FINAL_WRITES, RECHECK_MIN, SETTLE_POLL, SETTLE_WAIT, STALE_MARGIN,
+    SliceOutcome, FINAL_WRITES, LEASE, RECHECK_MIN, SETTLE_POLL, SETTLE_WAIT, STALE_MARGIN,
     STALE_SENDING_AFTER,
 };
 use super::Campaigns;
@@ -30,12 +33,13 @@ pub(super) async fn start(app: &Campaigns, campaign_id: i64) -> anyhow::Result<O
         .query_opt(
             "UPDATE campaigns
              SET status = 'running', started_at = COALESCE(started_at, now()),
-                 heartbeat_at = now(), updated_at = now()
+                 heartbeat_at = now(), updated_at = now(),
+                 lease_until = GREATEST(lease_until, now() + make_interval(secs => $3))
              WHERE id = $1 AND bot_id = $2 AND kind IN ('broadcast', 'single_message')
                AND (status = 'running'
                     OR (status = 'scheduled' AND (scheduled_for IS NULL OR scheduled_for <= now())))
              RETURNING kind, content, audience, paid_broadcast, materialized_at IS NOT NULL",
-            &[&campaign_id, &app.bot_id],
+            &[&campaign_id, &app.bot_id, &LEASE.as_secs_f64()],
         )
         .await
         .context("starting the campaign")?;
@@ -46,6 +50,26 @@ pub(super) async fn start(app: &Campaigns, campaign_id: i64) -> anyhow::Result<O
         paid_broadcast: row.get(3),
         materialized: row.get(4),
     }))
+}
+
+/// Keeps a running campaign in hand over a continuation's delay (`after`) plus a lease
+/// for the pickup, so the bridge does not take it for abandoned meanwhile.
+pub(super) async fn hand_off(
+    app: &Campaigns,
+    campaign_id: i64,
+    after: Duration,
+) -> anyhow::Result<()> {
+    let client = app.pool.get().await?;
+    client
+        .execute(
+            "UPDATE campaigns
+             SET lease_until = GREATEST(lease_until, now() + make_interval(secs => $2))
+             WHERE id = $1 AND status = 'running'",
+            &[&campaign_id, &(after + LEASE).as_secs_f64()],
+        )
+        .await
+        .context("extending the campaign's lease")?;
+    Ok(())
 }
 
 pub(super) async fn status_of(app: &Campaigns, campaign_id: i64) -> anyhow::Result<Option<String>> {
@@ -79,99 +103,105 @@ pub(super) async fn fail(
     })
 }
 
-/// The Redis set (under the bot's prefix) of this campaign's deliveries that were let
-/// through the rate limiter, written atomically with each grant.
-pub fn launch_record(campaign_id: i64) -> String {
-    format!("campaign:{campaign_id}:launched")
-}
-
-/// Settles rows a dead runner left in `sending`. A row the rate limiter let through may
-/// have reached the user, and a second copy is worse than a missing one: it becomes
-/// `unknown` and is never resent. A row that never got a send slot cannot have been
-/// sent: it goes back to `pending`. Without the launch record (nothing was granted yet, or
-/// Redis lost it) every stale row counts as possibly sent.
+/// Settles rows a dead runner left in `sending`: rows whose runner's lease has lapsed,
+/// and rows with no runner (claimed before runners held leases) once they are older than
+/// [`STALE_SENDING_AFTER`]. The dead runner's attempt record says what each row did:
+/// Telegram accepted it → `sent` (counted); its last byte was written without an answer
+/// → `unknown` (it may have been delivered, and a second copy is worse than a missing
+/// one, so it is never resent); only `launching` or no entry → the request never fully
+/// left (the fence makes that final) → `pending` (sent again). A row with no runner, or
+/// whose record Redis lost, counts as possibly sent.
 pub(super) async fn recover_stale(app: &Campaigns, campaign_id: i64) -> anyhow::Result<()> {
     let client = app.pool.get().await?;
-    let stale: Vec<i64> = client
+    let orphaned: Vec<(i64, Option<Uuid>)> = client
         .query(
-            "SELECT id FROM campaign_deliveries
-             WHERE campaign_id = $1 AND status = 'sending'
-               AND (claimed_at IS NULL OR claimed_at < now() - make_interval(secs => $2))",
+            "SELECT d.id, d.runner_id FROM campaign_deliveries d
+             WHERE d.campaign_id = $1 AND d.status = 'sending'
+               AND CASE WHEN d.runner_id IS NULL
+                        THEN d.claimed_at IS NULL OR d.claimed_at < now() - make_interval(secs => $2)
+                        ELSE NOT EXISTS (SELECT 1 FROM campaign_runners r
+                                         WHERE r.runner_id = d.runner_id AND r.lease_until > now())
+                   END",
             &[&campaign_id, &STALE_SENDING_AFTER.as_secs_f64()],
         )
         .await
         .context("finding deliveries left in flight")?
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| (row.get(0), row.get(1)))
         .collect();
-    if stale.is_empty() {
+    if orphaned.is_empty() {
         return Ok(());
     }
-    let (maybe_sent, never_sent) = split_launched(app, campaign_id, &stale).await?;
+    let mut by_runner: BTreeMap<Option<Uuid>, Vec<i64>> = BTreeMap::new();
+    for (id, runner) in orphaned {
+        by_runner.entry(runner).or_default().push(id);
+    }
+    let (mut ids, mut runners, mut statuses, mut message_ids) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::<Option<i64>>::new(),
+    );
+    for (runner, rows) in by_runner {
+        let recorded = match runner {
+            Some(runner) => read_and_fence(&app.redis, campaign_id, runner, &rows).await?,
+            None => vec![Recorded::MaybeSent; rows.len()],
+        };
+        for (id, recorded) in rows.into_iter().zip(recorded) {
+            let (status, message_id) = match recorded {
+                Recorded::Sent(message_id) => ("sent", message_id),
+                Recorded::MaybeSent => ("unknown", None),
+                Recorded::NotSent => ("pending", None),
+            };
+            ids.push(id);
+            runners.push(runner);
+            statuses.push(status);
+            message_ids.push(message_id);
+        }
+    }
     let row = client
         .query_one(
-            "WITH maybe AS (
-                 UPDATE campaign_deliveries
-                 SET status = 'unknown', error = 'the runner stopped while sending'
-                 WHERE id = ANY($2) AND status = 'sending'
-                 RETURNING 1
-             ), back AS (
-                 UPDATE campaign_deliveries SET status = 'pending', claimed_at = NULL
-                 WHERE id = ANY($3) AND status = 'sending'
-                 RETURNING 1
+            "WITH s AS (
+                 SELECT * FROM unnest($2::bigint[], $3::uuid[], $4::text[], $5::bigint[])
+                     AS s(id, runner_id, status, message_id)
+             ), u AS (
+                 UPDATE campaign_deliveries d
+                 SET status = s.status,
+                     error = CASE WHEN s.status = 'unknown'
+                                  THEN 'the runner stopped while sending' ELSE d.error END,
+                     telegram_message_id = COALESCE(s.message_id, d.telegram_message_id),
+                     attempts = d.attempts + CASE WHEN s.status = 'pending' THEN 0 ELSE 1 END,
+                     sent_at = CASE WHEN s.status = 'sent' THEN now() ELSE d.sent_at END,
+                     claimed_at = CASE WHEN s.status = 'pending' THEN NULL ELSE d.claimed_at END,
+                     runner_id = CASE WHEN s.status = 'pending' THEN NULL ELSE d.runner_id END
+                 FROM s
+                 WHERE d.id = s.id AND d.campaign_id = $1 AND d.status = 'sending'
+                   AND d.runner_id IS NOT DISTINCT FROM s.runner_id
+                 RETURNING d.status
              ), counted AS (
-                 UPDATE campaigns SET unknown = unknown + (SELECT count(*) FROM maybe)::int
-                 WHERE id = $1 AND EXISTS (SELECT 1 FROM maybe)
+                 UPDATE campaigns SET
+                     sent = sent + (SELECT count(*) FROM u WHERE status = 'sent')::int,
+                     unknown = unknown + (SELECT count(*) FROM u WHERE status = 'unknown')::int
+                 WHERE id = $1 AND EXISTS (SELECT 1 FROM u WHERE status <> 'pending')
+             ), gone AS (
+                 DELETE FROM campaign_runners WHERE campaign_id = $1 AND lease_until <= now()
              )
-             SELECT (SELECT count(*) FROM maybe), (SELECT count(*) FROM back)",
-            &[&campaign_id, &maybe_sent, &never_sent],
+             SELECT (SELECT count(*) FROM u WHERE status = 'sent'),
+                    (SELECT count(*) FROM u WHERE status = 'unknown'),
+                    (SELECT count(*) FROM u WHERE status = 'pending')",
+            &[&campaign_id, &ids, &runners, &statuses, &message_ids],
         )
         .await
         .context("recovering deliveries left in flight")?;
-    let (unknown, resumed): (i64, i64) = (row.get(0), row.get(1));
+    let (sent, unknown, resumed): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     tracing::warn!(
         campaign_id,
+        sent,
         unknown,
         resumed,
         "deliveries left by a stopped runner recovered"
     );
     Ok(())
-}
-
-/// Splits stale rows into (possibly sent, never sent) by the launch record.
-pub(super) async fn split_launched(
-    app: &Campaigns,
-    campaign_id: i64,
-    ids: &[i64],
-) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
-    let key = app.redis.key(&launch_record(campaign_id));
-    let mut conn = app.redis.connection();
-    let recorded: bool = redis::cmd("EXISTS")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .context("reading the launch record")?;
-    if !recorded {
-        return Ok((ids.to_vec(), Vec::new()));
-    }
-    let launched: Vec<bool> = redis::cmd("SMISMEMBER")
-        .arg(&key)
-        .arg(ids)
-        .query_async(&mut conn)
-        .await
-        .context("reading the launch record")?;
-    let mut maybe = Vec::new();
-    let mut never = Vec::new();
-    // A missing answer counts as launched: the safe side is never resending.
-    let flags = launched.into_iter().chain(std::iter::repeat(true));
-    for (id, launched) in ids.iter().copied().zip(flags) {
-        if launched {
-            maybe.push(id);
-        } else {
-            never.push(id);
-        }
-    }
-    Ok((maybe, never))
 }
 
 /// Inserts one delivery per eligible recipient, once: the campaign row lock and
@@ -235,10 +265,9 @@ pub(super) async fn materialize(
 /// runner completes the campaign itself; but it may die or fail right after writing its
 /// last results, before its own check. So this waits for them in place for up to
 /// [`SETTLE_WAIT`] (within the slice's deadline), then asks for a continuation after
-/// about as long as they have already been in flight: a second or two for a live
-/// runner's tail, growing geometrically for a dead runner's rows, and never later than
-/// the moment those turn stale ([`STALE_SENDING_AFTER`]), when [`recover_stale`] settles
-/// them. Crash safety is unchanged: only rows older than that are ever taken over.
+/// about as long as they have already been in flight, at least a second and at most a
+/// lease ([`LEASE`]): a dead runner's lease lapses by then and [`recover_stale`] settles
+/// its rows. Only rows of a runner whose lease has lapsed are ever taken over.
 pub(super) async fn complete_if_done(
     app: &Campaigns,
     campaign_id: i64,
@@ -327,9 +356,9 @@ pub(super) async fn outstanding(app: &Campaigns, campaign_id: i64) -> anyhow::Re
 }
 
 /// When to look again at sends that have been in flight elsewhere for `oldest`: after
-/// about that long again (so a dead runner's rows cost a handful of checks, not one per
-/// second), at least [`RECHECK_MIN`], and no later than just after they turn stale.
+/// about that long again, at least [`RECHECK_MIN`], and never later than just after a
+/// runner's lease would lapse ([`LEASE`]): by then the runner has either renewed it (and
+/// is alive) or its rows are orphaned and the next look recovers them.
 pub(super) fn recheck_after(oldest: Duration) -> Duration {
-    let until_stale = STALE_SENDING_AFTER.saturating_sub(oldest) + STALE_MARGIN;
-    oldest.max(RECHECK_MIN).min(until_stale.max(RECHECK_MIN))
+    oldest.clamp(RECHECK_MIN, LEASE + STALE_MARGIN)
 }

@@ -1,13 +1,18 @@
 //! campaign-runner's engine: works off one campaign's deliveries in resumable slices under
 //! the global send rate.
 //!
-//! A slice recovers rows a crashed runner left in `sending` (those the rate limiter had let
-//! through become `unknown` and are never resent, since the message may have gone out; the
-//! others go back to `pending`), materialises the recipients once, then
-//! claims small batches with `FOR UPDATE SKIP LOCKED` and keeps up to
+//! Each slice is a runner with an id and a short lease ([`LEASE`], renewed by its
+//! heartbeat). A slice recovers rows a dead runner (lease lapsed) left in `sending` from
+//! that runner's attempt record (see [`attempt_record`]: delivered → `sent`, written
+//! without an answer → `unknown`, never resent since the message may have gone out,
+//! only `launching` or no entry → back to `pending`), materialises the recipients once,
+//! then claims small batches with `FOR UPDATE SKIP LOCKED` and keeps up to
 //! [`max_in_flight`] sends going at once, so the achieved rate does not depend on the Bot
-//! API's round trip. Each delivery goes `pending → sending → sent | failed | blocked`;
-//! a 429 puts it back to `pending` and pauses every runner. The slice stops launching
+//! API's round trip. A send's request leaves with all bytes but the last; "launching" is
+//! recorded, the last byte follows, and "written" is recorded once hyper has taken it
+//! (`TelegramClient::call_gated`), without holding the byte back. Each
+//! delivery goes `pending → sending → sent | failed | blocked | unknown`; a 429 puts it
+//! back to `pending` and pauses every runner. The slice stops launching
 //! sends before its deadline, settles what is in flight and returns
 //! [`SliceOutcome::Continue`] so the job handler enqueues the next slice. Several runners
 //! may work one campaign at once: claims never overlap and every settlement is guarded by
@@ -26,19 +31,31 @@ use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 pub use super::content::{CampaignContent, UrlButton};
-use super::deliveries::{claim, settle, spawn_heartbeat, write_settlements, Delivery, Settlement};
-pub use super::lifecycle::launch_record;
+pub use super::deliveries::attempt_record;
+use super::deliveries::{
+    claim, register_runner, settle, spawn_heartbeat, unregister_runner, write_settlements,
+    AttemptRecord, Delivery, LeaseView, Settlement,
+};
 use super::lifecycle::{
-    complete_if_done, fail, materialize, recover_stale, start, status_of, Audience,
+    complete_if_done, fail, hand_off, materialize, recover_stale, start, status_of, Audience,
 };
 use super::Campaigns;
 use crate::jobs::CampaignJob;
 use crate::queue::{JobError, JobMessage, QueueName, MAX_DELAY};
 use crate::sendrate::{Permit, RateLimiter, WaitReason};
-use crate::telegram::TelegramError;
+use crate::telegram::GatedCallError;
 
-/// A row left in `sending` longer than this belongs to a runner that died.
+/// A row left in `sending` with no runner (claimed before runners held leases) longer
+/// than this belongs to a runner that died.
 pub const STALE_SENDING_AFTER: Duration = Duration::from_secs(60);
+/// A runner's lease: renewed every [`STATUS_EVERY`] by its heartbeat; once it lapses the
+/// runner counts as dead, its rows are recovered and the bridge re-enqueues the campaign.
+pub const LEASE: Duration = Duration::from_secs(2);
+/// A runner stops launching sends this long before its lease would lapse unrenewed, so
+/// it never sends what a recovery may be handing to another runner.
+pub(super) const LEASE_MARGIN: Duration = Duration::from_millis(800);
+/// How soon a slice that failed (Postgres or Redis unreachable) is tried again.
+pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 /// How often the campaign's status is re-read (cancel/pause must act within a second).
 pub(super) const STATUS_EVERY: Duration = Duration::from_millis(300);
 /// How long settled results may wait before they are written. After a crash, a sent
@@ -93,8 +110,8 @@ pub fn max_in_flight(rate_per_second: u32) -> usize {
     (rate_per_second as usize / 4).clamp(8, 256)
 }
 
-/// Rows claimed per batch: about 50 ms of sending, so little sits claimed but unsent
-/// (after a crash such rows wait a minute before another runner takes them); claiming
+/// Rows claimed per batch: about 50 ms of sending, so little sits claimed but unsent;
+/// claiming
 /// ahead in the background keeps the many small queries off the send loop.
 fn claim_batch(rate_per_second: u32) -> i64 {
     i64::from(rate_per_second / 20).clamp(1, 50)
@@ -108,7 +125,10 @@ pub async fn run_campaign(
 ) -> anyhow::Result<SliceOutcome> {
     let Some(campaign) = start(app, campaign_id).await? else {
         // Raffles are never `start`ed: they are drawn once, in their own module.
-        if let Some(raffle) = super::raffle::run_raffle(&app.raffles, campaign_id).await? {
+        let raffle = super::raffle::run_raffle(&app.raffles, campaign_id)
+            .await
+            .context(RaffleRunFailed)?;
+        if let Some(raffle) = raffle {
             return Ok(raffle_slice_outcome(&raffle));
         }
         let status = status_of(app, campaign_id).await?;
@@ -130,7 +150,8 @@ pub async fn run_campaign(
         let total = materialize(app, campaign_id, &campaign.kind, &audience).await?;
         tracing::info!(campaign_id, total, "campaign recipients materialised");
     }
-    let mut slice = Slice::new(app, campaign_id, content, campaign.paid_broadcast, deadline);
+    let mut slice =
+        Slice::open(app, campaign_id, content, campaign.paid_broadcast, deadline).await?;
     let outcome = slice.run().await;
     slice.finish().await?;
     match outcome? {
@@ -143,6 +164,12 @@ pub async fn run_campaign(
         Ending::NothingToClaim => complete_if_done(app, campaign_id, deadline).await,
     }
 }
+
+/// Marks an error of a raffle's run: its job fails and the queue retries it (its winner
+/// notices are sent once each, tracked in its own tables), unlike a broadcast slice.
+#[derive(Debug, thiserror::Error)]
+#[error("the raffle's run failed")]
+struct RaffleRunFailed;
 
 /// What the runner reports for a raffle it handed to [`super::raffle::run_raffle`].
 fn raffle_slice_outcome(raffle: &super::raffle::RaffleOutcome) -> SliceOutcome {
@@ -162,9 +189,31 @@ pub async fn handle_run_job(
     deadline: Instant,
 ) -> Result<(), JobError> {
     let CampaignJob::Run { campaign_id } = message.parse_json()?;
-    let outcome = run_campaign(app, campaign_id, deadline).await?;
+    let outcome = match run_campaign(app, campaign_id, deadline).await {
+        Ok(outcome) => outcome,
+        Err(e) if e.downcast_ref::<RaffleRunFailed>().is_some() => return Err(e.into()),
+        Err(e) => {
+            // Postgres or Redis failed. Waiting for the queue's redelivery (30 s in
+            // process, the visibility timeout under SQS) would stall the campaign; a
+            // continuation a second later resumes it as soon as the server is back.
+            tracing::warn!(
+                campaign_id,
+                error = %format!("{e:#}"),
+                "campaign slice failed; trying again shortly"
+            );
+            SliceOutcome::Continue {
+                after: RETRY_AFTER_ERROR,
+            }
+        }
+    };
     tracing::info!(campaign_id, ?outcome, "campaign slice finished");
     if let SliceOutcome::Continue { after } = outcome {
+        // The campaign stays in hand over the delay, so the bridge does not re-enqueue
+        // it as well. Best effort: with Postgres down the lease lapses, and the bridge's
+        // copy only adds a runner.
+        if let Err(e) = hand_off(app, campaign_id, after).await {
+            tracing::debug!(campaign_id, error = %format!("{e:#}"), "lease not extended");
+        }
         let body = serde_json::to_string(&CampaignJob::Run { campaign_id })
             .map_err(anyhow::Error::from)?;
         app.queue
@@ -198,7 +247,7 @@ enum Ending {
 }
 
 /// A send's delivery and Telegram's answer (the sent `Message` on success).
-type SendResult = (Delivery, Result<Value, TelegramError>);
+type SendResult = (Delivery, Result<Value, GatedCallError>);
 
 struct Slice<'a> {
     app: &'a Campaigns,
@@ -231,24 +280,31 @@ struct Slice<'a> {
     paused_until: Option<Instant>,
     /// The send in flight uploads the photo; the others wait for its `file_id`.
     uploading: bool,
-    /// See [`launch_record`].
-    launch_record: String,
+    /// This slice's runner id: its claims, lease and attempt record.
+    runner: uuid::Uuid,
+    record: AttemptRecord,
+    lease: LeaseView,
 }
 
 impl<'a> Slice<'a> {
-    fn new(
+    /// Opens the runner's attempt record, then registers it with a lease.
+    async fn open(
         app: &'a Campaigns,
         campaign_id: i64,
         content: CampaignContent,
         paid_broadcast: bool,
         deadline: Instant,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let runner = uuid::Uuid::new_v4();
+        let record = AttemptRecord::open(&app.redis, campaign_id, runner).await?;
+        let lease = register_runner(&app.pool, campaign_id, app.bot_id, runner).await?;
         let rate = app.settings.broadcast_rate_per_second;
         let now = Instant::now();
         let left = deadline.saturating_duration_since(now);
         let drain = (left / 5).min(MAX_DRAIN);
-        let (status, heartbeat) = spawn_heartbeat(app.pool.clone(), campaign_id);
-        Slice {
+        let (status, heartbeat) =
+            spawn_heartbeat(app.pool.clone(), campaign_id, runner, lease.clone());
+        Ok(Slice {
             app,
             campaign_id,
             content,
@@ -270,8 +326,10 @@ impl<'a> Slice<'a> {
             heartbeat,
             paused_until: None,
             uploading: false,
-            launch_record: launch_record(campaign_id),
-        }
+            runner,
+            record,
+            lease,
+        })
     }
 
     /// The send loop. Errors leave claimed rows for [`Slice::finish`] to hand back.
@@ -292,6 +350,9 @@ impl<'a> Slice<'a> {
             }
             if *self.status.borrow() != "running" {
                 return Ok(Ending::Halted(self.status.borrow().clone()));
+            }
+            if self.record.is_lost() {
+                anyhow::bail!("the attempt record is gone (Redis lost it)");
             }
             let now = Instant::now();
             if now >= self.stop_launching_at {
@@ -335,15 +396,24 @@ impl<'a> Slice<'a> {
                 self.idle(STATUS_EVERY, true).await?;
                 continue;
             }
+            if !self.lease.holds() {
+                // The heartbeat has not renewed the lease lately (Postgres slow or
+                // down): launch nothing a recovery might hand to another runner.
+                self.idle(STATUS_EVERY, true).await?;
+                continue;
+            }
             let Some(delivery) = self.claimed.pop_front() else {
                 continue;
             };
-            let record = (self.launch_record.as_str(), delivery.id);
-            match self
-                .limiter
-                .try_acquire_recorded(delivery.chat_id, Some(record))
-                .await?
-            {
+            let permit = match self.limiter.try_acquire(delivery.chat_id).await {
+                Ok(permit) => permit,
+                Err(e) => {
+                    // Still claimed: `finish` hands it back instead of leaving it `sending`.
+                    self.claimed.push_front(delivery);
+                    return Err(e);
+                }
+            };
+            match permit {
                 Permit::Granted => self.launch(delivery),
                 Permit::Wait {
                     wait,
@@ -381,8 +451,9 @@ impl<'a> Slice<'a> {
                 Ok(Some(joined)) => self.on_sent(joined).await?,
                 Ok(None) => break,
                 Err(_) => {
-                    // Still unanswered at the deadline: these rows stay `sending` and
-                    // become `unknown` once stale, exactly like a crash in flight.
+                    // Still unanswered at the deadline: these rows stay `sending` and are
+                    // settled from the attempt record once the lease ends, exactly like
+                    // a crash in flight.
                     tracing::warn!(
                         campaign_id = self.campaign_id,
                         abandoned = self.in_flight.len(),
@@ -398,7 +469,13 @@ impl<'a> Slice<'a> {
         // they would turn `unknown` and never be sent.
         let written = self.flush_all().await;
         let released = self.release().await;
-        written.and(released)
+        // Only once every own row is settled or handed back: what is left (abandoned in
+        // flight) is recoverable at once.
+        let ended = match (&written, &released) {
+            (Ok(()), Ok(())) => unregister_runner(&self.app.pool, self.runner).await,
+            _ => Ok(()),
+        };
+        written.and(released).and(ended)
     }
 
     /// Sleeps up to `wait` (at most [`STATUS_EVERY`], never past the launch cutoff, and
@@ -423,13 +500,59 @@ impl<'a> Slice<'a> {
         }
     }
 
+    /// Sends in a task of its own: "launching" is recorded just before the request's last
+    /// byte (the gate: a fenced row is not launched), "written" right after hyper has
+    /// taken it (fired without waiting, so the byte is not held back), and Telegram's
+    /// answer as soon as it arrives, ahead of the batched Postgres write, so a crash in
+    /// between still knows what was delivered and what never fully left.
     fn launch(&mut self, delivery: Delivery) {
         self.uploading = self.content.needs_upload();
         let request = self.content.request(delivery.chat_id, self.paid_broadcast);
         let (method, params) = (request.method(), request.params());
         let telegram = self.app.telegram.clone();
+        let record = self.record.clone();
+        let lease = self.lease.clone();
         self.in_flight.spawn(async move {
-            let result = telegram.call::<Value, Value>(method, &params).await;
+            let gate = {
+                let (record, id) = (record.clone(), delivery.id);
+                // A lease that lapsed while Redis answered may already be under recovery,
+                // which would send this row again: the last byte is held back then.
+                async move { Ok(record.launching(id).await? && lease.holds()) }
+            };
+            let written = {
+                let (record, id) = (record.clone(), delivery.id);
+                move || {
+                    // Spawned from hyper's connection task, whose poll flushes the last
+                    // byte before the new task gets to run on this worker.
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        runtime.spawn(async move {
+                            if let Err(e) = record.written(id).await {
+                                // Recovery would then send it again: a duplicate, never
+                                // a loss.
+                                tracing::warn!(delivery_id = id, error = %format!("{e:#}"), "written request not recorded in Redis");
+                            }
+                        });
+                    }
+                }
+            };
+            let result = telegram
+                .call_gated::<Value, Value, _, _>(method, &params, gate, written)
+                .await;
+            let withheld = matches!(
+                result,
+                Err(GatedCallError::Unsent {
+                    attempted: false,
+                    ..
+                })
+            );
+            if !withheld {
+                let entry = AttemptRecord::entry_for(&result);
+                if let Err(e) = record.answered(delivery.id, &entry).await {
+                    // The Postgres write still records it; only a crash before that
+                    // would leave the row `unknown` rather than `sent`.
+                    tracing::warn!(delivery_id = delivery.id, error = %format!("{e:#}"), "send result not recorded in Redis");
+                }
+            }
             (delivery, result)
         });
     }
@@ -472,7 +595,7 @@ impl<'a> Slice<'a> {
         let (delivery, result) = match joined {
             Ok(done) => done,
             Err(e) => {
-                // The row stays `sending` and becomes `unknown` once stale.
+                // The row stays `sending`; recovery settles it from the attempt record.
                 tracing::error!(campaign_id = self.campaign_id, error = %e, "send task failed");
                 return Ok(());
             }
@@ -519,6 +642,7 @@ impl<'a> Slice<'a> {
         self.claiming = Some(tokio::spawn(claim(
             pool,
             self.campaign_id,
+            self.runner,
             self.claim_batch,
         )));
     }
@@ -574,9 +698,9 @@ impl<'a> Slice<'a> {
         let client = self.app.pool.get().await?;
         client
             .execute(
-                "UPDATE campaign_deliveries SET status = 'pending', claimed_at = NULL
-                 WHERE id = ANY($1) AND status = 'sending'",
-                &[&ids],
+                "UPDATE campaign_deliveries SET status = 'pending', claimed_at = NULL, runner_id = NULL
+                 WHERE id = ANY($1) AND status = 'sending' AND runner_id = $2",
+                &[&ids, &self.runner],
             )
             .await
             .context("handing back unsent deliveries")?;
@@ -604,6 +728,7 @@ impl<'a> Slice<'a> {
         self.flushing = Some(tokio::spawn(write_settlements(
             pool,
             self.campaign_id,
+            self.runner,
             settled,
         )));
         Ok(())
@@ -619,7 +744,13 @@ impl<'a> Slice<'a> {
             return Ok(());
         }
         let settled = std::mem::take(&mut self.settled);
-        write_settlements(self.app.pool.clone(), self.campaign_id, settled).await
+        write_settlements(
+            self.app.pool.clone(),
+            self.campaign_id,
+            self.runner,
+            settled,
+        )
+        .await
     }
 }
 
@@ -643,12 +774,12 @@ mod tests {
         }
     }
 
-    fn api(code: u16, description: &str, retry_after: Option<u64>) -> TelegramError {
-        TelegramError::Api {
+    fn api(code: u16, description: &str, retry_after: Option<u64>) -> GatedCallError {
+        GatedCallError::Telegram(crate::telegram::TelegramError::Api {
             code,
             description: description.into(),
             retry_after,
-        }
+        })
     }
 
     #[test]
@@ -692,25 +823,39 @@ mod tests {
     }
 
     #[test]
-    fn others_sends_are_rechecked_soon_then_less_often_and_never_after_they_turn_stale() {
+    fn others_sends_are_rechecked_soon_and_never_later_than_a_lease() {
         assert_eq!(recheck_after(Duration::ZERO), RECHECK_MIN);
         assert_eq!(
-            recheck_after(Duration::from_millis(2_500)),
-            Duration::from_millis(2_500)
+            recheck_after(Duration::from_millis(1_500)),
+            Duration::from_millis(1_500)
         );
+        assert_eq!(recheck_after(Duration::from_secs(20)), LEASE + STALE_MARGIN);
         assert_eq!(
-            recheck_after(Duration::from_secs(20)),
-            Duration::from_secs(20)
+            recheck_after(Duration::from_secs(600)),
+            LEASE + STALE_MARGIN
         );
-        assert_eq!(
-            recheck_after(Duration::from_secs(45)),
-            Duration::from_secs(15) + STALE_MARGIN
+    }
+
+    #[test]
+    fn a_send_that_never_completed_goes_back_in_line_and_one_that_may_have_left_is_unknown() {
+        let withheld = GatedCallError::Unsent {
+            reason: "Redis is down".into(),
+            attempted: false,
+        };
+        let (s, pause) = settle(&delivery(0), Err(withheld));
+        assert_eq!((s.status, s.attempted, s.backoff), ("pending", false, true));
+        assert_eq!(pause, None);
+        let unreachable = GatedCallError::Unsent {
+            reason: "connection refused".into(),
+            attempted: true,
+        };
+        let (s, _) = settle(&delivery(0), Err(unreachable));
+        assert_eq!((s.status, s.attempted), ("pending", true));
+        let cut_after_the_request = GatedCallError::Telegram(
+            crate::telegram::TelegramError::Transport("connection reset".into()),
         );
-        assert_eq!(
-            recheck_after(Duration::from_secs(59)),
-            RECHECK_MIN + STALE_MARGIN
-        );
-        assert_eq!(recheck_after(Duration::from_secs(600)), RECHECK_MIN);
+        let (s, _) = settle(&delivery(0), Err(cut_after_the_request));
+        assert_eq!(s.status, "unknown");
     }
 
     #[test]

@@ -3,8 +3,12 @@
 //! description text.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -53,6 +57,40 @@ impl TelegramError {
             TelegramError::Api { code, .. } => *code == 429 || *code >= 500,
             TelegramError::Transport(_) => true,
             TelegramError::Decode(_) => false,
+        }
+    }
+}
+
+/// Why a [`TelegramClient::call_gated`] got no answer from Telegram, or the answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GatedCallError {
+    /// The request never became complete: its last byte was never handed to the
+    /// connection (the gate refused or failed, or the connection failed before). A Bot
+    /// API server acts only on a whole request, so nothing was delivered. `attempted`:
+    /// the way to Telegram failed (connect, write), which counts as an attempt; false
+    /// when the gate stopped it.
+    #[error("the request was not completed: {reason}")]
+    Unsent { reason: String, attempted: bool },
+    /// The whole request left: Telegram's answer, or a failure after the last byte (the
+    /// message may have been delivered).
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+}
+
+/// Runs its hook when dropped after the last chunk was handed out: hyper drops a request
+/// body as soon as it has buffered the final chunk, before flushing it in the same poll.
+/// Dropped any other way (the gate refused, the request was abandoned), it does nothing.
+struct WhenTaken<W: FnOnce()> {
+    completed: Arc<AtomicBool>,
+    hook: Option<W>,
+}
+
+impl<W: FnOnce()> Drop for WhenTaken<W> {
+    fn drop(&mut self) {
+        if self.completed.load(Ordering::SeqCst) {
+            if let Some(hook) = self.hook.take() {
+                hook();
+            }
         }
     }
 }
@@ -128,6 +166,94 @@ impl TelegramClient {
             // without_url: reqwest errors print the URL, which holds the token.
             .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;
         Self::decode(response).await
+    }
+
+    /// [`TelegramClient::call`] whose request body leaves in two parts: everything but the
+    /// last byte, then, once `gate` has resolved `Ok(true)`, the last byte. The body has an
+    /// explicit `Content-Length`, so a server never acts on the request before the last
+    /// byte arrives; a gate that fails or refuses aborts the body (the server sees a
+    /// truncated request and drops it). `written` runs once hyper has taken the last byte
+    /// (it drops the body right after buffering its final chunk, in the same poll that
+    /// then flushes it to the socket), never when the request stayed incomplete. The
+    /// campaign runner records "launching" in the gate and "written" in `written`, so a
+    /// crash before "written" leaves a request that at most was about to complete.
+    pub async fn call_gated<P, R, G, W>(
+        &self,
+        method: &str,
+        params: &P,
+        gate: G,
+        written: W,
+    ) -> Result<R, GatedCallError>
+    where
+        P: Serialize + ?Sized,
+        R: DeserializeOwned,
+        G: Future<Output = anyhow::Result<bool>> + Send + 'static,
+        W: FnOnce() + Send + 'static,
+    {
+        let mut body = serde_json::to_vec(params).map_err(|e| GatedCallError::Unsent {
+            reason: format!("parameters are not JSON: {e}"),
+            attempted: true,
+        })?;
+        let length = body.len();
+        // JSON is never empty, so there is always a last byte to hold back.
+        let last = body.split_off(length - 1);
+        let refused: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let completed = Arc::new(AtomicBool::new(false));
+        let tail = {
+            let (refused, completed) = (refused.clone(), completed.clone());
+            async move {
+                let verdict = match gate.await {
+                    Ok(true) => None,
+                    Ok(false) => Some("the send was withdrawn".to_owned()),
+                    Err(e) => Some(format!("{e:#}")),
+                };
+                if let Some(reason) = verdict {
+                    if let Ok(mut slot) = refused.lock() {
+                        *slot = Some(reason.clone());
+                    }
+                    return Err(std::io::Error::other(reason));
+                }
+                completed.store(true, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(last)
+            }
+        };
+        let taken = WhenTaken {
+            completed: completed.clone(),
+            hook: Some(written),
+        };
+        let stream = futures::stream::iter([Ok::<_, std::io::Error>(body)])
+            .chain(futures::stream::once(tail))
+            .map(move |chunk| {
+                // Owned by the body, so `taken` drops when hyper drops the body.
+                let _owner = &taken;
+                chunk
+            });
+        let sent = self
+            .http
+            .post(format!("{}{method}", self.method_base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await;
+        let refusal = refused.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(reason) = refusal {
+            return Err(GatedCallError::Unsent {
+                reason,
+                attempted: false,
+            });
+        }
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if !completed.load(Ordering::SeqCst) => {
+                return Err(GatedCallError::Unsent {
+                    reason: e.without_url().to_string(),
+                    attempted: true,
+                })
+            }
+            Err(e) => return Err(TelegramError::Transport(e.without_url().to_string()).into()),
+        };
+        Ok(Self::decode(response).await?)
     }
 
     async fn decode<R: DeserializeOwned>(response: reqwest::Response) -> Result<R, TelegramError> {

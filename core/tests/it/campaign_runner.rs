@@ -287,7 +287,8 @@ async fn a_crash_leaves_in_flight_rows_unknown_and_duplicates_nobody() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn after_a_crash_only_rows_let_through_the_limiter_are_unknown_the_rest_are_sent() {
+async fn after_a_crash_the_dead_runners_record_settles_answered_rows_as_sent_written_ones_unknown_and_resends_the_rest(
+) {
     let app = app_with_rate(30).await;
     let users = add_users(&app, 1_000, 6, "registered", true).await;
     let campaign_id = broadcast(&app).await;
@@ -295,53 +296,147 @@ async fn after_a_crash_only_rows_let_through_the_limiter_are_unknown_the_rest_ar
         .await
         .expect("materialising slice");
     let chats: Vec<i64> = users.iter().map(|(_, chat)| *chat).collect();
+    // A runner that died (no lease row) held four rows.
+    let dead_runner = uuid::Uuid::new_v4();
     let client = app.app.pool.get().await.expect("client");
     let held: Vec<i64> = client
         .query(
-            "UPDATE campaign_deliveries SET status = 'sending', claimed_at = now() - interval '2 minutes'
+            "UPDATE campaign_deliveries SET status = 'sending', claimed_at = now(), runner_id = $3
              WHERE campaign_id = $1 AND chat_id = ANY($2) RETURNING id",
-            &[&campaign_id, &chats[..3].to_vec()],
+            &[&campaign_id, &chats[..4].to_vec(), &dead_runner],
         )
         .await
         .expect("held rows")
         .iter()
         .map(|row| row.get(0))
         .collect();
-    // The dead runner had been granted a slot for two of its three rows.
+    let mut held = held;
+    held.sort();
+    // Its record: the first was answered by Telegram before the results were written,
+    // the second had its last byte written, the third passed the gate but died before
+    // the last byte went out, the fourth never got that far.
     let mut conn = app.app.redis.connection();
     let key = app
         .app
         .redis
-        .key(&promo_core::campaigns::runner::launch_record(campaign_id));
-    let _: () = redis::cmd("SADD")
+        .key(&promo_core::campaigns::runner::attempt_record(
+            campaign_id,
+            dead_runner,
+        ));
+    let _: () = redis::cmd("HSET")
         .arg(&key)
-        .arg(&held[..2])
+        .arg("_")
+        .arg("open")
+        .arg(held[0])
+        .arg("sent:77")
+        .arg(held[1])
+        .arg("written")
+        .arg(held[2])
+        .arg("launching")
         .query_async(&mut conn)
         .await
-        .expect("launch record");
+        .expect("attempt record");
 
     assert_eq!(run_to_end(&app, campaign_id).await, SliceOutcome::Completed);
 
     let rows = deliveries(&app, campaign_id).await;
-    let unknown: HashSet<i64> = rows
-        .iter()
-        .filter(|(_, (status, _, _))| status == "unknown")
-        .map(|(chat, _)| *chat)
-        .collect();
-    assert_eq!(unknown.len(), 2);
-    assert!(unknown.iter().all(|chat| chats[..3].contains(chat)));
-    exactly_once(
-        &app,
-        chats.iter().copied().filter(|chat| !unknown.contains(chat)),
+    assert_eq!(rows[&chats[0]].0, "sent", "delivered before the crash");
+    assert_eq!(rows[&chats[1]].0, "unknown", "may have been delivered");
+    assert_eq!(rows[&chats[2]].0, "sent", "never fully left, so sent again");
+    assert_eq!(rows[&chats[3]].0, "sent", "never left, so sent again");
+    assert!(
+        !messages_per_chat(&app).contains_key(&chats[1]),
+        "a written request is never sent again"
     );
+    exactly_once(&app, chats[2..].iter().copied());
     assert_eq!(
         counters(&app, campaign_id).await,
-        ("completed".into(), 6, 4, 0, 0, 2)
+        ("completed".into(), 6, 5, 0, 0, 1)
     );
+    let message_id: Option<i64> = client
+        .query_one(
+            "SELECT telegram_message_id FROM campaign_deliveries WHERE id = $1",
+            &[&held[0]],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(message_id, Some(77));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_runner_killed_three_times_duplicates_nobody_and_loses_at_most_its_sends_in_flight() {
+async fn rows_of_a_runner_whose_lease_holds_are_left_alone_and_taken_over_once_it_lapses() {
+    let app = app_with_rate(30).await;
+    let users = add_users(&app, 1_000, 4, "registered", true).await;
+    let chats: Vec<i64> = users.iter().map(|(_, chat)| *chat).collect();
+    let campaign_id = broadcast(&app).await;
+    run_campaign(&app.app.campaigns, campaign_id, Instant::now())
+        .await
+        .expect("materialising slice");
+    let other = uuid::Uuid::new_v4();
+    let client = app.app.pool.get().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO campaign_runners (runner_id, campaign_id, bot_id, lease_until)
+             VALUES ($1, $2, $3, now() + interval '1 minute')",
+            &[&other, &campaign_id, &app.app.bot_id],
+        )
+        .await
+        .expect("live runner");
+    client
+        .execute(
+            "UPDATE campaign_deliveries SET status = 'sending', claimed_at = now(), runner_id = $3
+             WHERE campaign_id = $1 AND chat_id = $2",
+            &[&campaign_id, &chats[0], &other],
+        )
+        .await
+        .expect("its row");
+    // It opened its attempt record and has launched nothing yet.
+    let mut conn = app.app.redis.connection();
+    let key = app
+        .app
+        .redis
+        .key(&promo_core::campaigns::runner::attempt_record(
+            campaign_id,
+            other,
+        ));
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("_")
+        .arg("open")
+        .query_async(&mut conn)
+        .await
+        .expect("attempt record");
+
+    let outcome = run_campaign(
+        &app.app.campaigns,
+        campaign_id,
+        Instant::now() + Duration::from_secs(20),
+    )
+    .await
+    .expect("slice");
+    assert!(
+        matches!(outcome, SliceOutcome::Continue { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(deliveries(&app, campaign_id).await[&chats[0]].0, "sending");
+    assert!(!messages_per_chat(&app).contains_key(&chats[0]));
+
+    // Its lease lapses: the row had no launch recorded, so it is sent.
+    client
+        .execute(
+            "UPDATE campaign_runners SET lease_until = now() - interval '1 second'
+             WHERE runner_id = $1",
+            &[&other],
+        )
+        .await
+        .expect("lapsed");
+    assert_eq!(run_to_end(&app, campaign_id).await, SliceOutcome::Completed);
+    exactly_once(&app, chats.iter().copied());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runner_killed_three_times_loses_nobody_and_sends_again_only_what_never_fully_left() {
     let app = app_with_rate(30).await;
     let users = add_users(&app, 1_000, 45, "registered", true).await;
     app.telegram.set_latency(Duration::from_millis(30));
@@ -357,12 +452,13 @@ async fn a_runner_killed_three_times_duplicates_nobody_and_loses_at_most_its_sen
             killed.is_err(),
             "the slice should still be running when killed"
         );
-        // Let work the dead runner left behind settle, then let a minute pass for its rows.
+        // Let work the dead runner left behind settle, then let its lease lapse (as it
+        // would within seconds) so its rows are taken over.
         tokio::time::sleep(Duration::from_millis(100)).await;
         exec(
             &app,
-            "UPDATE campaign_deliveries SET claimed_at = now() - interval '2 minutes'
-             WHERE campaign_id = $1 AND status = 'sending'",
+            "UPDATE campaign_runners SET lease_until = now() - interval '1 second'
+             WHERE campaign_id = $1",
             campaign_id,
         )
         .await;
@@ -375,22 +471,20 @@ async fn a_runner_killed_three_times_duplicates_nobody_and_loses_at_most_its_sen
     let mut unknown = 0;
     for (_, chat) in &users {
         let received = per_chat.get(chat).copied().unwrap_or(0);
-        assert!(received <= 1, "chat {chat} got {received} copies");
+        // Lost: a recipient nothing reached. Only a row whose last byte was written when
+        // the runner died is not sent again (`unknown`), and it did reach Telegram.
+        assert!(received >= 1, "chat {chat} got nothing");
         match rows[chat].0.as_str() {
-            "sent" => assert_eq!(received, 1, "chat {chat} is marked sent"),
+            "sent" => {}
             "unknown" => unknown += 1,
             other => panic!("chat {chat} ended {other}"),
         }
     }
-    let lost = users
-        .iter()
-        .filter(|(_, chat)| !per_chat.contains_key(chat))
-        .count();
-    println!("3 kills: {unknown} of 45 deliveries unknown, {lost} never received");
-    // Nobody is lost but a send in flight at a kill (about one at this rate and latency,
-    // plus one granted a slot but not yet on the wire). Unknown are those plus the sends
-    // whose results were not yet written (up to 100 ms worth).
-    assert!(lost <= 3 * 2, "{lost} never received");
+    // A second copy only for a send whose last byte left in the instant before its
+    // "written" record did: a handful per kill at most.
+    let duplicates: usize = per_chat.values().map(|n| n.saturating_sub(1)).sum();
+    println!("3 kills: {unknown} of 45 deliveries unknown, {duplicates} duplicates");
+    assert!(duplicates <= 3 * 3, "{duplicates} copies beyond the first");
     assert!(unknown <= 3 * 6, "{unknown} unknown");
     let (status, total, sent, _, _, unknown_counter) = counters(&app, campaign_id).await;
     assert_eq!(

@@ -13,6 +13,7 @@ mod helpers;
 
 mod bot_admin;
 mod campaign_engine_e2e;
+mod campaign_faults;
 mod campaign_runner;
 mod lambda_http_adapter;
 mod outages;

@@ -3,6 +3,7 @@
 //! `cargo test -p promo --test it -- sandbox::`.
 
 mod cli;
+mod crash_loop;
 mod lambda_demo;
 mod restart_pending;
 mod sandbox;
