@@ -10,7 +10,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::app::{AdminApi, App};
+#[cfg(feature = "panel-users")]
+use crate::app::AdminApi;
+use crate::app::App;
 use crate::bot::Bot;
 use crate::health::Health;
 
