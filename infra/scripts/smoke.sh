@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the README's commands as a user types them: `./infra/scripts/run.sh`
 # starts, answers /health and /start in the sandbox, stops on SIGINT, starts again on
-# the same database and still answers /start (a restarted sandbox used to be ignored),
+# the same database and still answers /start (a restarted sandbox used to be ignored)
+# and the README's panel sign-in,
 # stops on SIGTERM; `cargo run -p promo -- migrate` works with the local secrets.
 #
 # It keeps to itself: its own database (promo_smoke), secrets file, bot slug and port
@@ -106,6 +107,21 @@ talk() {
     fail "the bot did not answer /start (round $round): $messages"
 }
 
+# The README's panel sign-in, as typed there: the bootstrap user's password from the
+# secrets file, the session cookie kept by curl, the dashboard read with it.
+panel() {
+    local password answer
+    password=$(sed -n "s/^ADMIN_PANEL_PASSWORD='\(.*\)'$/\1/p" "$work/secrets.env")
+    [ -n "$password" ] || fail "no ADMIN_PANEL_PASSWORD in the secrets file"
+    answer=$(curl -s --max-time 10 -c "$work/cookies" -H 'content-type: application/json' \
+        -d "{\"login\":\"admin\",\"password\":\"$password\"}" "$base/api/auth/login") \
+        || fail "POST /api/auth/login failed"
+    case $answer in *'"csrf_token"'*) ;; *) fail "panel sign-in refused: $answer" ;; esac
+    answer=$(curl -sf --max-time 10 -b "$work/cookies" "$base/api/dashboard") \
+        || fail "GET /api/dashboard with the session failed"
+    case $answer in *'"registered"'*) ;; *) fail "unexpected dashboard: $answer" ;; esac
+}
+
 started_at=$(date +%s%N)
 psql_admin -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $SMOKE_DB WITH (FORCE)" >/dev/null
 redis_forget
@@ -118,6 +134,7 @@ stop INT
 say "smoke: run.sh again on the same database, /start, SIGTERM"
 start 2
 talk 2
+panel
 stop TERM
 
 # The generated secrets must read the same in a shell and in `cargo lambda --env-file`,
