@@ -4,7 +4,7 @@
 //! A deployment never loses its last owner: demoting or disabling the only enabled owner
 //! is refused. Disabling a user or resetting their password ends their sessions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::session::{self, Role, Session};
-use super::{internal, timestamp, Body};
+use super::{db, internal, next_before, page_limit, timestamp, Body, Params};
 use crate::admin::{check_new_password, hash_password_blocking, login_is_valid, ROLES};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
@@ -66,14 +66,14 @@ fn telegram_field(telegram_id: Option<i64>) -> Result<Option<i64>, ApiError> {
 
 async fn list(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     session.require(Role::Owner)?;
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             &format!("SELECT {USER_COLUMNS} FROM admin_users WHERE bot_id = $1 ORDER BY id"),
             &[&api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     Ok(Json(rows.iter().map(admin_user_of).collect::<Vec<_>>()).into_response())
 }
 
@@ -98,11 +98,8 @@ async fn create(
         .await
         .map_err(internal)?;
 
-    let mut connection = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = connection
-        .transaction()
-        .await
-        .map_err(|e| internal(e.into()))?;
+    let mut connection = api.pool.get().await.map_err(db)?;
+    let tx = connection.transaction().await.map_err(db)?;
     let row = tx
         .query_opt(
             &format!(
@@ -113,7 +110,7 @@ async fn create(
             &[&api.bot_id, &login, &hash, &role, &telegram_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let Some(row) = row else {
         return Err(ApiError::conflict(format!("the login {login} is taken")).field("login"));
     };
@@ -128,7 +125,7 @@ async fn create(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
@@ -145,11 +142,8 @@ async fn change(
     if let Some(telegram_id) = change.telegram_id {
         telegram_field(telegram_id)?;
     }
-    let mut connection = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = connection
-        .transaction()
-        .await
-        .map_err(|e| internal(e.into()))?;
+    let mut connection = api.pool.get().await.map_err(db)?;
+    let tx = connection.transaction().await.map_err(db)?;
     // Owners are locked first, in one order, so two concurrent demotions cannot each
     // see the other owner still enabled and together leave none.
     tx.execute(
@@ -157,7 +151,7 @@ async fn change(
         &[&api.bot_id],
     )
     .await
-    .map_err(|e| internal(e.into()))?;
+    .map_err(db)?;
     let Some(before) = tx
         .query_opt(
             &format!(
@@ -166,7 +160,7 @@ async fn change(
             &[&id, &api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .map(|row| admin_user_of(&row))
     else {
         return Err(ApiError::not_found(format!("no panel user {id}")));
@@ -184,7 +178,7 @@ async fn change(
                 &[&api.bot_id],
             )
             .await
-            .map_err(|e| internal(e.into()))?
+            .map_err(db)?
             .get(0);
         if owners <= 1 {
             return Err(ApiError::conflict(
@@ -203,7 +197,7 @@ async fn change(
             &[&id, &role, &telegram_id, &disabled],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let after = admin_user_of(&row);
     let revoked = if after.disabled || after.role != before.role {
         session::revoke_all(&tx, api.bot_id, id)
@@ -226,7 +220,7 @@ async fn change(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     Ok(Json(after).into_response())
 }
 
@@ -242,11 +236,8 @@ async fn reset_password(
     let hash = hash_password_blocking(reset.new_password)
         .await
         .map_err(internal)?;
-    let mut connection = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = connection
-        .transaction()
-        .await
-        .map_err(|e| internal(e.into()))?;
+    let mut connection = api.pool.get().await.map_err(db)?;
+    let tx = connection.transaction().await.map_err(db)?;
     let updated = tx
         .execute(
             "UPDATE admin_users SET password_hash = $3, password_changed_at = now()
@@ -254,7 +245,7 @@ async fn reset_password(
             &[&id, &api.bot_id, &hash],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     if updated == 0 {
         return Err(ApiError::not_found(format!("no panel user {id}")));
     }
@@ -271,7 +262,7 @@ async fn reset_password(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -290,17 +281,13 @@ struct AuditQuery {
 async fn audit_log(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<AuditQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Manager)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be 1 to 500").field("limit"));
-    }
+    let limit = page_limit(query.limit, 50, 500)?;
     let action = query.action.as_deref().map(crate::pgtext::strip_nul);
     let target = query.target.as_deref().map(crate::pgtext::strip_nul);
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             "SELECT id, created_at, actor, admin_user_id, action, target, details
@@ -325,7 +312,7 @@ async fn audit_log(
             ],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let entries: Vec<AuditEntry> = rows
         .iter()
         .map(|row| AuditEntry {
@@ -338,9 +325,7 @@ async fn audit_log(
             details: row.get(6),
         })
         .collect();
-    let next_before_id = (entries.len() as i64 == limit)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
+    let next_before_id = next_before(entries.iter().map(|e| e.id), limit);
     Ok(Json(AuditPage {
         entries,
         next_before_id,

@@ -18,7 +18,7 @@ use promo_api_types::panel::{ChangePasswordRequest, LoginRequest, SessionInfo};
 use serde_json::json;
 
 use super::session::{self, cleared_cookie, session_cookie, set_cookie_header, Session};
-use super::{client_ip, internal, Body};
+use super::{client_ip, db, internal, Body};
 use crate::admin::{check_new_password, verify_password_blocking, MAX_PASSWORD_CHARS};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
@@ -95,7 +95,7 @@ async fn login(
     {
         return Err(locked(wait));
     }
-    let pool_client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let pool_client = api.pool.get().await.map_err(db)?;
     let user = pool_client
         .query_opt(
             "SELECT id, password_hash FROM admin_users
@@ -103,7 +103,7 @@ async fn login(
             &[&api.bot_id, &login],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     drop(pool_client);
     let (user_id, hash) = match &user {
         Some(row) => (Some(row.get::<_, i64>(0)), Some(row.get::<_, String>(1))),
@@ -256,14 +256,14 @@ async fn change_password(
 ) -> Result<Response, ApiError> {
     check_new_password(&request.new_password)
         .map_err(|e| ApiError::bad_request(e.to_string()).field("new_password"))?;
-    let connection = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let connection = api.pool.get().await.map_err(db)?;
     let hash: String = connection
         .query_one(
             "SELECT password_hash FROM admin_users WHERE id = $1",
             &[&session.admin_user_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .get(0);
     drop(connection);
     if request.current_password.chars().count() > MAX_PASSWORD_CHARS

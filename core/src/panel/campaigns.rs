@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use super::dashboard::{campaign_summary_of, CAMPAIGN_COLUMNS, DEFAULT_TIME_ZONE};
 use super::session::{Role, Session};
-use super::{internal, timestamp, Body};
+use super::{db, internal, next_before, one_of, page_limit, timestamp, Body, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::campaigns::audience::{count_recipients, Audience};
@@ -99,12 +99,12 @@ async fn create(
         return Err(ApiError::bad_request("tz must be a time zone name").field("tz"));
     }
 
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
     let scheduled_for = match &request.scheduled_for {
         None => None,
         Some(local) => Some(scheduled_time(&client, local, tz).await?),
     };
-    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let tx = client.transaction().await.map_err(db)?;
     let audience_json =
         serde_json::to_value(&audience).map_err(|e| internal(anyhow::Error::from(e)))?;
     let id = insert_scheduled(
@@ -137,7 +137,7 @@ async fn create(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     let detail = load_detail(&api, id).await?;
     Ok((StatusCode::CREATED, Json(detail)).into_response())
 }
@@ -182,7 +182,7 @@ async fn recipients(
     session.require(Role::Viewer)?;
     let kind = sendable_kind(&request.kind)?;
     let audience = audience_of(kind, &request.audience)?;
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let recipients = count_recipients(&client, api.bot_id, kind, &audience)
         .await
         .map_err(internal)?;
@@ -200,22 +200,11 @@ struct ListQuery {
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
-    }
-    if let Some(kind) = &query.kind {
-        if !KINDS.contains(&kind.as_str()) {
-            return Err(
-                ApiError::bad_request("kind must be broadcast, single_message or raffle")
-                    .field("kind"),
-            );
-        }
-    }
+    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
+    one_of("kind", query.kind.as_deref(), KINDS)?;
     let statuses = [
         "draft",
         "scheduled",
@@ -225,16 +214,8 @@ async fn list(
         "completed",
         "failed",
     ];
-    if let Some(status) = &query.status {
-        if !statuses.contains(&status.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "status must be one of {}",
-                statuses.join(", ")
-            ))
-            .field("status"));
-        }
-    }
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    one_of("status", query.status.as_deref(), &statuses)?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             &format!(
@@ -252,11 +233,9 @@ async fn list(
             ],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let campaigns: Vec<_> = rows.iter().map(campaign_summary_of).collect();
-    let next_before_id = (campaigns.len() as i64 == limit)
-        .then(|| campaigns.last().map(|c| c.id))
-        .flatten();
+    let next_before_id = next_before(campaigns.iter().map(|c| c.id), limit);
     Ok(Json(CampaignPage {
         campaigns,
         next_before_id,
@@ -265,7 +244,7 @@ async fn list(
 }
 
 async fn load_detail(api: &AdminApi, id: i64) -> Result<CampaignDetail, ApiError> {
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let row = client
         .query_opt(
             &format!(
@@ -276,7 +255,7 @@ async fn load_detail(api: &AdminApi, id: i64) -> Result<CampaignDetail, ApiError
             &[&id, &api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))?;
     Ok(CampaignDetail {
         campaign: campaign_summary_of(&row),

@@ -2,7 +2,7 @@
 //! 7 d growth, a daily series and the latest campaigns, in one round trip (three
 //! statements pipelined on one connection).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use promo_api_types::panel::{CampaignSummary, DailyFigures, Dashboard, Figure};
 use serde::Deserialize;
 
 use super::session::{Role, Session};
-use super::{internal, timestamp};
+use super::{db, internal, timestamp, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 
@@ -141,10 +141,9 @@ fn figure(row: &tokio_postgres::Row, first: usize) -> Figure {
 async fn dashboard(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<DashboardQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<DashboardQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let days = query.days.unwrap_or(30);
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(ApiError::bad_request(format!("days must be 1 to {MAX_DAYS}")).field("days"));
@@ -155,7 +154,7 @@ async fn dashboard(
             ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
         );
     }
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let recent = format!(
         "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE bot_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
     );
@@ -175,8 +174,8 @@ async fn dashboard(
             internal(e.into())
         }
     })?;
-    let row = figures.map_err(|e| internal(e.into()))?;
-    let campaigns = campaigns.map_err(|e| internal(e.into()))?;
+    let row = figures.map_err(db)?;
+    let campaigns = campaigns.map_err(db)?;
     Ok(Json(Dashboard {
         users: figure(&row, 0),
         registered: figure(&row, 3),

@@ -3,7 +3,7 @@
 //! due again with fresh attempts, `POST .../{id}/discard` takes it off the list. Both are
 //! audited with the row they touched.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::session::{Role, Session};
-use super::{internal, timestamp};
+use super::{db, internal, page_limit, timestamp, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::outbox::Redrive;
@@ -32,14 +32,10 @@ struct ListQuery {
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be 1 to 500").field("limit"));
-    }
+    let limit = page_limit(query.limit, 100, 500)?;
     let rows = crate::outbox::given_up(&api.pool, api.bot_id, limit)
         .await
         .map_err(internal)?;
@@ -84,8 +80,8 @@ async fn apply(
     what: Redrive,
 ) -> Result<Response, ApiError> {
     session.require(Role::Manager)?;
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
     let Some((kind, purpose)) = crate::outbox::redrive(&tx, api.bot_id, id, what)
         .await
         .map_err(internal)?
@@ -106,6 +102,6 @@ async fn apply(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     Ok(Json(json!({ "id": id, "done": action })).into_response())
 }

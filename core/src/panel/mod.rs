@@ -114,6 +114,64 @@ pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Query parameters whose rejection is one of our errors (a 400 naming what was wrong).
+pub struct Params<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
+/// A list's page size: `default` when absent, refused outside `1..=max`.
+pub(crate) fn page_limit(limit: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(format!("limit must be 1 to {max}")).field("limit"))
+    }
+}
+
+/// Where the next page starts: the last id of a full page, `None` after the last page.
+pub(crate) fn next_before(
+    ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator,
+    limit: i64,
+) -> Option<i64> {
+    let full = ids.len() as i64 == limit;
+    ids.last().filter(|_| full)
+}
+
+/// Refuses a filter value outside `allowed`, naming the field and the choices.
+pub(crate) fn one_of(
+    field: &'static str,
+    value: Option<&str>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    match value {
+        Some(value) if !allowed.contains(&value) => Err(ApiError::bad_request(format!(
+            "{field} must be one of {}",
+            allowed.join(", ")
+        ))
+        .field(field)),
+        _ => Ok(()),
+    }
+}
+
+/// [`internal`] for a database or pool error.
+pub(crate) fn db(error: impl Into<anyhow::Error>) -> ApiError {
+    internal(error.into())
+}
+
 /// Logs an internal failure and answers a 503 that names nothing internal: the caller
 /// did nothing wrong and may try again.
 pub(crate) fn internal(error: anyhow::Error) -> ApiError {

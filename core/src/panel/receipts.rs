@@ -7,7 +7,7 @@
 //! relay, retried until Telegram takes it) and the audit row. Only a receipt held for
 //! review (`pending`) can be decided, once: a second decision is a 409.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::{Role, Session};
-use super::{internal, timestamp, Body};
+use super::{db, internal, next_before, one_of, page_limit, timestamp, Body, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::outbox::{NewMessage, Purpose};
@@ -93,22 +93,11 @@ struct ListQuery {
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
-    }
-    if let Some(status) = &query.status {
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(
-                ApiError::bad_request("status must be accepted, pending or rejected")
-                    .field("status"),
-            );
-        }
-    }
+    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
+    one_of("status", query.status.as_deref(), STATUSES)?;
     if let Some(inn) = &query.seller_inn {
         if !(inn.len() == 10 || inn.len() == 12) || !inn.chars().all(|c| c.is_ascii_digit()) {
             return Err(
@@ -116,7 +105,7 @@ async fn list(
             );
         }
     }
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             &format!(
@@ -146,11 +135,9 @@ async fn list(
             ],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let receipts: Vec<ReceiptRow> = rows.iter().map(receipt_row_of).collect();
-    let next_before_id = (receipts.len() as i64 == limit)
-        .then(|| receipts.last().map(|r| r.id))
-        .flatten();
+    let next_before_id = next_before(receipts.iter().map(|r| r.id), limit);
     Ok(Json(ReceiptPage {
         receipts,
         next_before_id,
@@ -164,7 +151,7 @@ async fn detail(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let row = client
         .query_opt(
             &format!(
@@ -177,7 +164,7 @@ async fn detail(
             &[&id, &api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
     Ok(Json(ReceiptDetail {
         receipt: receipt_row_of(&row),
@@ -247,7 +234,7 @@ async fn decide(
     reason: Option<&str>,
 ) -> Result<Response, ApiError> {
     let failed = |e: tokio_postgres::Error| internal(e.into());
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
     let tx = client.transaction().await.map_err(failed)?;
     let row = tx
         .query_opt(
@@ -372,15 +359,11 @@ struct SellersQuery {
 async fn sellers(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<SellersQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<SellersQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
-    }
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             "SELECT seller_inn, max(seller_name),
@@ -395,7 +378,7 @@ async fn sellers(
             &[&api.bot_id, &limit],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let sellers: Vec<SuspiciousSeller> = rows
         .iter()
         .map(|row| SuspiciousSeller {

@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{internal, timestamp};
+use super::{db, timestamp};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::audit::Actor;
@@ -188,7 +188,7 @@ impl FromRequestParts<AdminApi> for Session {
 
 /// The live session of `token`, touched (its idle clock restarts), or `None`.
 async fn load(api: &AdminApi, token: &str) -> Result<Option<Session>, ApiError> {
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let row = client
         .query_opt(
             "UPDATE admin_sessions s SET last_seen_at = now()
@@ -206,7 +206,7 @@ async fn load(api: &AdminApi, token: &str) -> Result<Option<Session>, ApiError> 
             ],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     Ok(row.and_then(|row| {
         Some(Session {
             id: row.get(0),

@@ -13,7 +13,7 @@ use promo_api_types::panel::{TextEdit, TextEntry, TextPreview, TextVersion};
 use serde_json::json;
 
 use super::session::{Role, Session};
-use super::{internal, Body};
+use super::{db, internal, Body};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::texts::check::{check_override, placeholders, sample_value};
@@ -46,14 +46,14 @@ fn placeholder_names(key: TextKey) -> Vec<String> {
 
 async fn list(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             "SELECT key, language, body FROM texts WHERE bot_id = $1",
             &[&api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let custom = |key: TextKey, lang: Lang| {
         rows.iter()
             .find(|row| row.get::<_, &str>(0) == key.name() && row.get::<_, &str>(1) == lang.code())
@@ -103,8 +103,8 @@ async fn save(
     session.require(Role::Manager)?;
     let (key, lang) = key_and_lang(&key, &lang)?;
     let body = checked_body(key, lang, &edit.body)?;
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
     let before = crate::texts::override_of(&tx, api.bot_id, key, lang)
         .await
         .map_err(internal)?;
@@ -122,7 +122,7 @@ async fn save(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     api.texts.invalidate().await;
     Ok(Json(json!({ "key": key.name(), "lang": lang.code(), "body": body })).into_response())
 }
@@ -134,8 +134,8 @@ async fn reset(
 ) -> Result<Response, ApiError> {
     session.require(Role::Manager)?;
     let (key, lang) = key_and_lang(&key, &lang)?;
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
     let before = crate::texts::override_of(&tx, api.bot_id, key, lang)
         .await
         .map_err(internal)?;
@@ -154,7 +154,7 @@ async fn reset(
         .await
         .map_err(internal)?;
     }
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     api.texts.invalidate().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -8,7 +8,7 @@
 //! start of a name. A blocked shopper is `banned`: broadcasts and draws take registered
 //! shoppers only, and the bot answers a banned one with its `banned` text.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::session::{Role, Session};
-use super::{internal, timestamp, Body};
+use super::{db, internal, next_before, one_of, page_limit, timestamp, Body, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::pii::Phone;
@@ -131,28 +131,17 @@ struct ListQuery {
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1 to {MAX_PAGE}")).field("limit"));
-    }
-    if let Some(status) = &query.status {
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::bad_request(
-                "status must be new, registering, registered or banned",
-            )
-            .field("status"));
-        }
-    }
+    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
+    one_of("status", query.status.as_deref(), STATUSES)?;
     let text = crate::pgtext::strip_nul(query.q.as_deref().unwrap_or(""));
     if text.chars().count() > 100 {
         return Err(ApiError::bad_request("q must be at most 100 characters").field("q"));
     }
     let search = understand(&text, |phone| api.phone_key.hash(phone));
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let rows = client
         .query(
             &format!(
@@ -178,11 +167,9 @@ async fn list(
             ],
         )
         .await
-        .map_err(|e| internal(e.into()))?;
+        .map_err(db)?;
     let users: Vec<ShopperRow> = rows.iter().map(shopper_row_of).collect();
-    let next_before_id = (users.len() as i64 == limit)
-        .then(|| users.last().map(|u| u.id))
-        .flatten();
+    let next_before_id = next_before(users.iter().map(|u| u.id), limit);
     Ok(Json(ShopperPage {
         users,
         next_before_id,
@@ -191,14 +178,14 @@ async fn list(
 }
 
 async fn load_row(api: &AdminApi, id: i64) -> Result<ShopperRow, ApiError> {
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     client
         .query_opt(
             &format!("SELECT {ROW_COLUMNS} FROM users u WHERE u.id = $1 AND u.bot_id = $2"),
             &[&id, &api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .map(|row| shopper_row_of(&row))
         .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))
 }
@@ -210,7 +197,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
     let user = load_row(&api, id).await?;
-    let client = api.pool.get().await.map_err(|e| internal(e.into()))?;
+    let client = api.pool.get().await.map_err(db)?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&id, &api.bot_id, &HISTORY];
     let (receipts, tickets, wins, campaigns) = tokio::join!(
         client.query(
@@ -305,15 +292,15 @@ async fn full_phone(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Manager)?;
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
     let row = tx
         .query_opt(
             "SELECT phone_ciphertext FROM users WHERE id = $1 AND bot_id = $2",
             &[&id, &api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))?;
     let sealed: Option<Vec<u8>> = row.get(0);
     let phone = match sealed {
@@ -335,7 +322,7 @@ async fn full_phone(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     Ok(Json(FullPhone { phone }).into_response())
 }
 
@@ -378,15 +365,15 @@ async fn set_banned(
     banned: bool,
     reason: Option<&str>,
 ) -> Result<(), ApiError> {
-    let mut client = api.pool.get().await.map_err(|e| internal(e.into()))?;
-    let tx = client.transaction().await.map_err(|e| internal(e.into()))?;
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
     let before: String = tx
         .query_opt(
             "SELECT status FROM users WHERE id = $1 AND bot_id = $2 FOR UPDATE",
             &[&id, &api.bot_id],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))?
         .get(0);
     if (before == "banned") == banned {
@@ -401,7 +388,7 @@ async fn set_banned(
             &[&id, &banned],
         )
         .await
-        .map_err(|e| internal(e.into()))?
+        .map_err(db)?
         .get(0);
     crate::audit::record(
         &tx,
@@ -413,7 +400,7 @@ async fn set_banned(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(|e| internal(e.into()))?;
+    tx.commit().await.map_err(db)?;
     Ok(())
 }
 

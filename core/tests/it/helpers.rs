@@ -82,3 +82,66 @@ pub fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> NaiveDateTime {
 pub fn sqs_endpoint() -> String {
     std::env::var("PROMO_TEST_SQS_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9324".to_owned())
 }
+
+// ---------------------------------------------------------------- the panel's API
+
+/// A signed-in panel user: the session cookie and the CSRF token its requests carry.
+pub struct Operator {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Creates a panel user `login` with `role` and signs them in through the API.
+pub async fn operator(app: &TestApp, login: &str, role: &str) -> Operator {
+    promo_core::admin::create_admin_user(
+        &app.app.pool,
+        app.app.bot_id,
+        login,
+        "a long enough password",
+        role,
+        None,
+        false,
+    )
+    .await
+    .expect("panel user");
+    let response = reqwest::Client::new()
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"login": login, "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-promo_session="), "{cookie}");
+    let body: Value = response.json().await.expect("session");
+    Operator {
+        cookie,
+        csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// One request to the panel's API as `who`: the status and the JSON body (`null` when
+/// there is none).
+pub async fn api(
+    app: &TestApp,
+    who: &Operator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, app.url(path))
+        .header(reqwest::header::COOKIE, &who.cookie)
+        .header("X-CSRF-Token", &who.csrf);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}

@@ -10,61 +10,7 @@ use reqwest::header::COOKIE;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-struct Operator {
-    cookie: String,
-    csrf: String,
-}
-
-async fn operator(app: &TestApp, login: &str, role: &str) -> Operator {
-    promo_core::admin::create_admin_user(
-        &app.app.pool,
-        app.app.bot_id,
-        login,
-        "a long enough password",
-        role,
-        None,
-        false,
-    )
-    .await
-    .expect("panel user");
-    let response = reqwest::Client::new()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": login, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.expect("session");
-    Operator {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
-    }
-}
-
-async fn call(
-    app: &TestApp,
-    who: &Operator,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("X-CSRF-Token", &who.csrf);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{api, operator};
 
 /// Shoppers: 7101 ru with an accepted receipt, 7102 ru without, 7103 en without,
 /// 7104 banned, 7105 not registered.
@@ -110,7 +56,7 @@ async fn the_recipient_count_is_exactly_who_a_segment_reaches() {
         (json!({"segment": "without_receipts"}), 2),
         (json!({"segment": "without_receipts", "language": "en"}), 1),
     ] {
-        let (status, body) = call(
+        let (status, body) = api(
             &app,
             &who,
             Method::POST,
@@ -125,7 +71,7 @@ async fn the_recipient_count_is_exactly_who_a_segment_reaches() {
         );
     }
     // A single message goes to the listed shoppers, registered or not, but never the banned.
-    let (_, single) = call(
+    let (_, single) = api(
         &app,
         &who,
         Method::POST,
@@ -144,7 +90,7 @@ async fn a_broadcast_created_in_the_panel_starts_at_once_and_reaches_its_segment
     shoppers(&app).await;
     let who = operator(&app, "mona", "manager").await;
     let started = Instant::now();
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &who,
         Method::POST,
@@ -178,7 +124,7 @@ async fn a_broadcast_created_in_the_panel_starts_at_once_and_reaches_its_segment
 
     let deadline = Instant::now() + Duration::from_secs(15);
     let detail = loop {
-        let (_, detail) = call(
+        let (_, detail) = api(
             &app,
             &who,
             Method::GET,
@@ -250,7 +196,7 @@ async fn bad_campaign_input_names_its_field_and_creates_nothing() {
             "tz",
         ),
     ] {
-        let (status, answer) = call(
+        let (status, answer) = api(
             &app,
             &who,
             Method::POST,
@@ -274,7 +220,7 @@ async fn bad_campaign_input_names_its_field_and_creates_nothing() {
         .get(0);
     assert_eq!(created, 0);
     let viewer = operator(&app, "vic", "viewer").await;
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &viewer,
         Method::POST,
@@ -289,7 +235,7 @@ async fn bad_campaign_input_names_its_field_and_creates_nothing() {
 async fn a_scheduled_campaign_is_paused_resumed_and_cancelled_with_an_audit_row_for_each() {
     let app = spawn_app_with(TestConfig::default()).await.expect("app");
     let who = operator(&app, "mona", "manager").await;
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &who,
         Method::POST,
@@ -308,7 +254,7 @@ async fn a_scheduled_campaign_is_paused_resumed_and_cancelled_with_an_audit_row_
         ("resume", "scheduled"),
         ("cancel", "cancelled"),
     ] {
-        let (status, body) = call(
+        let (status, body) = api(
             &app,
             &who,
             Method::POST,
@@ -322,7 +268,7 @@ async fn a_scheduled_campaign_is_paused_resumed_and_cancelled_with_an_audit_row_
             "{control}"
         );
     }
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &who,
         Method::POST,
@@ -331,7 +277,7 @@ async fn a_scheduled_campaign_is_paused_resumed_and_cancelled_with_an_audit_row_
     )
     .await;
     assert_eq!(status, 409, "{body}");
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &who,
         Method::POST,
@@ -371,7 +317,7 @@ async fn the_progress_stream_sends_counters_and_ends_when_the_campaign_is_done()
         .expect("app");
     shoppers(&app).await;
     let who = operator(&app, "mona", "manager").await;
-    let (_, body) = call(
+    let (_, body) = api(
         &app,
         &who,
         Method::POST,
@@ -404,7 +350,7 @@ async fn the_progress_stream_sends_counters_and_ends_when_the_campaign_is_done()
     assert_eq!(last["status"], "completed", "{text}");
     assert_eq!(last["sent"], 3);
     assert!(text.contains("event: progress"));
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &who,
         Method::GET,

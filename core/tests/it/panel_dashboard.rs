@@ -2,48 +2,10 @@
 //! promotion's time zone, recent campaigns, and clear errors for bad parameters.
 
 use promo_testkit::{spawn_app, TestApp};
-use reqwest::header::COOKIE;
-use serde_json::{json, Value};
+use reqwest::Method;
+use serde_json::json;
 
-async fn signed_in(app: &TestApp, role: &str) -> String {
-    promo_core::admin::create_admin_user(
-        &app.app.pool,
-        app.app.bot_id,
-        role,
-        "a long enough password",
-        role,
-        None,
-        false,
-    )
-    .await
-    .expect("panel user");
-    let response = reqwest::Client::new()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": role, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(cookie.starts_with("__Host-promo_session="), "{cookie}");
-    cookie
-}
-
-async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(app.url(path))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{api, operator, Operator};
 
 /// Two old shoppers and one from today; receipts in each status; tickets; a campaign.
 async fn seed(app: &TestApp) {
@@ -78,8 +40,8 @@ async fn seed(app: &TestApp) {
 async fn the_dashboard_shows_each_figure_with_its_growth_a_daily_series_and_recent_campaigns() {
     let app = spawn_app().await.expect("app");
     seed(&app).await;
-    let cookie = signed_in(&app, "viewer").await;
-    let (status, body) = get(&app, &cookie, "/api/dashboard?days=14").await;
+    let who = operator(&app, "viewer", "viewer").await;
+    let (status, body) = api(&app, &who, Method::GET, "/api/dashboard?days=14", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["users"],
@@ -121,7 +83,14 @@ async fn the_dashboard_shows_each_figure_with_its_growth_a_daily_series_and_rece
         (json!(2), json!(1))
     );
 
-    let (_, short) = get(&app, &cookie, "/api/dashboard?days=7&tz=UTC").await;
+    let (_, short) = api(
+        &app,
+        &who,
+        Method::GET,
+        "/api/dashboard?days=7&tz=UTC",
+        None,
+    )
+    .await;
     let daily = short["daily"].as_array().cloned().unwrap_or_default();
     assert_eq!(daily.len(), 7);
     assert_eq!(
@@ -136,23 +105,34 @@ async fn the_dashboard_shows_each_figure_with_its_growth_a_daily_series_and_rece
 #[tokio::test]
 async fn bad_dashboard_parameters_name_the_field_and_no_session_is_refused() {
     let app = spawn_app().await.expect("app");
-    let cookie = signed_in(&app, "viewer").await;
+    let who = operator(&app, "viewer", "viewer").await;
     for (query, field) in [
         ("days=0", "days"),
         ("days=100000", "days"),
         ("tz=Mars/Olympus", "tz"),
         ("tz=", "tz"),
     ] {
-        let (status, body) = get(&app, &cookie, &format!("/api/dashboard?{query}")).await;
+        let (status, body) = api(
+            &app,
+            &who,
+            Method::GET,
+            &format!("/api/dashboard?{query}"),
+            None,
+        )
+        .await;
         assert_eq!(
             (status, body["field"].clone()),
             (400, json!(field)),
             "{query}: {body}"
         );
     }
-    let (status, _) = get(&app, &cookie, "/api/dashboard?days=abc").await;
+    let (status, _) = api(&app, &who, Method::GET, "/api/dashboard?days=abc", None).await;
     assert_eq!(status, 400);
-    let (status, body) = get(&app, "", "/api/dashboard").await;
+    let nobody = Operator {
+        cookie: String::new(),
+        csrf: String::new(),
+    };
+    let (status, body) = api(&app, &nobody, Method::GET, "/api/dashboard", None).await;
     assert_eq!(
         (status, body["error"].clone()),
         (401, json!("unauthorized"))

@@ -5,53 +5,10 @@
 use std::time::Duration;
 
 use promo_testkit::{spawn_app_with, TestApp, TestConfig};
-use reqwest::header::COOKIE;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-async fn operator(app: &TestApp, login: &str, role: &str) -> (String, String) {
-    promo_core::admin::create_admin_user(
-        &app.app.pool,
-        app.app.bot_id,
-        login,
-        "a long enough password",
-        role,
-        None,
-        false,
-    )
-    .await
-    .expect("panel user");
-    let response = reqwest::Client::new()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": login, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.expect("session");
-    (
-        cookie,
-        body["csrf_token"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-async fn call(app: &TestApp, who: &(String, String), method: Method, path: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.0)
-        .header("X-CSRF-Token", &who.1)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{api, operator};
 
 /// A message Telegram refused for good and a dead receipt check; returns their ids.
 async fn given_up(app: &TestApp) -> (i64, i64) {
@@ -89,7 +46,7 @@ async fn given_up_work_is_listed_with_its_reason_and_a_retried_message_really_go
     let (message, dead) = given_up(&app).await;
     let viewer = operator(&app, "vic", "viewer").await;
     let manager = operator(&app, "mona", "manager").await;
-    let (status, list) = call(&app, &viewer, Method::GET, "/api/failed-work").await;
+    let (status, list) = api(&app, &viewer, Method::GET, "/api/failed-work", None).await;
     assert_eq!(status, 200);
     let ids: Vec<i64> = list
         .as_array()
@@ -98,20 +55,22 @@ async fn given_up_work_is_listed_with_its_reason_and_a_retried_message_really_go
     assert_eq!(ids, vec![message, dead]);
     assert_eq!(list[0]["reason"], "Internal Server Error");
     assert_eq!(list[1]["status"], "dead");
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &viewer,
         Method::POST,
         &format!("/api/failed-work/{message}/retry"),
+        None,
     )
     .await;
     assert_eq!(status, 403, "a viewer only reads");
 
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &manager,
         Method::POST,
         &format!("/api/failed-work/{message}/retry"),
+        None,
     )
     .await;
     assert_eq!(status, 200);
@@ -121,21 +80,23 @@ async fn given_up_work_is_listed_with_its_reason_and_a_retried_message_really_go
         .await
         .expect("the retried message is sent");
     assert_eq!(calls[0].params["chat_id"], 8001);
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &manager,
         Method::POST,
         &format!("/api/failed-work/{dead}/discard"),
+        None,
     )
     .await;
     assert_eq!(status, 200);
-    let (_, list) = call(&app, &viewer, Method::GET, "/api/failed-work").await;
+    let (_, list) = api(&app, &viewer, Method::GET, "/api/failed-work", None).await;
     assert_eq!(list, json!([]), "nothing left to look at");
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &manager,
         Method::POST,
         &format!("/api/failed-work/{dead}/retry"),
+        None,
     )
     .await;
     assert_eq!(status, 404, "a discarded row is no longer failed work");

@@ -5,65 +5,10 @@
 use std::time::Duration;
 
 use promo_testkit::{spawn_app_with, TestApp, TestConfig};
-use reqwest::header::COOKIE;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-struct Operator {
-    cookie: String,
-    csrf: String,
-}
-
-async fn operator(app: &TestApp, login: &str, role: &str) -> Operator {
-    promo_core::admin::create_admin_user(
-        &app.app.pool,
-        app.app.bot_id,
-        login,
-        "a long enough password",
-        role,
-        None,
-        false,
-    )
-    .await
-    .expect("panel user");
-    let response = reqwest::Client::new()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": login, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.expect("session");
-    Operator {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
-    }
-}
-
-async fn call(
-    app: &TestApp,
-    who: &Operator,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("X-CSRF-Token", &who.csrf);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{api, operator};
 
 /// A shopper with one receipt held for review (3 tickets) and one accepted; returns
 /// (held receipt id, its submission id, accepted receipt id).
@@ -135,7 +80,7 @@ async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_line
         ("has_promo=false", vec![accepted]),
         ("flagged=true", vec![held]),
     ] {
-        let (status, body) = call(
+        let (status, body) = api(
             &app,
             &who,
             Method::GET,
@@ -146,7 +91,7 @@ async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_line
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(ids(&body), expected, "{query}");
     }
-    let (_, body) = call(
+    let (_, body) = api(
         &app,
         &who,
         Method::GET,
@@ -158,7 +103,7 @@ async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_line
         body["receipts"][0]["signals"],
         json!(["seller_daily_limit"])
     );
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &who,
         Method::GET,
@@ -169,7 +114,7 @@ async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_line
     assert_eq!(status, 200);
     assert_eq!(body["items"][0]["name"], "Чипсы");
     assert_eq!(body["fraud_signals"][0]["limit"], 50);
-    let (_, sellers) = call(&app, &who, Method::GET, "/api/receipts/sellers", None).await;
+    let (_, sellers) = api(&app, &who, Method::GET, "/api/receipts/sellers", None).await;
     assert_eq!(sellers[0]["seller_inn"], "7701234567");
     assert_eq!(
         (
@@ -183,7 +128,7 @@ async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_line
         ("seller_inn=12", "seller_inn"),
         ("limit=0", "limit"),
     ] {
-        let (status, body) = call(
+        let (status, body) = api(
             &app,
             &who,
             Method::GET,
@@ -197,7 +142,7 @@ async fn receipts_are_listed_by_status_seller_promo_and_flag_and_shown_with_line
             "{query}"
         );
     }
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &who,
         Method::POST,
@@ -215,7 +160,7 @@ async fn approving_a_held_receipt_grants_its_tickets_once_tells_the_shopper_and_
         .expect("app");
     let (held, submission, accepted) = seed(&app).await;
     let who = operator(&app, "mona", "manager").await;
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &who,
         Method::POST,
@@ -228,7 +173,7 @@ async fn approving_a_held_receipt_grants_its_tickets_once_tells_the_shopper_and_
         (200, json!("accepted")),
         "{body}"
     );
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &who,
         Method::POST,
@@ -237,7 +182,7 @@ async fn approving_a_held_receipt_grants_its_tickets_once_tells_the_shopper_and_
     )
     .await;
     assert_eq!(status, 409, "decided once");
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &who,
         Method::POST,
@@ -285,7 +230,7 @@ async fn a_rejection_needs_a_reason_tells_it_to_the_shopper_and_grants_nothing()
     let (held, _, _) = seed(&app).await;
     let who = operator(&app, "mona", "manager").await;
     let path = format!("/api/receipts/{held}/reject");
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &who,
         Method::POST,
@@ -294,7 +239,7 @@ async fn a_rejection_needs_a_reason_tells_it_to_the_shopper_and_grants_nothing()
     )
     .await;
     assert_eq!((status, body["field"].clone()), (400, json!("reason")));
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &who,
         Method::POST,

@@ -1,70 +1,18 @@
 //! The bot's texts through the admin API: listed with their placeholders, edited with
 //! checks that name the position, previewed, used by the bot at once, reset, audited.
 
+use promo_testkit::spawn_app;
 use promo_testkit::telegram::Updates;
-use promo_testkit::{spawn_app, TestApp};
-use reqwest::header::COOKIE;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::text_of;
-
-async fn operator(app: &TestApp, login: &str, role: &str) -> (String, String) {
-    promo_core::admin::create_admin_user(
-        &app.app.pool,
-        app.app.bot_id,
-        login,
-        "a long enough password",
-        role,
-        None,
-        false,
-    )
-    .await
-    .expect("panel user");
-    let response = reqwest::Client::new()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": login, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.expect("session");
-    (
-        cookie,
-        body["csrf_token"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-async fn call(
-    app: &TestApp,
-    who: &(String, String),
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.0)
-        .header("X-CSRF-Token", &who.1);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{api, operator, text_of};
 
 #[tokio::test]
 async fn an_edited_welcome_is_what_the_next_shopper_sees_and_a_reset_brings_the_default_back() {
     let app = spawn_app().await.expect("app");
     let manager = operator(&app, "mona", "manager").await;
-    let (status, list) = call(&app, &manager, Method::GET, "/api/texts", None).await;
+    let (status, list) = api(&app, &manager, Method::GET, "/api/texts", None).await;
     assert_eq!(status, 200);
     let welcome = list
         .as_array()
@@ -82,7 +30,7 @@ async fn an_edited_welcome_is_what_the_next_shopper_sees_and_a_reset_brings_the_
     assert_eq!(welcome["ru"]["custom"], Value::Null);
 
     let body = "Привет! Это «{promo}». Как вас зовут?";
-    let (status, saved) = call(
+    let (status, saved) = api(
         &app,
         &manager,
         Method::PUT,
@@ -100,7 +48,7 @@ async fn an_edited_welcome_is_what_the_next_shopper_sees_and_a_reset_brings_the_
         "Привет! Это «Хрустящее лето». Как вас зовут?"
     );
 
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &manager,
         Method::DELETE,
@@ -146,7 +94,7 @@ async fn a_bad_edit_is_refused_with_its_position_and_changes_nothing() {
         ("Открыто {tickets", "never closed"),
         ("", "1 to 4096"),
     ] {
-        let (status, answer) = call(
+        let (status, answer) = api(
             &app,
             &manager,
             Method::PUT,
@@ -162,7 +110,7 @@ async fn a_bad_edit_is_refused_with_its_position_and_changes_nothing() {
         let message = answer["message"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{body}: {message}");
     }
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &manager,
         Method::PUT,
@@ -171,7 +119,7 @@ async fn a_bad_edit_is_refused_with_its_position_and_changes_nothing() {
     )
     .await;
     assert_eq!(status, 404);
-    let (status, answer) = call(
+    let (status, answer) = api(
         &app,
         &manager,
         Method::PUT,
@@ -190,7 +138,7 @@ async fn a_bad_edit_is_refused_with_its_position_and_changes_nothing() {
         .get(0);
     assert_eq!(stored, 0);
     let viewer = operator(&app, "vic", "viewer").await;
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &viewer,
         Method::PUT,
@@ -205,7 +153,7 @@ async fn a_bad_edit_is_refused_with_its_position_and_changes_nothing() {
 async fn a_preview_fills_sample_values_without_saving() {
     let app = spawn_app().await.expect("app");
     let viewer = operator(&app, "vic", "viewer").await;
-    let (status, preview) = call(
+    let (status, preview) = api(
         &app,
         &viewer,
         Method::POST,

@@ -3,65 +3,10 @@
 
 use promo_core::pii::Phone;
 use promo_testkit::{spawn_app, TestApp};
-use reqwest::header::COOKIE;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-struct Operator {
-    cookie: String,
-    csrf: String,
-}
-
-async fn operator(app: &TestApp, login: &str, role: &str) -> Operator {
-    promo_core::admin::create_admin_user(
-        &app.app.pool,
-        app.app.bot_id,
-        login,
-        "a long enough password",
-        role,
-        None,
-        false,
-    )
-    .await
-    .expect("panel user");
-    let response = reqwest::Client::new()
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": login, "password": "a long enough password"}))
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = response.json().await.expect("session");
-    Operator {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
-    }
-}
-
-async fn call(
-    app: &TestApp,
-    who: &Operator,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("X-CSRF-Token", &who.csrf);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{api, operator};
 
 /// A shopper row with a sealed phone; returns its id.
 async fn shopper(
@@ -125,11 +70,11 @@ async fn one_search_box_finds_a_shopper_by_username_phone_telegram_id_internal_i
         ("100%", vec![]),
     ] {
         let path = format!("/api/users?q={}", urlencode(query));
-        let (status, body) = call(&app, &who, Method::GET, &path, None).await;
+        let (status, body) = api(&app, &who, Method::GET, &path, None).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(ids(&body), expected, "{query}");
     }
-    let (_, body) = call(&app, &who, Method::GET, "/api/users?q=@anna", None).await;
+    let (_, body) = api(&app, &who, Method::GET, "/api/users?q=@anna", None).await;
     assert_eq!(body["users"][0]["phone_masked"], "+7 *** ***-45-67");
     assert!(
         !body.to_string().contains("79990004567"),
@@ -137,10 +82,10 @@ async fn one_search_box_finds_a_shopper_by_username_phone_telegram_id_internal_i
     );
 
     // Paging: one at a time, newest first.
-    let (_, first) = call(&app, &who, Method::GET, "/api/users?limit=1", None).await;
+    let (_, first) = api(&app, &who, Method::GET, "/api/users?limit=1", None).await;
     assert_eq!(ids(&first), vec![anna]);
     let next = first["next_before_id"].as_i64().expect("more");
-    let (_, second) = call(
+    let (_, second) = api(
         &app,
         &who,
         Method::GET,
@@ -151,7 +96,7 @@ async fn one_search_box_finds_a_shopper_by_username_phone_telegram_id_internal_i
     assert_eq!(ids(&second), vec![ivan]);
 
     for (query, field) in [("limit=0", "limit"), ("status=vip", "status")] {
-        let (status, body) = call(
+        let (status, body) = api(
             &app,
             &who,
             Method::GET,
@@ -178,7 +123,7 @@ async fn the_full_phone_is_for_owners_and_managers_only_and_every_view_is_audite
     let anna = shopper(&app, 5002, "Анна Смирнова", None, "+79990004567").await;
     let viewer = operator(&app, "vic", "viewer").await;
     let manager = operator(&app, "mona", "manager").await;
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &viewer,
         Method::GET,
@@ -187,7 +132,7 @@ async fn the_full_phone_is_for_owners_and_managers_only_and_every_view_is_audite
     )
     .await;
     assert_eq!(status, 403);
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &manager,
         Method::GET,
@@ -211,7 +156,7 @@ async fn the_full_phone_is_for_owners_and_managers_only_and_every_view_is_audite
         .expect("audit")
         .get(0);
     assert_eq!(audited, 1);
-    let (status, _) = call(&app, &manager, Method::GET, "/api/users/999999/phone", None).await;
+    let (status, _) = api(&app, &manager, Method::GET, "/api/users/999999/phone", None).await;
     assert_eq!(status, 404);
 }
 
@@ -240,7 +185,7 @@ async fn the_detail_shows_receipts_tickets_wins_and_campaigns_received() {
         .await
         .expect("history");
     let who = operator(&app, "vic", "viewer").await;
-    let (status, body) = call(&app, &who, Method::GET, &format!("/api/users/{anna}"), None).await;
+    let (status, body) = api(&app, &who, Method::GET, &format!("/api/users/{anna}"), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["tickets"], 2);
     assert_eq!(body["receipts"][0]["seller_name"], "Пятёрочка");
@@ -248,9 +193,9 @@ async fn the_detail_shows_receipts_tickets_wins_and_campaigns_received() {
     assert_eq!(body["ticket_entries"][0]["reason"], "goodwill");
     assert_eq!(body["wins"][0]["prize"], "iPhone 16");
     assert_eq!(body["campaigns"][0]["status"], "sent");
-    let (status, _) = call(&app, &who, Method::GET, "/api/users/424242", None).await;
+    let (status, _) = api(&app, &who, Method::GET, "/api/users/424242", None).await;
     assert_eq!(status, 404);
-    let (status, _) = call(&app, &who, Method::GET, "/api/users/not-a-number", None).await;
+    let (status, _) = api(&app, &who, Method::GET, "/api/users/not-a-number", None).await;
     assert_eq!(status, 400);
 }
 
@@ -261,7 +206,7 @@ async fn a_blocked_shopper_is_audited_left_out_of_broadcasts_and_restored_by_unb
     let viewer = operator(&app, "vic", "viewer").await;
     let manager = operator(&app, "mona", "manager").await;
     let path = format!("/api/users/{anna}/block");
-    let (status, _) = call(
+    let (status, _) = api(
         &app,
         &viewer,
         Method::POST,
@@ -270,7 +215,7 @@ async fn a_blocked_shopper_is_audited_left_out_of_broadcasts_and_restored_by_unb
     )
     .await;
     assert_eq!(status, 403);
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &manager,
         Method::POST,
@@ -279,7 +224,7 @@ async fn a_blocked_shopper_is_audited_left_out_of_broadcasts_and_restored_by_unb
     )
     .await;
     assert_eq!((status, body["field"].clone()), (400, json!("reason")));
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &manager,
         Method::POST,
@@ -293,7 +238,7 @@ async fn a_blocked_shopper_is_audited_left_out_of_broadcasts_and_restored_by_unb
         "{body}"
     );
     // Blocking twice changes nothing more.
-    call(
+    api(
         &app,
         &manager,
         Method::POST,
@@ -324,7 +269,7 @@ async fn a_blocked_shopper_is_audited_left_out_of_broadcasts_and_restored_by_unb
         "broadcasts and draws take registered shoppers only"
     );
 
-    let (status, body) = call(
+    let (status, body) = api(
         &app,
         &manager,
         Method::POST,
