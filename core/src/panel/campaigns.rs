@@ -38,9 +38,18 @@ pub(super) fn routes() -> Router<AdminApi> {
         .route("/api/campaigns", get(list).post(create))
         .route("/api/campaigns/recipients", post(recipients))
         .route("/api/campaigns/{id}", get(detail))
-        .route("/api/campaigns/{id}/cancel", post(cancel))
-        .route("/api/campaigns/{id}/pause", post(pause))
-        .route("/api/campaigns/{id}/resume", post(resume))
+        .route(
+            "/api/campaigns/{id}/cancel",
+            post(|api, session, id| steer(api, session, id, Control::Cancel)),
+        )
+        .route(
+            "/api/campaigns/{id}/pause",
+            post(|api, session, id| steer(api, session, id, Control::Pause)),
+        )
+        .route(
+            "/api/campaigns/{id}/resume",
+            post(|api, session, id| steer(api, session, id, Control::Resume)),
+        )
         .route("/api/campaigns/{id}/events", get(events))
 }
 
@@ -277,30 +286,6 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
     Ok(Json(load_detail(&api, id).await?).into_response())
-}
-
-async fn cancel(
-    state: State<AdminApi>,
-    session: Session,
-    id: Path<i64>,
-) -> Result<Response, ApiError> {
-    steer(state, session, id, Control::Cancel).await
-}
-
-async fn pause(
-    state: State<AdminApi>,
-    session: Session,
-    id: Path<i64>,
-) -> Result<Response, ApiError> {
-    steer(state, session, id, Control::Pause).await
-}
-
-async fn resume(
-    state: State<AdminApi>,
-    session: Session,
-    id: Path<i64>,
-) -> Result<Response, ApiError> {
-    steer(state, session, id, Control::Resume).await
 }
 
 async fn steer(

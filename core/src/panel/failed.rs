@@ -20,8 +20,14 @@ use crate::outbox::Redrive;
 pub(super) fn routes() -> Router<AdminApi> {
     Router::new()
         .route("/api/failed-work", get(list))
-        .route("/api/failed-work/{id}/retry", post(retry))
-        .route("/api/failed-work/{id}/discard", post(discard))
+        .route(
+            "/api/failed-work/{id}/retry",
+            post(|api, session, id| apply(api, session, id, Redrive::Retry)),
+        )
+        .route(
+            "/api/failed-work/{id}/discard",
+            post(|api, session, id| apply(api, session, id, Redrive::Discard)),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,22 +61,6 @@ async fn list(
         })
         .collect();
     Ok(Json(rows).into_response())
-}
-
-async fn retry(
-    state: State<AdminApi>,
-    session: Session,
-    id: Path<i64>,
-) -> Result<Response, ApiError> {
-    apply(state, session, id, Redrive::Retry).await
-}
-
-async fn discard(
-    state: State<AdminApi>,
-    session: Session,
-    id: Path<i64>,
-) -> Result<Response, ApiError> {
-    apply(state, session, id, Redrive::Discard).await
 }
 
 async fn apply(
