@@ -21,6 +21,7 @@ pub mod health;
 pub mod jobs;
 pub mod ledger;
 pub mod outbox;
+pub mod pglisten;
 pub mod pgtext;
 pub mod pii;
 pub mod proverkacheka;

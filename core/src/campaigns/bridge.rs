@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures::StreamExt;
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::db::PgPool;
 use crate::jobs::CampaignJob;
@@ -194,26 +192,7 @@ impl Bridge {
         shutdown: &mut watch::Receiver<bool>,
         backoff: &mut Duration,
     ) -> anyhow::Result<()> {
-        let (client, mut connection) = tokio_postgres::connect(&self.database_url, NoTls)
-            .await
-            .context("connecting the LISTEN session")?;
-        let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
-        let driver = tokio::spawn(async move {
-            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(message) = messages.next().await {
-                match message {
-                    Ok(AsyncMessage::Notification(n)) => {
-                        if tx.send(n).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        });
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        let mut listener = crate::pglisten::Listener::connect(&self.database_url, CHANNEL).await?;
         tracing::info!("listen-bridge connected");
         *backoff = FIRST_BACKOFF;
         // Sweep right away: notifications sent while we were away are gone.
@@ -231,17 +210,8 @@ impl Bridge {
                 .min(until_resume);
             let until_due = self.next_due_in().await?.unwrap_or(until_sweep);
             tokio::select! {
-                received = notifications.recv() => {
-                    if received.is_none() {
-                        let reason = match driver.await {
-                            Ok(Err(e)) => e.to_string(),
-                            _ => "connection closed".into(),
-                        };
-                        anyhow::bail!("LISTEN connection ended: {reason}");
-                    }
-                    // A burst of inserts sends a burst of notifications; one claim pass
-                    // relays them all, so drain what is already queued first.
-                    while notifications.try_recv().is_ok() {}
+                received = listener.next() => {
+                    received?;
                     self.relay_due().await?;
                 }
                 _ = tokio::time::sleep(until_due.min(until_sweep)) => {

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures::StreamExt;
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::db::PgPool;
 use crate::queue::JobQueue;
@@ -199,28 +197,8 @@ impl Relay {
         shutdown: &mut watch::Receiver<bool>,
         backoff: &mut Duration,
     ) -> anyhow::Result<()> {
-        let (client, mut connection) = tokio_postgres::connect(&self.database_url, NoTls)
-            .await
-            .context("connecting the outbox LISTEN session")?;
-        let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
-        let driver = tokio::spawn(async move {
-            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(message) = messages.next().await {
-                match message {
-                    Ok(AsyncMessage::Notification(n)) => {
-                        if tx.send(n).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        });
-        client
-            .batch_execute(&format!("LISTEN {}", super::CHANNEL))
-            .await?;
+        let mut listener =
+            crate::pglisten::Listener::connect(&self.database_url, super::CHANNEL).await?;
         tracing::info!("outbox relay connected");
         *backoff = FIRST_BACKOFF;
         // At start-up and after a reconnect: what fell due or was announced meanwhile.
@@ -230,15 +208,8 @@ impl Relay {
             let until_sweep = SWEEP_EVERY.saturating_sub(last_sweep.elapsed());
             let until_due = self.next_due_in().await?.unwrap_or(until_sweep);
             tokio::select! {
-                received = notifications.recv() => {
-                    if received.is_none() {
-                        let reason = match driver.await {
-                            Ok(Err(e)) => e.to_string(),
-                            _ => "connection closed".into(),
-                        };
-                        anyhow::bail!("outbox LISTEN connection ended: {reason}");
-                    }
-                    while notifications.try_recv().is_ok() {}
+                received = listener.next() => {
+                    received?;
                     self.relay_due().await?;
                 }
                 _ = tokio::time::sleep(until_due.min(until_sweep)) => {
