@@ -4,9 +4,10 @@
 //! The draw runs in one transaction that locks the campaign row and first looks for an
 //! existing draw, so concurrent or repeated jobs never draw twice. The seed comes from
 //! the OS CSPRNG and is stored with the ticket snapshot and the algorithm name, so anyone
-//! can re-run [`draw_winners`] and get the same winners. Winners are notified after the
-//! commit, each under a row lock, and `notified_at` is set only after a successful send:
-//! a re-run notifies only those not yet notified.
+//! can re-run [`draw_winners`] and get the same winners. Each winner's message is written
+//! to the outbox in the draw's transaction (invariant 9: no draw without its messages);
+//! they are sent after the commit, each under a row lock, and `notified_at` is set only
+//! after a successful send: a re-run notifies only those not yet notified.
 
 use crate::t;
 use std::sync::Arc;
@@ -260,6 +261,7 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         &[&campaign_id, &total, &error],
     )
     .await?;
+    write_winner_messages(&tx, app, draw_id).await?;
     tx.commit().await.context("committing the draw")?;
     tracing::info!(
         campaign_id,
@@ -326,7 +328,10 @@ pub fn snapshot_from_json(value: &Value) -> Option<Vec<(i64, i64)>> {
 /// message that fails for good is recorded with its reason. The winner row is locked while
 /// its message is sent: a concurrent run skips it instead of waiting or sending twice.
 async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, usize)> {
-    write_winner_messages(app, draw_id).await?;
+    {
+        let client = app.pool.get().await?;
+        write_winner_messages(&client, app, draw_id).await?;
+    }
     let mut notified = 0;
     let mut pending = 0;
     let mut last_position = 0i32;
@@ -388,9 +393,14 @@ fn winner_key(winner_id: i64) -> String {
     format!("winner:{winner_id}")
 }
 
-/// One outbox message per reachable winner of the draw, written once.
-async fn write_winner_messages(app: &Raffles, draw_id: i64) -> anyhow::Result<()> {
-    let mut client = app.pool.get().await?;
+/// One outbox message per reachable winner of the draw, written once (the dedup key), in
+/// the caller's transaction: the draw's own, so the winners and their messages exist
+/// together; the notify step calls it again, which writes only what is missing.
+async fn write_winner_messages(
+    client: &impl deadpool_postgres::GenericClient,
+    app: &Raffles,
+    draw_id: i64,
+) -> anyhow::Result<()> {
     let rows = client
         .query(
             "SELECT w.id, u.id, u.telegram_id, u.language, d.prize
@@ -418,7 +428,6 @@ async fn write_winner_messages(app: &Raffles, draw_id: i64) -> anyhow::Result<()
             OutgoingMessage::Send(SendMessage::new(chat_id, text)),
         ));
     }
-    let tx = client.transaction().await?;
     for (winner_id, user_id, chat_id, message) in &messages {
         let new = NewMessage {
             purpose: Purpose::Winner,
@@ -427,9 +436,8 @@ async fn write_winner_messages(app: &Raffles, draw_id: i64) -> anyhow::Result<()
             message,
             dedup_key: Some(winner_key(*winner_id)),
         };
-        crate::outbox::insert_message(&tx, app.bot_id, &new).await?;
+        crate::outbox::insert_message(client, app.bot_id, &new).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

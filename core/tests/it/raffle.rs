@@ -457,3 +457,28 @@ async fn a_transient_send_failure_fails_the_job_and_its_retry_notifies_once() {
     assert_eq!(app.telegram.sent_messages().len(), 1);
     assert_eq!(draw_count(&app).await, 1);
 }
+
+#[tokio::test]
+async fn the_winners_messages_are_written_to_the_outbox_in_the_draws_own_transaction() {
+    let app = spawn_app().await.expect("app");
+    for n in 0..4 {
+        let user = shopper(&app, 5_400 + n, "ru", "registered").await;
+        give_tickets(&app, user, 2).await;
+    }
+    let id = raffle(&app, "Самокат", 2).await;
+    run_job(&app, id).await.expect("run");
+    // now() is the transaction's start: equal timestamps mean one transaction.
+    let row = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE o.created_at = d.drawn_at)
+             FROM outbox o JOIN raffle_draws d ON d.campaign_id = $1
+             WHERE o.purpose = 'winner'",
+            &[&id],
+        )
+        .await
+        .expect("outbox rows");
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (2, 2));
+}
