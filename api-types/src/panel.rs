@@ -442,3 +442,32 @@ pub struct TextEdit {
 pub struct TextPreview {
     pub text: String,
 }
+
+/// `POST /api/users/{id}/tickets`: a manual grant (negative: a correction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketGrant {
+    pub amount: i32,
+    pub reason: String,
+    /// Tell the shopper in Telegram (default true).
+    #[serde(default = "default_true")]
+    pub notify: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The answer of a grant: the shopper's tickets now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketTotal {
+    pub total: i64,
+}
+
+/// `POST /api/users/{id}/message`: a message to one shopper (a single-message campaign).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectMessage {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub photo: Option<String>,
+}

@@ -13,6 +13,7 @@ pub mod campaigns;
 pub mod config;
 pub mod db;
 pub mod fiscal;
+pub mod grants;
 #[cfg(all(feature = "http", feature = "panel-users"))]
 pub mod panel;
 // HTTP (axum): only the functions that serve it build these.

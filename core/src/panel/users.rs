@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use promo_api_types::panel::{
-    BlockRequest, FullPhone, ShopperCampaign, ShopperDetail, ShopperPage, ShopperReceipt,
-    ShopperRow, ShopperWin, TicketEntry,
+    BlockRequest, DirectMessage, FullPhone, ShopperCampaign, ShopperDetail, ShopperPage,
+    ShopperReceipt, ShopperRow, ShopperWin, TicketEntry, TicketGrant, TicketTotal,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -32,6 +32,8 @@ pub(super) fn routes() -> Router<AdminApi> {
         .route("/api/users/{id}/phone", get(full_phone))
         .route("/api/users/{id}/block", post(block))
         .route("/api/users/{id}/unblock", post(unblock))
+        .route("/api/users/{id}/tickets", post(grant_tickets))
+        .route("/api/users/{id}/message", post(send_message))
 }
 
 const STATUSES: &[&str] = &["new", "registering", "registered", "banned"];
@@ -402,6 +404,112 @@ async fn set_banned(
     .map_err(internal)?;
     tx.commit().await.map_err(db)?;
     Ok(())
+}
+
+/// The shopper's chat and language, or a 404.
+async fn chat_of(api: &AdminApi, id: i64) -> Result<(i64, crate::texts::Lang, String), ApiError> {
+    let client = api.pool.get().await.map_err(db)?;
+    let row = client
+        .query_opt(
+            "SELECT telegram_id, language, status FROM users WHERE id = $1 AND bot_id = $2",
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(db)?
+        .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))?;
+    let lang = crate::texts::Lang::from_code(row.get(1)).unwrap_or(crate::texts::Lang::Ru);
+    Ok((row.get(0), lang, row.get(2)))
+}
+
+/// A manual grant (or correction) with its reason; the shopper is told through the
+/// outbox unless `notify` is false. Ledger row, audit row and notice share one
+/// transaction ([`crate::grants::grant`]).
+async fn grant_tickets(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    Body(request): Body<TicketGrant>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    if request.amount == 0 || request.amount.abs() > 10_000 {
+        return Err(
+            ApiError::bad_request("amount must be -10000 to 10000 and not 0").field("amount"),
+        );
+    }
+    let reason = reason_field(&request.reason)?;
+    let (chat_id, lang, _) = chat_of(&api, id).await?;
+    let granted = crate::grants::grant(
+        &api.pool,
+        &api.texts,
+        api.bot_id,
+        &session.actor(),
+        id,
+        request.amount,
+        &reason,
+        request.notify.then_some((chat_id, lang)),
+    )
+    .await
+    .map_err(internal)?;
+    Ok(Json(TicketTotal {
+        total: granted.total,
+    })
+    .into_response())
+}
+
+/// A message to one shopper: a single-message campaign, so it goes out under the send
+/// rate with the runner's retries and shows up in the shopper's campaigns.
+async fn send_message(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    Body(request): Body<DirectMessage>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let (_, _, status) = chat_of(&api, id).await?;
+    if status == "banned" {
+        return Err(ApiError::conflict(
+            "the shopper is blocked: unblock them first",
+        ));
+    }
+    let mut content = json!({ "text": crate::pgtext::strip_nul(&request.text) });
+    if let Some(photo) = &request.photo {
+        content["photo"] = json!(crate::pgtext::strip_nul(photo.trim()));
+    }
+    crate::campaigns::content::CampaignContent::parse(&content)
+        .map_err(|e| ApiError::bad_request(e).field("text"))?;
+    let audience = json!({ "user_ids": [id] });
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let campaign_id = crate::campaigns::create::insert_scheduled(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        &crate::campaigns::create::NewCampaign {
+            kind: "single_message",
+            content,
+            audience,
+            scheduled_for: None,
+            paid_broadcast: false,
+        },
+    )
+    .await
+    .map_err(internal)?;
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        "user.message",
+        &format!("user:{id}"),
+        &json!({ "campaign_id": campaign_id, "text_chars": request.text.chars().count() }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(db)?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "campaign_id": campaign_id })),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -279,3 +279,118 @@ async fn a_blocked_shopper_is_audited_left_out_of_broadcasts_and_restored_by_unb
     .await;
     assert_eq!((status, body["status"].clone()), (200, json!("registered")));
 }
+
+#[tokio::test]
+async fn a_manual_grant_adds_tickets_with_its_reason_tells_the_shopper_and_is_audited() {
+    let app = promo_testkit::spawn_app_with(promo_testkit::TestConfig::default().with_workers())
+        .await
+        .expect("app");
+    let anna = shopper(&app, 5002, "Анна Смирнова", None, "+79990004567").await;
+    let manager = operator(&app, "mona", "manager").await;
+    let path = format!("/api/users/{anna}/tickets");
+    for (body, field) in [
+        (json!({"amount": 0, "reason": "x"}), "amount"),
+        (json!({"amount": 5, "reason": " "}), "reason"),
+    ] {
+        let (status, answer) = api(&app, &manager, Method::POST, &path, Some(body)).await;
+        assert_eq!((status, answer["field"].clone()), (400, json!(field)));
+    }
+    let (status, body) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &path,
+        Some(json!({"amount": 5, "reason": "Конкурс в канале"})),
+    )
+    .await;
+    assert_eq!((status, body["total"].clone()), (200, json!(5)), "{body}");
+    let (status, body) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &path,
+        Some(json!({"amount": -2, "reason": "Ошибка начисления", "notify": false})),
+    )
+    .await;
+    assert_eq!((status, body["total"].clone()), (200, json!(3)));
+    let calls = app
+        .telegram
+        .wait_for_calls("sendMessage", 1, std::time::Duration::from_secs(15))
+        .await
+        .expect("the shopper is told");
+    assert!(calls[0].params["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Конкурс в канале"));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        app.telegram.calls_to("sendMessage").len(),
+        1,
+        "the correction was silent"
+    );
+    let grants: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'tickets.grant' AND actor = 'panel:mona'",
+            &[],
+        )
+        .await
+        .expect("audit")
+        .get(0);
+    assert_eq!(grants, 2);
+}
+
+#[tokio::test]
+async fn a_message_to_one_shopper_goes_out_as_a_single_message_campaign() {
+    let app = promo_testkit::spawn_app_with(promo_testkit::TestConfig::default().with_workers())
+        .await
+        .expect("app");
+    let anna = shopper(&app, 5002, "Анна Смирнова", None, "+79990004567").await;
+    let manager = operator(&app, "mona", "manager").await;
+    let path = format!("/api/users/{anna}/message");
+    let (status, body) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &path,
+        Some(json!({"text": ""})),
+    )
+    .await;
+    assert_eq!((status, body["field"].clone()), (400, json!("text")));
+    let (status, body) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &path,
+        Some(json!({"text": "Анна, ваш приз ждёт вас!"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let calls = app
+        .telegram
+        .wait_for_calls("sendMessage", 1, std::time::Duration::from_secs(15))
+        .await
+        .expect("sent");
+    assert_eq!(calls[0].params["chat_id"], 5002);
+    assert_eq!(calls[0].params["text"], "Анна, ваш приз ждёт вас!");
+    // A blocked shopper gets nothing.
+    api(
+        &app,
+        &manager,
+        Method::POST,
+        &format!("/api/users/{anna}/block"),
+        Some(json!({"reason": "fraud"})),
+    )
+    .await;
+    let (status, _) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &path,
+        Some(json!({"text": "ещё"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+}

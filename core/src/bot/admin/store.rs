@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 use super::state::{moscow, UserQuery};
 use crate::audit::{self, Actor};
 use crate::bot::Bot;
-use crate::ledger;
-use crate::outbox::{NewMessage, Purpose};
-use crate::t;
-use crate::telegram::{OutgoingMessage, SendMessage};
 use crate::texts::Lang;
 
 /// Figures for the 📊 statistics message. Receipts and uploads are different things: a
@@ -271,7 +267,8 @@ pub async fn find_shopper(app: &Bot, query: &UserQuery) -> anyhow::Result<Option
     }))
 }
 
-/// Adds a manual grant to the ticket ledger with its audit row; returns the new total.
+/// Adds a manual grant from a bot admin (see [`crate::grants::grant`]); returns the new
+/// total and the notice's outbox row.
 pub async fn grant_tickets(
     app: &Bot,
     admin_telegram_id: i64,
@@ -280,55 +277,14 @@ pub async fn grant_tickets(
     reason: &str,
     notify: Option<(i64, Lang)>,
 ) -> anyhow::Result<(i64, Option<i64>)> {
-    let mut client = app.pool.get().await?;
-    let tx = client.transaction().await?;
     let by = Actor::Bot {
         telegram_id: admin_telegram_id,
     };
-    let ticket_id = ledger::grant_manual(&tx, app.bot_id, &by, user_id, amount, reason).await?;
-    let details = json!({
-        "ticket_id": ticket_id,
-        "user_id": user_id,
-        "amount": amount,
-        "reason": reason,
-    });
-    audit::record(
-        &tx,
-        app.bot_id,
-        &by,
-        "tickets.grant",
-        &format!("user:{user_id}"),
-        &details,
+    let granted = crate::grants::grant(
+        &app.pool, &app.texts, app.bot_id, &by, user_id, amount, reason, notify,
     )
     .await?;
-    let total = ledger::total(&tx, app.bot_id, user_id).await?;
-    // The shopper's notice is an outbox message of the same transaction: granted tickets
-    // and the word about them are never separated by a crash or a refused send.
-    let notice = match notify {
-        Some((chat_id, lang)) => {
-            let (amount, total) = (amount.to_string(), total.to_string());
-            let text = app
-                .texts
-                .render(
-                    t!("admin_manual_shopper_notice"),
-                    lang,
-                    &[("amount", &amount), ("reason", reason), ("total", &total)],
-                )
-                .await;
-            let message = OutgoingMessage::Send(SendMessage::new(chat_id, text));
-            let new = NewMessage {
-                purpose: Purpose::ManualTickets,
-                user_id: Some(user_id),
-                chat_id,
-                message: &message,
-                dedup_key: Some(format!("manual_tickets:{ticket_id}")),
-            };
-            crate::outbox::insert_message(&tx, app.bot_id, &new).await?
-        }
-        None => None,
-    };
-    tx.commit().await?;
-    Ok((total, notice))
+    Ok((granted.total, granted.notice))
 }
 
 /// One winner of one draw, for the list and the CSV export.
