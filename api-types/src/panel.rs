@@ -471,3 +471,15 @@ pub struct DirectMessage {
     #[serde(default)]
     pub photo: Option<String>,
 }
+
+/// `GET /api/settings`: the promotion's settings now, the environment's defaults, and
+/// which fields an operator changed. Fields: name, prizes, start_date, end_date
+/// (`YYYY-MM-DD` or null), target_keywords, exclude_keywords (lists of words),
+/// support_email, support_telegram (or null), receipt_limit_per_hour,
+/// receipt_limit_per_day. `PATCH` takes any subset of `values`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromoSettingsView {
+    pub values: serde_json::Map<String, serde_json::Value>,
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+    pub changed: Vec<String>,
+}

@@ -68,13 +68,16 @@ impl App {
         let telegram = telegram_client(&settings.bot_api)?;
         let queue = connect_queue(&settings.queues).await;
         let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
+        // One copy for the bot, the verifier and the panel of this process, so a change
+        // made in the panel is seen by all three at once.
+        let promo = stores.live_promo(settings.promo.clone());
         let receipts = stores.receipts(
             &telegram,
             &queue,
             &sender,
+            &promo,
             proverkacheka_client(&settings.proverkacheka)?,
             ReceiptSettings {
-                promo: settings.promo.clone(),
                 admin_ids: settings.telegram.admin_ids.clone(),
             },
         );
@@ -83,9 +86,9 @@ impl App {
             &telegram,
             &queue,
             &sender,
+            &promo,
             BotSettings {
                 telegram: settings.telegram.clone(),
-                promo: settings.promo.clone(),
                 phone_key: settings.phone_key.clone(),
             },
         );
@@ -124,6 +127,7 @@ impl App {
             phone_key: self.settings.phone_key.clone(),
             admin: self.settings.admin.clone(),
             texts: self.texts.clone(),
+            promo: self.bot.promo.clone(),
         }
     }
 
@@ -154,13 +158,14 @@ pub async fn connect_telegram_webhook(
     let queue = connect_queue(&settings.queues).await;
     let health = stores.health();
     let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
+    let promo = stores.live_promo(settings.promo);
     let bot = stores.bot(
         &telegram,
         &queue,
         &sender,
+        &promo,
         BotSettings {
             telegram: settings.telegram,
-            promo: settings.promo,
             phone_key: settings.phone_key,
         },
     );
@@ -176,13 +181,14 @@ pub async fn connect_receipt_verifier(
     let queue = connect_queue(&settings.queues).await;
     let proverkacheka = proverkacheka_client(&settings.proverkacheka)?;
     let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
+    let promo = stores.live_promo(settings.promo);
     Ok(stores.receipts(
         &telegram,
         &queue,
         &sender,
+        &promo,
         proverkacheka,
         ReceiptSettings {
-            promo: settings.promo,
             admin_ids: settings.admin_ids,
         },
     ))
@@ -214,6 +220,8 @@ pub struct AdminApi {
     pub admin: crate::config::AdminSettings,
     /// Shopper texts, for the messages operators' decisions send.
     pub texts: Texts,
+    /// The promotion's settings, which the panel reads and changes.
+    pub promo: crate::promo::LivePromo,
 }
 
 impl AdminApi {
@@ -230,12 +238,14 @@ impl AdminApi {
 pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<AdminApi> {
     let title = settings.store.bot_slug.clone();
     let stores = Stores::connect(&settings.store, &title).await?;
+    let promo = stores.live_promo(settings.promo);
     Ok(AdminApi {
         pool: stores.pool,
         bot_id: stores.bot_id,
         redis: stores.redis,
         phone_key: settings.phone_key,
         admin: settings.admin,
+        promo,
         texts: stores.texts,
     })
 }
@@ -301,11 +311,16 @@ impl Stores {
         )
     }
 
+    fn live_promo(&self, defaults: crate::config::PromoSettings) -> crate::promo::LivePromo {
+        crate::promo::LivePromo::new(defaults, self.pool.clone(), self.bot_id)
+    }
+
     fn bot(
         &self,
         telegram: &TelegramClient,
         queue: &Arc<dyn JobQueue>,
         sender: &Sender,
+        promo: &crate::promo::LivePromo,
         settings: BotSettings,
     ) -> Bot {
         Bot {
@@ -321,6 +336,7 @@ impl Stores {
             queue: queue.clone(),
             sender: sender.clone(),
             settings: Arc::new(settings),
+            promo: promo.clone(),
             stuck_claims: Default::default(),
         }
     }
@@ -330,6 +346,7 @@ impl Stores {
         telegram: &TelegramClient,
         queue: &Arc<dyn JobQueue>,
         sender: &Sender,
+        promo: &crate::promo::LivePromo,
         proverkacheka: Option<ProverkaChekaClient>,
         settings: ReceiptSettings,
     ) -> Receipts {
@@ -344,6 +361,7 @@ impl Stores {
             queue: queue.clone(),
             sender: sender.clone(),
             settings: Arc::new(settings),
+            promo: promo.clone(),
         }
     }
 

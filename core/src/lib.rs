@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod pglisten;
 pub mod pgtext;
 pub mod pii;
+pub mod promo;
 pub mod proverkacheka;
 pub mod queue;
 pub mod receipts;

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use crate::config::{PromoSettings, TelegramSettings};
+use crate::config::TelegramSettings;
 use crate::db::PgPool;
 use crate::pii::PhoneKey;
 use crate::queue::JobQueue;
@@ -27,6 +27,8 @@ pub struct Bot {
     /// Sends the outbox messages the dialogue writes (the manual-ticket notice).
     pub sender: crate::outbox::Sender,
     pub settings: Arc<BotSettings>,
+    /// The promotion's settings as operators set them (env defaults + the panel's changes).
+    pub promo: crate::promo::LivePromo,
     pub stuck_claims: StuckClaims,
 }
 
@@ -65,7 +67,6 @@ impl StuckClaims {
 #[derive(Debug, Clone)]
 pub struct BotSettings {
     pub telegram: TelegramSettings,
-    pub promo: PromoSettings,
     pub phone_key: PhoneKey,
 }
 

@@ -57,7 +57,7 @@ pub(crate) async fn topic_view(
     code: &str,
 ) -> Option<(String, InlineKeyboardMarkup)> {
     let (_, _, key) = TOPICS.iter().find(|(c, _, _)| *c == code)?;
-    let promo = &conversation.app.settings.promo;
+    let promo = conversation.app.promo.current().await;
     let start = match promo.start_date {
         Some(date) => format_date(date),
         None => conversation.text(t!("date_running")).await,
@@ -89,7 +89,7 @@ pub(crate) async fn topic_view(
 pub(crate) async fn support(
     conversation: &Conversation<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
-    let promo = &conversation.app.settings.promo;
+    let promo = conversation.app.promo.current().await;
     let mut contacts = Vec::new();
     if let Some(email) = &promo.support_email {
         contacts.push(

@@ -246,7 +246,7 @@ impl Conversation<'_> {
             (DialogueState::AwaitingSubscription, _, _) if !registered => {
                 subscription::prompt(self, t!("hint_awaiting_subscription")).await
             }
-            _ if !registered => match self.phase() {
+            _ if !registered => match self.phase().await {
                 // "Send /start" would only lead to the same closing words.
                 PromoPhase::Ended(end) => self.ended_for_newcomer(end).await,
                 _ => self.reply(t!("hint_start"), &[]).await,
@@ -309,7 +309,7 @@ impl Conversation<'_> {
                 .await;
             return Ok(vec![self.with_main_menu(text).await]);
         }
-        let starts = match self.phase() {
+        let starts = match self.phase().await {
             PromoPhase::Ended(end) => {
                 // Registering now would only lead to a menu whose every upload is refused.
                 self.leave(state).await?;
@@ -329,7 +329,7 @@ impl Conversation<'_> {
         };
         self.app.users.start_registration(self.user.id).await?;
         self.set_state(&DialogueState::AwaitingName).await?;
-        let promo = &self.app.settings.promo;
+        let promo = self.app.promo.current().await;
         let text = self
             .app
             .texts
@@ -349,7 +349,7 @@ impl Conversation<'_> {
     /// `/start` from someone not registered once the promotion is over: what happened
     /// and what comes next, without a registration that would lead nowhere.
     async fn ended_for_newcomer(&self, end: NaiveDate) -> anyhow::Result<Vec<OutgoingMessage>> {
-        let promo = &self.app.settings.promo;
+        let promo = self.app.promo.current().await;
         let text = self
             .render(
                 t!("welcome_ended"),
@@ -471,15 +471,15 @@ impl Conversation<'_> {
         self.app.texts.render(key, self.lang, args).await
     }
 
-    pub(crate) fn phase(&self) -> PromoPhase {
-        let promo = &self.app.settings.promo;
+    pub(crate) async fn phase(&self) -> PromoPhase {
+        let promo = self.app.promo.current().await;
         promo_phase(promo.start_date, promo.end_date, today())
     }
 
     /// One line on where the promotion stands: when it starts, the days left (or "the
     /// last day"), "running" for an open-ended one, or that it is over and what follows.
     pub(crate) async fn promo_period_text(&self) -> String {
-        match self.phase() {
+        match self.phase().await {
             PromoPhase::NotStarted(start) => {
                 self.render(
                     t!("promo_not_started"),

@@ -296,7 +296,7 @@ pub(crate) fn format_date(date: chrono::NaiveDate) -> String {
 }
 
 async fn window_refusal(conversation: &Conversation<'_>) -> Option<String> {
-    match conversation.phase() {
+    match conversation.phase().await {
         PromoPhase::NotStarted(start) => Some(
             conversation
                 .render(t!("upload_not_started"), &[("start", &format_date(start))])
@@ -339,7 +339,7 @@ async fn peek_limits(conversation: &Conversation<'_>) -> anyhow::Result<Counts> 
         .query_async(&mut conn)
         .await
         .context("reading the upload counters")?;
-    let promo = &conversation.app.settings.promo;
+    let promo = conversation.app.promo.current().await;
     let (hour, day) = (hour.unwrap_or(0), day.unwrap_or(0));
     Ok(Counts {
         hour,
@@ -369,7 +369,7 @@ static TAKE: LazyLock<redis::Script> = LazyLock::new(|| {
 
 async fn take_limit(conversation: &Conversation<'_>) -> anyhow::Result<Counts> {
     let (hour_key, day_key) = limit_keys(conversation);
-    let promo = &conversation.app.settings.promo;
+    let promo = conversation.app.promo.current().await;
     let mut conn = conversation.app.redis.connection();
     let (hour, day, over): (u32, u32, u32) = TAKE
         .key(hour_key)
@@ -390,7 +390,7 @@ async fn limit_refusal(conversation: &Conversation<'_>, counts: Counts) -> Optio
     if !counts.over {
         return None;
     }
-    let promo = &conversation.app.settings.promo;
+    let promo = conversation.app.promo.current().await;
     let (key, limit) = if counts.hour >= promo.receipt_limit_per_hour {
         (t!("upload_limit_hour"), promo.receipt_limit_per_hour)
     } else {

@@ -194,6 +194,8 @@ pub struct AdminApiSettings {
     pub store: StoreSettings,
     pub admin: AdminSettings,
     pub phone_key: PhoneKey,
+    /// The environment's promotion settings: the defaults the panel shows and resets to.
+    pub promo: PromoSettings,
 }
 
 loaders!(AdminApiSettings);
@@ -207,6 +209,16 @@ impl AdminApiSettings {
         "ADMIN_SESSION_IDLE_MINUTES",
         "ADMIN_SESSION_MAX_HOURS",
         "PHONE_ENCRYPTION_KEY",
+        "PROMO_NAME",
+        "PROMO_PRIZES",
+        "PROMO_START_DATE",
+        "PROMO_END_DATE",
+        "TARGET_KEYWORDS",
+        "EXCLUDE_KEYWORDS",
+        "SUPPORT_EMAIL",
+        "SUPPORT_TELEGRAM",
+        "RECEIPT_LIMIT_PER_HOUR",
+        "RECEIPT_LIMIT_PER_DAY",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -214,6 +226,7 @@ impl AdminApiSettings {
             store: StoreSettings::read(env)?,
             admin: AdminSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
+            promo: PromoSettings::read(env)?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
-//! ([`texts`]).
+//! ([`texts`]), the promotion's settings ([`settings`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod failed;
 pub mod receipts;
 pub mod session;
+pub mod settings;
 pub mod texts;
 pub mod users;
 
@@ -43,6 +44,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(campaigns::routes())
         .merge(failed::routes())
         .merge(texts::routes())
+        .merge(settings::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }

@@ -28,7 +28,6 @@ pub use decode::{decode_qr_text, DecodeError};
 
 use std::sync::Arc;
 
-use crate::config::PromoSettings;
 use crate::db::PgPool;
 use crate::proverkacheka::ProverkaChekaClient;
 use crate::queue::JobQueue;
@@ -52,12 +51,13 @@ pub struct Receipts {
     /// Sends the replies and notices the verifier writes to the outbox.
     pub sender: crate::outbox::Sender,
     pub settings: Arc<ReceiptSettings>,
+    /// The promotion's settings as operators set them (env defaults + the panel's changes).
+    pub promo: crate::promo::LivePromo,
 }
 
-/// The settings receipt checks read: the promotion (period, keywords) and who to tell
+/// The settings receipt checks read besides the promotion (`Receipts::promo`): who to tell
 /// when the provider's quota runs out.
 #[derive(Debug, Clone)]
 pub struct ReceiptSettings {
-    pub promo: PromoSettings,
     pub admin_ids: Vec<i64>,
 }

@@ -23,6 +23,7 @@ mod panel_campaigns;
 mod panel_dashboard;
 mod panel_failed_work;
 mod panel_receipts;
+mod panel_settings;
 mod panel_texts;
 mod panel_users;
 mod queue_backends;

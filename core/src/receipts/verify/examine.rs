@@ -139,7 +139,7 @@ impl Work<'_> {
         if already_stored(self.app, qr).await? {
             return Ok(Some(duplicate()));
         }
-        Ok(eligibility(self.app, qr).err())
+        Ok(eligibility(&self.promo, qr).err())
     }
 
     /// Claims the one paid call for this receipt (its fiscal triple, or the picture's
@@ -337,8 +337,8 @@ impl Work<'_> {
                 Reply::plain(t!("receipt_mismatch")),
             ));
         }
-        if !promo_period(self.app).contains_time(receipt.date_time) {
-            return Ok(out_of_window(self.app, receipt.date_time));
+        if !promo_period(&self.promo).contains_time(receipt.date_time) {
+            return Ok(out_of_window(&self.promo, receipt.date_time));
         }
         Ok(Verdict::Verified { qr, receipt })
     }

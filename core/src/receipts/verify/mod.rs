@@ -36,6 +36,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Receipts;
+use crate::config::PromoSettings;
 use crate::jobs::ReceiptJob;
 use crate::outbox::{NewMessage, Purpose};
 use crate::proverkacheka::{CheckOutcome, ProviderError};
@@ -109,6 +110,7 @@ pub async fn verify_receipt(
     let state = retry.unwrap_or_default();
     let mut work = Work {
         app,
+        promo: app.promo.current().await,
         submission: &submission,
         claimed_attempts: claimed,
         state,
@@ -444,6 +446,8 @@ enum Input {
 
 struct Work<'a> {
     app: &'a Receipts,
+    /// The promotion's settings for this job, read once at its start.
+    promo: std::sync::Arc<PromoSettings>,
     submission: &'a Submission,
     claimed_attempts: i32,
     state: RetryState,
@@ -693,30 +697,30 @@ impl PromoPeriod {
     }
 }
 
-fn promo_period(app: &Receipts) -> PromoPeriod {
+fn promo_period(promo: &PromoSettings) -> PromoPeriod {
     PromoPeriod {
-        start: app.settings.promo.start_date,
-        end: app.settings.promo.end_date,
+        start: promo.start_date,
+        end: promo.end_date,
     }
 }
 
-fn eligibility(app: &Receipts, qr: &FiscalQr) -> Result<(), Verdict> {
-    match qr.ensure_eligible(promo_period(app).bounds()) {
+fn eligibility(promo: &PromoSettings, qr: &FiscalQr) -> Result<(), Verdict> {
+    match qr.ensure_eligible(promo_period(promo).bounds()) {
         Ok(()) => Ok(()),
         Err(NotEligible::NotASale(operation)) => Err(Verdict::rejected(
             "not_a_sale",
             operation.to_string(),
             Reply::plain(t!("receipt_not_a_sale")),
         )),
-        Err(NotEligible::OutsidePromoPeriod(time)) => Err(out_of_window(app, time)),
+        Err(NotEligible::OutsidePromoPeriod(time)) => Err(out_of_window(promo, time)),
     }
 }
 
-fn out_of_window(app: &Receipts, time: NaiveDateTime) -> Verdict {
+fn out_of_window(promo: &PromoSettings, time: NaiveDateTime) -> Verdict {
     let format = |date: Option<NaiveDate>| {
         date.map_or_else(|| "…".to_owned(), |d| d.format("%d.%m.%Y").to_string())
     };
-    let period = promo_period(app);
+    let period = promo_period(promo);
     // Dates only, so the same phrase works in every language.
     let span = format!("{} — {}", format(period.start), format(period.end));
     Verdict::rejected(

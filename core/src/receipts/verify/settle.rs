@@ -145,10 +145,8 @@ impl Work<'_> {
     /// insert does nothing and its shopper is told "already uploaded".
     async fn store(&mut self, qr: &FiscalQr, receipt: &FnsReceipt) -> anyhow::Result<Vec<i64>> {
         let app = self.app;
-        let matcher = KeywordMatcher::new(
-            &app.settings.promo.target_keywords,
-            &app.settings.promo.exclude_keywords,
-        );
+        let matcher =
+            KeywordMatcher::new(&self.promo.target_keywords, &self.promo.exclude_keywords);
         let count = count_tickets(receipt, &matcher);
         let items = annotated_items(receipt, &count.promo_lines);
         let tickets = i32::try_from(count.tickets).unwrap_or(i32::MAX);
