@@ -1,7 +1,7 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
-//! ([`texts`]).
+//! ([`texts`]), raffle winners and their exports ([`winners`]), costs ([`costs`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -11,12 +11,14 @@
 pub mod admins;
 pub mod auth;
 pub mod campaigns;
+pub mod costs;
 pub mod dashboard;
 pub mod failed;
 pub mod receipts;
 pub mod session;
 pub mod texts;
 pub mod users;
+pub mod winners;
 
 use std::net::SocketAddr;
 
@@ -43,6 +45,8 @@ pub fn router(api: AdminApi) -> Router {
         .merge(campaigns::routes())
         .merge(failed::routes())
         .merge(texts::routes())
+        .merge(winners::routes())
+        .merge(costs::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }
