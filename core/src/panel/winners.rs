@@ -190,18 +190,16 @@ async fn export_rows(
     let mut exported = Vec::with_capacity(rows.len());
     for row in &rows {
         let winner = winner_of(row);
-        let phone = if full_phones {
-            match row.get::<_, Option<Vec<u8>>>(6) {
-                Some(sealed) => Some(
-                    api.phone_key
-                        .decrypt(&sealed)
-                        .map_err(|e| internal(anyhow::anyhow!("opening a winner's phone: {e}")))?
-                        .international(),
-                ),
-                None => None,
+        let sealed: Option<Vec<u8>> = if full_phones { row.get(6) } else { None };
+        // A number that does not open (e.g. after a key change) is exported masked rather
+        // than failing the whole list the operator needs to hand over prizes.
+        let phone = match sealed.map(|bytes| api.phone_key.decrypt(&bytes)) {
+            Some(Ok(phone)) => Some(phone.international()),
+            Some(Err(error)) => {
+                tracing::warn!(user_id = winner.user_id, error = %error, "a winner's phone does not decrypt");
+                winner.phone_masked.clone()
             }
-        } else {
-            winner.phone_masked.clone()
+            None => winner.phone_masked.clone(),
         };
         exported.push(ExportRow { winner, phone });
     }

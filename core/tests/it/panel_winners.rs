@@ -300,6 +300,33 @@ async fn exporting_needs_a_session_and_an_existing_draw_and_a_refusal_audits_not
     assert_eq!(csv_rows(&file.bytes)[0][4], "'+79990000001");
 }
 
+#[tokio::test]
+async fn a_phone_that_no_longer_decrypts_is_exported_masked_and_the_rest_in_full() {
+    let app = spawn_app().await.expect("app");
+    let [anna, evil, _] = seeded(&app).await;
+    app.db()
+        .await
+        .expect("db")
+        .execute(
+            "UPDATE users SET phone_ciphertext = '\\x0102030405060708090a0b0c0d0e0f10' WHERE id = $1",
+            &[&anna],
+        )
+        .await
+        .expect("corrupt");
+    let manager = operator(&app, "mona", "manager").await;
+    let file = download(&app, &manager, &format!("/api/raffles/{DRAW}/winners.csv")).await;
+    assert_eq!(file.status, 200);
+    let rows = csv_rows(&file.bytes);
+    assert_eq!(
+        rows[0][4], "'+7 *** ***-00-01",
+        "the masked number, guarded"
+    );
+    assert_eq!(
+        (rows[1][1].clone(), rows[1][4].clone()),
+        (evil.to_string(), "'+79990000002".to_owned())
+    );
+}
+
 /// The budget: an export of 10,000 winners within 2 s through HTTP; it prints
 /// the time (BENCHMARKS.md, "Admin API") and asserts only the rows. Run with
 /// `cargo test -p promo-core --test it -- --ignored panel_winners::ten_thousand --nocapture`.
