@@ -483,3 +483,96 @@ pub struct PromoSettingsView {
     pub defaults: serde_json::Map<String, serde_json::Value>,
     pub changed: Vec<String>,
 }
+
+/// A raffle that has been drawn (`GET /api/raffles`): its prize, how many winners it
+/// asked for and how many it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleRow {
+    pub draw_id: i64,
+    pub campaign_id: i64,
+    pub prize: String,
+    pub winner_count: i64,
+    pub winners: i64,
+    pub drawn_at: String,
+}
+
+/// `GET /api/raffles`, newest draw first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RafflePage {
+    pub raffles: Vec<RaffleRow>,
+    pub next_before_id: Option<i64>,
+}
+
+/// One winner as the panel lists it: the phone is always the masked one here (the full
+/// number comes from the export or `GET /api/users/{id}/phone`, both audited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleWinner {
+    pub position: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub username: Option<String>,
+    pub phone_masked: Option<String>,
+    pub tickets_at_draw: i64,
+    pub notified_at: Option<String>,
+}
+
+/// `GET /api/raffles/{draw_id}/winners`, by position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleWinners {
+    pub raffle: RaffleRow,
+    pub winners: Vec<RaffleWinner>,
+}
+
+/// `GET /api/costs`: what the promotion paid for in the last `days` local days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Costs {
+    pub days: i64,
+    pub tz: String,
+    pub totals: CostFigures,
+    /// Submissions settled without a paid check, by their outcome.
+    pub saved_by_outcome: Vec<SavedCalls>,
+    /// One entry per local day, oldest first, days without anything included.
+    pub daily: Vec<DailyCosts>,
+    /// Paid-broadcast campaigns that sent messages in the period.
+    pub campaigns: Vec<CampaignCosts>,
+}
+
+/// The period's figures (also the shape of one day).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostFigures {
+    /// ProverkaCheka calls made (each is paid).
+    pub provider_calls: i64,
+    pub receipts_accepted: i64,
+    /// `provider_calls / receipts_accepted`; `None` without an accepted receipt.
+    pub calls_per_accepted_receipt: Option<f64>,
+    /// Calls not made: submissions refused locally (duplicates, not a sale, out of the
+    /// promotion's dates, not a fiscal QR...) before any paid check.
+    pub calls_saved: i64,
+    /// Messages sent by paid-broadcast campaigns.
+    pub paid_broadcast_messages: i64,
+    /// Stars those messages cost: 0.1 each (an upper bound, see the API's docs).
+    pub stars: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCalls {
+    pub outcome: String,
+    pub submissions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyCosts {
+    /// `YYYY-MM-DD` in the requested time zone.
+    pub day: String,
+    #[serde(flatten)]
+    pub figures: CostFigures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignCosts {
+    pub campaign_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub paid_broadcast_messages: i64,
+    pub stars: f64,
+}

@@ -1,7 +1,8 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
-//! ([`texts`]), the promotion's settings ([`settings`]).
+//! ([`texts`]), the promotion's settings ([`settings`]), raffle winners and their exports
+//! ([`winners`]), costs ([`costs`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -11,6 +12,7 @@
 pub mod admins;
 pub mod auth;
 pub mod campaigns;
+pub mod costs;
 pub mod dashboard;
 pub mod failed;
 pub mod receipts;
@@ -18,6 +20,7 @@ pub mod session;
 pub mod settings;
 pub mod texts;
 pub mod users;
+pub mod winners;
 
 use std::net::SocketAddr;
 
@@ -45,6 +48,8 @@ pub fn router(api: AdminApi) -> Router {
         .merge(failed::routes())
         .merge(texts::routes())
         .merge(settings::routes())
+        .merge(winners::routes())
+        .merge(costs::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }
