@@ -1,7 +1,7 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
-//! ([`texts`]).
+//! ([`texts`]), and the API's own OpenAPI document and docs page ([`openapi`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod dashboard;
 pub mod failed;
+pub mod openapi;
 pub mod receipts;
 pub mod session;
 pub mod texts;
@@ -43,6 +44,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(campaigns::routes())
         .merge(failed::routes())
         .merge(texts::routes())
+        .merge(openapi::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }

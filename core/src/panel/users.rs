@@ -120,7 +120,8 @@ fn understand(query: &str, hash: impl Fn(&Phone) -> Vec<u8>) -> Search {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     q: Option<String>,
     status: Option<String>,
@@ -128,6 +129,18 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
+/// Search shoppers by @username, phone, Telegram id, internal id or name prefix; newest first.
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "users",
+    extensions(("x-role" = json!("viewer"))),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of shoppers", body = promo_api_types::panel::ShopperPage),
+        (status = 400, description = "`status` or `limit` is out of range (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
@@ -190,6 +203,18 @@ async fn load_row(api: &AdminApi, id: i64) -> Result<ShopperRow, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))
 }
 
+/// One shopper with their receipts, tickets, wins and the campaigns they received.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}",
+    tag = "users",
+    extensions(("x-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    responses(
+        (status = 200, description = "the shopper", body = promo_api_types::panel::ShopperDetail),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn detail(
     State(api): State<AdminApi>,
     session: Session,
@@ -284,8 +309,21 @@ async fn detail(
     .into_response())
 }
 
+/// A shopper's full phone number (owner, manager; audited).
+///
 /// The full number, for whoever hands over prizes; the read and its audit row share one
 /// transaction, so no number is shown without a trace.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/phone",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    responses(
+        (status = 200, description = "the number, `null` when the shopper gave none", body = promo_api_types::panel::FullPhone),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn full_phone(
     State(api): State<AdminApi>,
     session: Session,
@@ -334,6 +372,20 @@ fn reason_field(reason: &str) -> Result<String, ApiError> {
     Ok(reason)
 }
 
+/// Block a shopper: they receive nothing and never win (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/block",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    request_body = promo_api_types::panel::BlockRequest,
+    responses(
+        (status = 200, description = "the shopper after the change", body = promo_api_types::panel::ShopperRow),
+        (status = 400, description = "the reason is empty or too long (field `reason`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn block(
     State(api): State<AdminApi>,
     session: Session,
@@ -346,6 +398,18 @@ async fn block(
     Ok(Json(load_row(&api, id).await?).into_response())
 }
 
+/// Unblock a shopper (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/unblock",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    responses(
+        (status = 200, description = "the shopper after the change", body = promo_api_types::panel::ShopperRow),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn unblock(
     State(api): State<AdminApi>,
     session: Session,

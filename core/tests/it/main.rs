@@ -22,6 +22,7 @@ mod panel_auth;
 mod panel_campaigns;
 mod panel_dashboard;
 mod panel_failed_work;
+mod panel_openapi;
 mod panel_receipts;
 mod panel_texts;
 mod panel_users;
