@@ -256,7 +256,8 @@ fn fits(document: &Value, schema: &Value, value: &Value, at: &str) -> Result<(),
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     };
-    if !kinds.contains(&kind) && !(kind == "integer" && kinds.contains(&"number")) {
+    let fits_kind = kinds.contains(&kind) || (kind == "integer" && kinds.contains(&"number"));
+    if !fits_kind {
         return Err(format!("{at}: {kind} where the schema says {kinds:?}"));
     }
     if let Value::Object(fields) = value {
