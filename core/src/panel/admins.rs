@@ -324,12 +324,19 @@ async fn reset_password(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Rows by this panel user.
     admin_user_id: Option<i64>,
+    /// The action, e.g. `receipt.approve`.
     action: Option<String>,
+    /// The target, e.g. `user:42`.
     target: Option<String>,
+    /// From this instant (RFC 3339), inclusive.
     from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Until this instant, exclusive.
     to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 500 (50).
     limit: Option<i64>,
 }
 

@@ -225,9 +225,13 @@ async fn recipients(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// A campaign status: `draft`, `scheduled`, `running`, `paused`, `completed`, `cancelled`, `failed`.
     status: Option<String>,
+    /// `broadcast`, `single_message` or `raffle`.
     kind: Option<String>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 100 (50).
     limit: Option<i64>,
 }
 

@@ -26,7 +26,9 @@ pub(super) fn routes() -> Router<AdminApi> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct DashboardQuery {
+    /// How many days the daily series covers, 1 to 366 (30).
     days: Option<i32>,
+    /// The time zone the days are counted in (the promotion's, Europe/Moscow).
     tz: Option<String>,
 }
 

@@ -33,6 +33,7 @@ pub(super) fn routes() -> Router<AdminApi> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// How many, 1 to 500 (100).
     limit: Option<i64>,
 }
 

@@ -77,17 +77,22 @@ fn receipt_row_of(row: &tokio_postgres::Row) -> ReceiptRow {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `accepted`, `pending` or `rejected`.
     status: Option<String>,
     /// Upload time, inclusive lower and exclusive upper bound.
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
+    /// The shopper's internal id.
     user_id: Option<i64>,
+    /// The seller's INN (10 or 12 digits).
     seller_inn: Option<String>,
     /// Only receipts with (true) or without (false) promo products.
     has_promo: Option<bool>,
     /// Only receipts that raised a fraud signal.
     flagged: Option<bool>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 200 (50).
     limit: Option<i64>,
 }
 
@@ -408,6 +413,7 @@ async fn decide(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SellersQuery {
+    /// How many sellers, 1 to 200 (50).
     limit: Option<i64>,
 }
 

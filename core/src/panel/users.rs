@@ -123,9 +123,13 @@ fn understand(query: &str, hash: impl Fn(&Phone) -> Vec<u8>) -> Search {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The search box: `@username`, a phone, a Telegram or internal id, or a name's start.
     q: Option<String>,
+    /// `new`, `registering`, `registered` or `banned`.
     status: Option<String>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 100 (50).
     limit: Option<i64>,
 }
 
