@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// `ok`; `degraded` when Redis is down (HTTP 200: the bot still answers, uploads
     /// and broadcasts wait for Redis); `down` when Postgres is down (HTTP 503).
@@ -20,6 +21,7 @@ pub struct HealthReport {
 /// (`bad_request`, `unauthorized`, `not_found`, ...), a `message` for people, and the
 /// request `field` at fault when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub error: String,
     pub message: String,

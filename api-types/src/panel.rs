@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /api/auth/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub login: String,
     pub password: String,
@@ -12,6 +13,7 @@ pub struct LoginRequest {
 
 /// A panel user as the API shows it (never the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUser {
     pub id: i64,
     pub login: String,
@@ -27,6 +29,7 @@ pub struct AdminUser {
 /// in, the token every state-changing request must carry in `X-CSRF-Token`, and when the
 /// session ends (idle and absolute).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub admin: AdminUser,
     pub csrf_token: String,
@@ -36,6 +39,7 @@ pub struct SessionInfo {
 
 /// `POST /api/auth/password`: the signed-in user's own password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
@@ -43,6 +47,7 @@ pub struct ChangePasswordRequest {
 
 /// `POST /api/admins` (owner only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAdminUser {
     pub login: String,
     pub password: String,
@@ -53,6 +58,7 @@ pub struct NewAdminUser {
 
 /// `PATCH /api/admins/{id}` (owner only): only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -69,12 +75,14 @@ pub struct AdminUserChange {
 
 /// `POST /api/admins/{id}/password` (owner only): sets another user's password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub new_password: String,
 }
 
 /// One row of `GET /api/audit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,
@@ -88,6 +96,7 @@ pub struct AuditEntry {
 
 /// A page of audit rows, newest first; `next_before_id` continues it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next_before_id: Option<i64>,
@@ -116,6 +125,7 @@ mod double_option {
 
 /// A count now and how much of it is new in the last 24 hours and 7 days.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Figure {
     pub total: i64,
     pub last_24h: i64,
@@ -124,6 +134,7 @@ pub struct Figure {
 
 /// `GET /api/dashboard`: the promotion at a glance, in one round trip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dashboard {
     /// Every shopper who ever wrote to the bot.
     pub users: Figure,
@@ -148,6 +159,7 @@ pub struct Dashboard {
 
 /// What one day brought.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailyFigures {
     /// `YYYY-MM-DD`.
     pub day: String,
@@ -158,6 +170,7 @@ pub struct DailyFigures {
 
 /// A campaign in a list, with its live counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignSummary {
     pub id: i64,
     /// `broadcast`, `single_message` or `raffle`.
@@ -176,6 +189,7 @@ pub struct CampaignSummary {
 
 /// A shopper in the CRM list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShopperRow {
     pub id: i64,
     pub telegram_id: i64,
@@ -198,6 +212,7 @@ pub struct ShopperRow {
 
 /// `GET /api/users`: a page, newest first; `next_before_id` continues it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShopperPage {
     pub users: Vec<ShopperRow>,
     pub next_before_id: Option<i64>,
@@ -205,6 +220,7 @@ pub struct ShopperPage {
 
 /// `GET /api/users/{id}`: the shopper and what they did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShopperDetail {
     pub user: ShopperRow,
     pub receipts: Vec<ShopperReceipt>,
@@ -214,6 +230,7 @@ pub struct ShopperDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShopperReceipt {
     pub id: i64,
     pub status: String,
@@ -225,6 +242,7 @@ pub struct ShopperReceipt {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketEntry {
     pub id: i64,
     pub amount: i64,
@@ -236,6 +254,7 @@ pub struct TicketEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShopperWin {
     pub draw_id: i64,
     pub campaign_id: i64,
@@ -245,6 +264,7 @@ pub struct ShopperWin {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShopperCampaign {
     pub campaign_id: i64,
     pub kind: String,
@@ -255,18 +275,21 @@ pub struct ShopperCampaign {
 
 /// `POST /api/users/{id}/block`: why (kept in the audit log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockRequest {
     pub reason: String,
 }
 
 /// `GET /api/users/{id}/phone` (owner, manager; audited).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FullPhone {
     pub phone: Option<String>,
 }
 
 /// A receipt in the review list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptRow {
     pub id: i64,
     pub user_id: i64,
@@ -286,6 +309,7 @@ pub struct ReceiptRow {
 
 /// `GET /api/receipts`: a page, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptPage {
     pub receipts: Vec<ReceiptRow>,
     pub next_before_id: Option<i64>,
@@ -293,6 +317,7 @@ pub struct ReceiptPage {
 
 /// `GET /api/receipts/{id}`: the receipt with its lines and what was found about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptDetail {
     pub receipt: ReceiptRow,
     pub fiscal_drive_number: String,
@@ -310,6 +335,7 @@ pub struct ReceiptDetail {
 /// `POST /api/receipts/{id}/approve` and `/reject`: the reason (required to reject; the
 /// shopper is told it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModerationDecision {
     #[serde(default)]
     pub reason: Option<String>,
@@ -317,6 +343,7 @@ pub struct ModerationDecision {
 
 /// A seller whose receipts wait for review, for the suspicious-seller queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuspiciousSeller {
     pub seller_inn: String,
     pub seller_name: Option<String>,
@@ -328,6 +355,7 @@ pub struct SuspiciousSeller {
 
 /// `POST /api/campaigns`: a broadcast or a single message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewCampaignRequest {
     /// `broadcast` or `single_message`.
     pub kind: String,
@@ -357,6 +385,7 @@ pub struct NewCampaignRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignButton {
     pub text: String,
     pub url: String,
@@ -364,6 +393,7 @@ pub struct CampaignButton {
 
 /// `POST /api/campaigns/recipients`: how many a campaign would reach now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecipientsRequest {
     pub kind: String,
     #[serde(default)]
@@ -371,12 +401,14 @@ pub struct RecipientsRequest {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecipientCount {
     pub recipients: i64,
 }
 
 /// `GET /api/campaigns/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignDetail {
     pub campaign: CampaignSummary,
     pub content: serde_json::Value,
@@ -390,6 +422,7 @@ pub struct CampaignDetail {
 
 /// `GET /api/campaigns`: a page, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignPage {
     pub campaigns: Vec<CampaignSummary>,
     pub next_before_id: Option<i64>,
@@ -397,6 +430,7 @@ pub struct CampaignPage {
 
 /// One row of `GET /api/failed-work`: a job or message given up, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FailedWork {
     pub id: i64,
     /// `receipt_check` or `message`.
@@ -416,6 +450,7 @@ pub struct FailedWork {
 
 /// One bot text in `GET /api/texts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TextEntry {
     pub key: String,
     /// The placeholders the text may use, e.g. `tickets` for `{tickets}`.
@@ -425,6 +460,7 @@ pub struct TextEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TextVersion {
     pub default: String,
     /// The operator's text, when one replaces the default.
@@ -433,17 +469,20 @@ pub struct TextVersion {
 
 /// `PUT /api/texts/{key}/{lang}` and `POST .../preview`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TextEdit {
     pub body: String,
 }
 
 /// `POST /api/texts/{key}/{lang}/preview`: the text with sample values filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TextPreview {
     pub text: String,
 }
 
 /// `POST /api/users/{id}/tickets`: a manual grant (negative: a correction).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketGrant {
     pub amount: i32,
@@ -458,12 +497,14 @@ fn default_true() -> bool {
 }
 
 /// The answer of a grant: the shopper's tickets now.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketTotal {
     pub total: i64,
 }
 
 /// `POST /api/users/{id}/message`: a message to one shopper (a single-message campaign).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectMessage {
     #[serde(default)]
@@ -477,6 +518,7 @@ pub struct DirectMessage {
 /// (`YYYY-MM-DD` or null), target_keywords, exclude_keywords (lists of words),
 /// support_email, support_telegram (or null), receipt_limit_per_hour,
 /// receipt_limit_per_day. `PATCH` takes any subset of `values`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromoSettingsView {
     pub values: serde_json::Map<String, serde_json::Value>,
@@ -486,6 +528,7 @@ pub struct PromoSettingsView {
 
 /// A raffle that has been drawn (`GET /api/raffles`): its prize, how many winners it
 /// asked for and how many it has.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaffleRow {
     pub draw_id: i64,
@@ -497,6 +540,7 @@ pub struct RaffleRow {
 }
 
 /// `GET /api/raffles`, newest draw first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RafflePage {
     pub raffles: Vec<RaffleRow>,
@@ -505,6 +549,7 @@ pub struct RafflePage {
 
 /// One winner as the panel lists it: the phone is always the masked one here (the full
 /// number comes from the export or `GET /api/users/{id}/phone`, both audited).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaffleWinner {
     pub position: i64,
@@ -517,6 +562,7 @@ pub struct RaffleWinner {
 }
 
 /// `GET /api/raffles/{draw_id}/winners`, by position.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaffleWinners {
     pub raffle: RaffleRow,
@@ -524,6 +570,7 @@ pub struct RaffleWinners {
 }
 
 /// `GET /api/costs`: what the promotion paid for in the last `days` local days.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Costs {
     pub days: i64,
@@ -538,6 +585,7 @@ pub struct Costs {
 }
 
 /// The period's figures (also the shape of one day).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostFigures {
     /// ProverkaCheka calls made (each is paid).
@@ -554,12 +602,14 @@ pub struct CostFigures {
     pub stars: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedCalls {
     pub outcome: String,
     pub submissions: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailyCosts {
     /// `YYYY-MM-DD` in the requested time zone.
@@ -568,6 +618,7 @@ pub struct DailyCosts {
     pub figures: CostFigures,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignCosts {
     pub campaign_id: i64,

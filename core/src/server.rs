@@ -85,6 +85,11 @@ pub fn local_router_with(app: App, extra: Vec<IndexEntry>) -> Router {
         ),
         IndexEntry::new("GET", "/api/admins", "panel users (owner)"),
         IndexEntry::new("GET", "/api/audit", "the audit log (owner, manager)"),
+        IndexEntry::new(
+            "GET",
+            crate::panel::openapi::PAGE_PATH,
+            "every panel route described (OpenAPI at /api/openapi.json)",
+        ),
     ]);
     entries.extend(extra);
     let page = index_page(&entries);

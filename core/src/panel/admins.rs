@@ -64,6 +64,16 @@ fn telegram_field(telegram_id: Option<i64>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Every panel user (owner only).
+#[utoipa::path(
+    get,
+    path = "/api/admins",
+    tag = "admins",
+    extensions(("x-role" = json!("owner"))),
+    responses(
+        (status = 200, description = "the panel users, oldest first", body = Vec<promo_api_types::panel::AdminUser>),
+    )
+)]
 async fn list(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     session.require(Role::Owner)?;
     let client = api.pool.get().await.map_err(db)?;
@@ -77,6 +87,19 @@ async fn list(State(api): State<AdminApi>, session: Session) -> Result<Response,
     Ok(Json(rows.iter().map(admin_user_of).collect::<Vec<_>>()).into_response())
 }
 
+/// Create a panel user (owner only; audited).
+#[utoipa::path(
+    post,
+    path = "/api/admins",
+    tag = "admins",
+    extensions(("x-role" = json!("owner"))),
+    request_body = promo_api_types::panel::NewAdminUser,
+    responses(
+        (status = 201, description = "created", body = promo_api_types::panel::AdminUser),
+        (status = 400, description = "a field is invalid (named in `field`)", body = promo_api_types::ApiError),
+        (status = 409, description = "the login is taken", body = promo_api_types::ApiError),
+    )
+)]
 async fn create(
     State(api): State<AdminApi>,
     session: Session,
@@ -129,6 +152,23 @@ async fn create(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
+/// Change a panel user's role, disabled flag or Telegram link (owner only; audited).
+///
+/// Disabling a user ends their sessions; the last enabled owner cannot be demoted or disabled.
+#[utoipa::path(
+    patch,
+    path = "/api/admins/{id}",
+    tag = "admins",
+    extensions(("x-role" = json!("owner"))),
+    params(("id" = i64, Path, description = "the panel user's id")),
+    request_body = promo_api_types::panel::AdminUserChange,
+    responses(
+        (status = 200, description = "the user after the change", body = promo_api_types::panel::AdminUser),
+        (status = 400, description = "a field is invalid (named in `field`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such panel user", body = promo_api_types::ApiError),
+        (status = 409, description = "the change would leave no enabled owner", body = promo_api_types::ApiError),
+    )
+)]
 async fn change(
     State(api): State<AdminApi>,
     session: Session,
@@ -224,6 +264,20 @@ async fn change(
     Ok(Json(after).into_response())
 }
 
+/// Set another panel user's password (owner only; audited); their sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/admins/{id}/password",
+    tag = "admins",
+    extensions(("x-role" = json!("owner"))),
+    params(("id" = i64, Path, description = "the panel user's id")),
+    request_body = promo_api_types::panel::PasswordReset,
+    responses(
+        (status = 204, description = "the password is set"),
+        (status = 400, description = "the password is too short or too long (field `new_password`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such panel user", body = promo_api_types::ApiError),
+    )
+)]
 async fn reset_password(
     State(api): State<AdminApi>,
     session: Session,
@@ -267,17 +321,37 @@ async fn reset_password(
 }
 
 /// Filters of `GET /api/audit`; every one optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Rows by this panel user.
     admin_user_id: Option<i64>,
+    /// The action, e.g. `receipt.approve`.
     action: Option<String>,
+    /// The target, e.g. `user:42`.
     target: Option<String>,
+    /// From this instant (RFC 3339), inclusive.
     from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Until this instant, exclusive.
     to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 500 (50).
     limit: Option<i64>,
 }
 
+/// The audit log, newest first, filtered (owner, manager).
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    tag = "admins",
+    extensions(("x-role" = json!("manager"))),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "a page of audit rows", body = promo_api_types::panel::AuditPage),
+        (status = 400, description = "a filter or `limit` is out of range (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn audit_log(
     State(api): State<AdminApi>,
     session: Session,

@@ -77,6 +77,21 @@ fn locked(wait: Duration) -> ApiError {
     )
 }
 
+/// Sign in: opens a session and sets its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    // The one route without a session: it is where a session comes from.
+    security(()),
+    request_body = promo_api_types::panel::LoginRequest,
+    responses(
+        (status = 200, description = "signed in: the session, its CSRF token; `Set-Cookie` carries the session cookie", body = promo_api_types::panel::SessionInfo),
+        (status = 400, description = "login or password missing or too long (field named)", body = promo_api_types::ApiError),
+        (status = 401, description = "wrong login or password (the same answer for both)", body = promo_api_types::ApiError),
+        (status = 429, description = "too many failed sign-ins for this login or address", body = promo_api_types::ApiError),
+    )
+)]
 async fn login(
     State(api): State<AdminApi>,
     client: Client,
@@ -233,11 +248,31 @@ async fn record_failure(api: &AdminApi, login: &str, ip: Option<&str>) -> anyhow
     Ok(())
 }
 
+/// Sign out: ends this session and clears its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    extensions(("x-role" = json!("any"))),
+    responses(
+        (status = 204, description = "signed out"),
+    )
+)]
 async fn logout(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     session::revoke(&api, session.id).await.map_err(internal)?;
     Ok((StatusCode::NO_CONTENT, set_cookie_header(cleared_cookie())).into_response())
 }
 
+/// The signed-in user, the session's CSRF token and when the session ends.
+#[utoipa::path(
+    get,
+    path = "/api/auth/session",
+    tag = "auth",
+    extensions(("x-role" = json!("any"))),
+    responses(
+        (status = 200, description = "the session", body = promo_api_types::panel::SessionInfo),
+    )
+)]
 async fn current(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     let info = session::info(&api, session.token())
         .await
@@ -246,8 +281,22 @@ async fn current(State(api): State<AdminApi>, session: Session) -> Result<Respon
     Ok(Json(info).into_response())
 }
 
+/// Change your own password.
+///
 /// Changes the signed-in user's password: every session of theirs ends, this request
 /// gets a new one.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password",
+    tag = "auth",
+    extensions(("x-role" = json!("any"))),
+    request_body = promo_api_types::panel::ChangePasswordRequest,
+    responses(
+        (status = 200, description = "changed: a new session replaces every old one", body = promo_api_types::panel::SessionInfo),
+        (status = 400, description = "the new password is too short or too long (field `new_password`)", body = promo_api_types::ApiError),
+        (status = 401, description = "the current password is wrong, or no session", body = promo_api_types::ApiError),
+    )
+)]
 async fn change_password(
     State(api): State<AdminApi>,
     session: Session,

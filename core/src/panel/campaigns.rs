@@ -81,6 +81,18 @@ fn sendable_kind(kind: &str) -> Result<&'static str, ApiError> {
     }
 }
 
+/// Create a broadcast or a single message, now or scheduled (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/campaigns",
+    tag = "campaigns",
+    extensions(("x-role" = json!("manager"))),
+    request_body = promo_api_types::panel::NewCampaignRequest,
+    responses(
+        (status = 201, description = "created, `scheduled`", body = promo_api_types::panel::CampaignDetail),
+        (status = 400, description = "the content, audience or schedule is invalid (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn create(
     State(api): State<AdminApi>,
     session: Session,
@@ -183,6 +195,18 @@ async fn scheduled_time(
     Ok(row.get(0))
 }
 
+/// How many shoppers a campaign with this audience would reach now.
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/recipients",
+    tag = "campaigns",
+    extensions(("x-role" = json!("viewer"))),
+    request_body = promo_api_types::panel::RecipientsRequest,
+    responses(
+        (status = 200, description = "the count", body = promo_api_types::panel::RecipientCount),
+        (status = 400, description = "the kind or audience is invalid (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn recipients(
     State(api): State<AdminApi>,
     session: Session,
@@ -198,14 +222,31 @@ async fn recipients(
     Ok(Json(RecipientCount { recipients }).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// A campaign status: `draft`, `scheduled`, `running`, `paused`, `completed`, `cancelled`, `failed`.
     status: Option<String>,
+    /// `broadcast`, `single_message` or `raffle`.
     kind: Option<String>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 100 (50).
     limit: Option<i64>,
 }
 
+/// Campaigns with their live counters, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/campaigns",
+    tag = "campaigns",
+    extensions(("x-role" = json!("viewer"))),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of campaigns", body = promo_api_types::panel::CampaignPage),
+        (status = 400, description = "a filter or `limit` is out of range (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
@@ -279,6 +320,18 @@ async fn load_detail(api: &AdminApi, id: i64) -> Result<CampaignDetail, ApiError
     })
 }
 
+/// One campaign: its counters, content and audience.
+#[utoipa::path(
+    get,
+    path = "/api/campaigns/{id}",
+    tag = "campaigns",
+    extensions(("x-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "the campaign's id")),
+    responses(
+        (status = 200, description = "the campaign", body = promo_api_types::panel::CampaignDetail),
+        (status = 404, description = "no such campaign", body = promo_api_types::ApiError),
+    )
+)]
 async fn detail(
     State(api): State<AdminApi>,
     session: Session,
@@ -305,8 +358,21 @@ async fn steer(
     }
 }
 
+/// Live progress of a campaign as Server-Sent Events.
+///
 /// The counters as `progress` events every [`PROGRESS_EVERY`] while they change, and a
 /// last one when the campaign has finished; then the stream ends.
+#[utoipa::path(
+    get,
+    path = "/api/campaigns/{id}/events",
+    tag = "campaigns",
+    extensions(("x-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "the campaign's id")),
+    responses(
+        (status = 200, description = "`progress` events, each a campaign summary as JSON, until the campaign has finished", body = promo_api_types::panel::CampaignSummary, content_type = "text/event-stream"),
+        (status = 404, description = "no such campaign", body = promo_api_types::ApiError),
+    )
+)]
 async fn events(
     State(api): State<AdminApi>,
     session: Session,

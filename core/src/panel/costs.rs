@@ -46,7 +46,7 @@ pub(super) fn routes() -> Router<AdminApi> {
     Router::new().route("/api/costs", get(costs))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct CostsQuery {
     days: Option<i32>,
     tz: Option<String>,
@@ -114,6 +114,18 @@ fn figures(calls: i64, accepted: i64, saved: i64, messages: i64) -> CostFigures 
     }
 }
 
+/// What the promotion cost per day and per campaign: paid checks, checks saved, Stars.
+#[utoipa::path(
+    get,
+    path = "/api/costs",
+    tag = "costs",
+    extensions(("x-role" = json!("viewer"))),
+    params(CostsQuery),
+    responses(
+        (status = 200, description = "totals, per day and per campaign", body = promo_api_types::panel::Costs),
+        (status = 400, description = "`days` or `tz` is not valid (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn costs(
     State(api): State<AdminApi>,
     session: Session,

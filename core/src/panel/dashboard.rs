@@ -23,9 +23,12 @@ pub(super) fn routes() -> Router<AdminApi> {
     Router::new().route("/api/dashboard", get(dashboard))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DashboardQuery {
+    /// How many days the daily series covers, 1 to 366 (30).
     days: Option<i32>,
+    /// The time zone the days are counted in (the promotion's, Europe/Moscow).
     tz: Option<String>,
 }
 
@@ -138,6 +141,18 @@ fn figure(row: &tokio_postgres::Row, first: usize) -> Figure {
     }
 }
 
+/// The promotion at a glance: totals with 24 h and 7 d growth, a daily series, the latest campaigns.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard",
+    tag = "dashboard",
+    extensions(("x-role" = json!("viewer"))),
+    params(DashboardQuery),
+    responses(
+        (status = 200, description = "the dashboard", body = promo_api_types::panel::Dashboard),
+        (status = 400, description = "`days` is out of range or `tz` is unknown (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn dashboard(
     State(api): State<AdminApi>,
     session: Session,

@@ -30,11 +30,25 @@ pub(super) fn routes() -> Router<AdminApi> {
         )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// How many, 1 to 500 (100).
     limit: Option<i64>,
 }
 
+/// Work given up: dead jobs and messages Telegram refused for good, with their reason.
+#[utoipa::path(
+    get,
+    path = "/api/failed-work",
+    tag = "failed-work",
+    extensions(("x-role" = json!("viewer"))),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "the rows given up, newest first", body = Vec<promo_api_types::panel::FailedWork>),
+        (status = 400, description = "`limit` is out of range (field `limit`)", body = promo_api_types::ApiError),
+    )
+)]
 async fn list(
     State(api): State<AdminApi>,
     session: Session,

@@ -2,7 +2,8 @@
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
 //! ([`texts`]), the promotion's settings ([`settings`]), raffle winners and their exports
-//! ([`winners`]), costs ([`costs`]).
+//! ([`winners`]), costs ([`costs`]),
+//! and the API's own OpenAPI document and docs page ([`openapi`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
 //! so nothing a caller sends yields a 5xx. Every route but login needs a session, every
@@ -15,6 +16,7 @@ pub mod campaigns;
 pub mod costs;
 pub mod dashboard;
 pub mod failed;
+pub mod openapi;
 pub mod receipts;
 pub mod session;
 pub mod settings;
@@ -50,6 +52,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(settings::routes())
         .merge(winners::routes())
         .merge(costs::routes())
+        .merge(openapi::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)
 }

@@ -74,22 +74,40 @@ fn receipt_row_of(row: &tokio_postgres::Row) -> ReceiptRow {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `accepted`, `pending` or `rejected`.
     status: Option<String>,
     /// Upload time, inclusive lower and exclusive upper bound.
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
+    /// The shopper's internal id.
     user_id: Option<i64>,
+    /// The seller's INN (10 or 12 digits).
     seller_inn: Option<String>,
     /// Only receipts with (true) or without (false) promo products.
     has_promo: Option<bool>,
     /// Only receipts that raised a fraud signal.
     flagged: Option<bool>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 200 (50).
     limit: Option<i64>,
 }
 
+/// Receipts for review, newest first, with filters.
+#[utoipa::path(
+    get,
+    path = "/api/receipts",
+    tag = "receipts",
+    extensions(("x-role" = json!("viewer"))),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of receipts", body = promo_api_types::panel::ReceiptPage),
+        (status = 400, description = "a filter or `limit` is out of range (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
@@ -145,6 +163,18 @@ async fn list(
     .into_response())
 }
 
+/// One receipt with its lines and its fraud signals.
+#[utoipa::path(
+    get,
+    path = "/api/receipts/{id}",
+    tag = "receipts",
+    extensions(("x-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "the receipt's id")),
+    responses(
+        (status = 200, description = "the receipt", body = promo_api_types::panel::ReceiptDetail),
+        (status = 404, description = "no such receipt", body = promo_api_types::ApiError),
+    )
+)]
 async fn detail(
     State(api): State<AdminApi>,
     session: Session,
@@ -183,6 +213,21 @@ async fn detail(
     .into_response())
 }
 
+/// Approve a receipt held for review: tickets granted, the shopper told (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/receipts/{id}/approve",
+    tag = "receipts",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the receipt's id")),
+    request_body = promo_api_types::panel::ModerationDecision,
+    responses(
+        (status = 200, description = "decided: `{id, status}`", body = serde_json::Value, example = json!({"id": 1, "status": "accepted"})),
+        (status = 400, description = "the reason is too long (field `reason`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such receipt", body = promo_api_types::ApiError),
+        (status = 409, description = "the receipt is not waiting for review (already decided)", body = promo_api_types::ApiError),
+    )
+)]
 async fn approve(
     State(api): State<AdminApi>,
     session: Session,
@@ -194,6 +239,21 @@ async fn approve(
     decide(&api, &session, id, Decision::Approve, reason.as_deref()).await
 }
 
+/// Reject a receipt held for review with a reason the shopper is told (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/receipts/{id}/reject",
+    tag = "receipts",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the receipt's id")),
+    request_body = promo_api_types::panel::ModerationDecision,
+    responses(
+        (status = 200, description = "decided: `{id, status}`", body = serde_json::Value, example = json!({"id": 1, "status": "rejected"})),
+        (status = 400, description = "the reason is missing or too long (field `reason`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such receipt", body = promo_api_types::ApiError),
+        (status = 409, description = "the receipt is not waiting for review (already decided)", body = promo_api_types::ApiError),
+    )
+)]
 async fn reject(
     State(api): State<AdminApi>,
     session: Session,
@@ -350,12 +410,27 @@ async fn decide(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SellersQuery {
+    /// How many sellers, 1 to 200 (50).
     limit: Option<i64>,
 }
 
+/// The suspicious-seller queue.
+///
 /// Sellers with receipts waiting for review, the most waiting first.
+#[utoipa::path(
+    get,
+    path = "/api/receipts/sellers",
+    tag = "receipts",
+    extensions(("x-role" = json!("viewer"))),
+    params(SellersQuery),
+    responses(
+        (status = 200, description = "sellers with receipts waiting, the most waiting first", body = Vec<promo_api_types::panel::SuspiciousSeller>),
+        (status = 400, description = "`limit` is out of range (field `limit`)", body = promo_api_types::ApiError),
+    )
+)]
 async fn sellers(
     State(api): State<AdminApi>,
     session: Session,

@@ -37,11 +37,33 @@ async fn view(api: &AdminApi) -> Result<PromoSettingsView, ApiError> {
     })
 }
 
+/// The promotion's settings now, their defaults and what an operator changed.
+#[utoipa::path(
+    get,
+    path = "/api/settings",
+    tag = "settings",
+    extensions(("x-role" = json!("viewer"))),
+    responses(
+        (status = 200, description = "the settings", body = PromoSettingsView),
+    )
+)]
 async fn show(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
     Ok(Json(view(&api).await?).into_response())
 }
 
+/// Changes any subset of the settings; one bad field changes nothing (manager; audited).
+#[utoipa::path(
+    patch,
+    path = "/api/settings",
+    tag = "settings",
+    extensions(("x-role" = json!("manager"))),
+    request_body(content = std::collections::HashMap<String, serde_json::Value>, description = "field → new value, e.g. `{\"name\": \"Зимняя сказка\"}`"),
+    responses(
+        (status = 200, description = "the settings after the change", body = PromoSettingsView),
+        (status = 400, description = "a field is unknown or its value is not valid (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn change(
     State(api): State<AdminApi>,
     session: Session,
@@ -107,6 +129,18 @@ async fn change(
     Ok(Json(view(&api).await?).into_response())
 }
 
+/// Puts one setting back to the environment's value (manager; audited).
+#[utoipa::path(
+    delete,
+    path = "/api/settings/{field}",
+    tag = "settings",
+    extensions(("x-role" = json!("manager"))),
+    params(("field" = String, Path, description = "the setting's name, e.g. `name`")),
+    responses(
+        (status = 200, description = "the settings after the reset", body = PromoSettingsView),
+        (status = 404, description = "no such setting", body = promo_api_types::ApiError),
+    )
+)]
 async fn reset(
     State(api): State<AdminApi>,
     session: Session,

@@ -44,6 +44,16 @@ fn placeholder_names(key: TextKey) -> Vec<String> {
     names
 }
 
+/// Every bot text in both languages: its placeholders, the default and the operator's version.
+#[utoipa::path(
+    get,
+    path = "/api/texts",
+    tag = "texts",
+    extensions(("x-role" = json!("viewer"))),
+    responses(
+        (status = 200, description = "every text", body = Vec<promo_api_types::panel::TextEntry>),
+    )
+)]
 async fn list(State(api): State<AdminApi>, session: Session) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
     let client = api.pool.get().await.map_err(db)?;
@@ -94,6 +104,20 @@ fn summary(text: Option<&str>) -> Option<String> {
     text.map(|t| t.chars().take(200).collect())
 }
 
+/// Replace a bot text, checked: unknown placeholders, wrong plural forms and broken tags are refused with their position (manager; audited).
+#[utoipa::path(
+    put,
+    path = "/api/texts/{key}/{lang}",
+    tag = "texts",
+    extensions(("x-role" = json!("manager"))),
+    params(("key" = String, Path, description = "the text's key, e.g. `welcome`"), ("lang" = String, Path, description = "`ru` or `en`")),
+    request_body = promo_api_types::panel::TextEdit,
+    responses(
+        (status = 200, description = "saved: `{key, lang, body}`", body = serde_json::Value, example = json!({"key": "welcome", "lang": "ru", "body": "Привет!"})),
+        (status = 400, description = "the text is refused (field `body`, the message gives the position)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such key or language", body = promo_api_types::ApiError),
+    )
+)]
 async fn save(
     State(api): State<AdminApi>,
     session: Session,
@@ -127,6 +151,18 @@ async fn save(
     Ok(Json(json!({ "key": key.name(), "lang": lang.code(), "body": body })).into_response())
 }
 
+/// Put a bot text back to its default (manager; audited).
+#[utoipa::path(
+    delete,
+    path = "/api/texts/{key}/{lang}",
+    tag = "texts",
+    extensions(("x-role" = json!("manager"))),
+    params(("key" = String, Path, description = "the text's key, e.g. `welcome`"), ("lang" = String, Path, description = "`ru` or `en`")),
+    responses(
+        (status = 204, description = "back to the default"),
+        (status = 404, description = "no such key or language", body = promo_api_types::ApiError),
+    )
+)]
 async fn reset(
     State(api): State<AdminApi>,
     session: Session,
@@ -159,6 +195,20 @@ async fn reset(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Render a text with sample values, checked as a save would be, without saving it.
+#[utoipa::path(
+    post,
+    path = "/api/texts/{key}/{lang}/preview",
+    tag = "texts",
+    extensions(("x-role" = json!("viewer"))),
+    params(("key" = String, Path, description = "the text's key, e.g. `welcome`"), ("lang" = String, Path, description = "`ru` or `en`")),
+    request_body = promo_api_types::panel::TextEdit,
+    responses(
+        (status = 200, description = "the rendered text", body = promo_api_types::panel::TextPreview),
+        (status = 400, description = "the text is refused (field `body`, the message gives the position)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such key or language", body = promo_api_types::ApiError),
+    )
+)]
 async fn preview(
     session: Session,
     Path((key, lang)): Path<(String, String)>,

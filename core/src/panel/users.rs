@@ -122,14 +122,31 @@ fn understand(query: &str, hash: impl Fn(&Phone) -> Vec<u8>) -> Search {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The search box: `@username`, a phone, a Telegram or internal id, or a name's start.
     q: Option<String>,
+    /// `new`, `registering`, `registered` or `banned`.
     status: Option<String>,
+    /// Continue a list: the `next_before_id` of the page before.
     before_id: Option<i64>,
+    /// Page size, 1 to 100 (50).
     limit: Option<i64>,
 }
 
+/// Search shoppers by @username, phone, Telegram id, internal id or name prefix; newest first.
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "users",
+    extensions(("x-role" = json!("viewer"))),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of shoppers", body = promo_api_types::panel::ShopperPage),
+        (status = 400, description = "`status` or `limit` is out of range (field named)", body = promo_api_types::ApiError),
+    )
+)]
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
@@ -192,6 +209,18 @@ async fn load_row(api: &AdminApi, id: i64) -> Result<ShopperRow, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))
 }
 
+/// One shopper with their receipts, tickets, wins and the campaigns they received.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}",
+    tag = "users",
+    extensions(("x-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    responses(
+        (status = 200, description = "the shopper", body = promo_api_types::panel::ShopperDetail),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn detail(
     State(api): State<AdminApi>,
     session: Session,
@@ -286,8 +315,21 @@ async fn detail(
     .into_response())
 }
 
+/// A shopper's full phone number (owner, manager; audited).
+///
 /// The full number, for whoever hands over prizes; the read and its audit row share one
 /// transaction, so no number is shown without a trace.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/phone",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    responses(
+        (status = 200, description = "the number, `null` when the shopper gave none", body = promo_api_types::panel::FullPhone),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn full_phone(
     State(api): State<AdminApi>,
     session: Session,
@@ -336,6 +378,20 @@ fn reason_field(reason: &str) -> Result<String, ApiError> {
     Ok(reason)
 }
 
+/// Block a shopper: they receive nothing and never win (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/block",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    request_body = promo_api_types::panel::BlockRequest,
+    responses(
+        (status = 200, description = "the shopper after the change", body = promo_api_types::panel::ShopperRow),
+        (status = 400, description = "the reason is empty or too long (field `reason`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn block(
     State(api): State<AdminApi>,
     session: Session,
@@ -348,6 +404,18 @@ async fn block(
     Ok(Json(load_row(&api, id).await?).into_response())
 }
 
+/// Unblock a shopper (manager; audited).
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/unblock",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    responses(
+        (status = 200, description = "the shopper after the change", body = promo_api_types::panel::ShopperRow),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn unblock(
     State(api): State<AdminApi>,
     session: Session,
@@ -424,6 +492,19 @@ async fn chat_of(api: &AdminApi, id: i64) -> Result<(i64, crate::texts::Lang, St
 /// A manual grant (or correction) with its reason; the shopper is told through the
 /// outbox unless `notify` is false. Ledger row, audit row and notice share one
 /// transaction ([`crate::grants::grant`]).
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/tickets",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    request_body = promo_api_types::panel::TicketGrant,
+    responses(
+        (status = 200, description = "the shopper's tickets now", body = promo_api_types::panel::TicketTotal),
+        (status = 400, description = "`amount` or `reason` is not valid (field named)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+    )
+)]
 async fn grant_tickets(
     State(api): State<AdminApi>,
     session: Session,
@@ -458,6 +539,20 @@ async fn grant_tickets(
 
 /// A message to one shopper: a single-message campaign, so it goes out under the send
 /// rate with the runner's retries and shows up in the shopper's campaigns.
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/message",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    request_body = promo_api_types::panel::DirectMessage,
+    responses(
+        (status = 201, description = "queued as a single-message campaign: `{campaign_id}`", body = serde_json::Value, example = json!({"campaign_id": 1})),
+        (status = 400, description = "the text or photo is not valid (field `text`)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+        (status = 409, description = "the shopper is blocked", body = promo_api_types::ApiError),
+    )
+)]
 async fn send_message(
     State(api): State<AdminApi>,
     session: Session,

@@ -54,12 +54,24 @@ const WINNERS: &str = "SELECT w.position::BIGINT, u.id, COALESCE(u.full_name, u.
      WHERE w.draw_id = $1 AND w.bot_id = $2
      ORDER BY w.position";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct ListQuery {
     before_id: Option<i64>,
     limit: Option<i64>,
 }
 
+/// The draws so far, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/raffles",
+    tag = "raffles",
+    extensions(("x-role" = json!("viewer"))),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of draws", body = promo_api_types::panel::RafflePage),
+        (status = 400, description = "`limit` is out of range", body = promo_api_types::ApiError),
+    )
+)]
 async fn list(
     State(api): State<AdminApi>,
     session: Session,
@@ -120,6 +132,18 @@ fn winner_of(row: &tokio_postgres::Row) -> RaffleWinner {
     }
 }
 
+/// A draw's winners by position (masked phones).
+#[utoipa::path(
+    get,
+    path = "/api/raffles/{draw_id}/winners",
+    tag = "raffles",
+    extensions(("x-role" = json!("viewer"))),
+    params(("draw_id" = i64, Path, description = "the draw's id")),
+    responses(
+        (status = 200, description = "the draw and its winners", body = promo_api_types::panel::RaffleWinners),
+        (status = 404, description = "no such draw", body = promo_api_types::ApiError),
+    )
+)]
 async fn winners(
     State(api): State<AdminApi>,
     session: Session,
@@ -309,6 +333,18 @@ fn attachment(content_type: &'static str, filename: String, bytes: Vec<u8>) -> R
         .into_response()
 }
 
+/// The winners as CSV (full phones for owner and manager; audited).
+#[utoipa::path(
+    get,
+    path = "/api/raffles/{draw_id}/winners.csv",
+    tag = "raffles",
+    extensions(("x-role" = json!("viewer"))),
+    params(("draw_id" = i64, Path, description = "the draw's id")),
+    responses(
+        (status = 200, description = "a CSV attachment", content_type = "text/csv", body = String),
+        (status = 404, description = "no such draw", body = promo_api_types::ApiError),
+    )
+)]
 async fn export_csv(
     State(api): State<AdminApi>,
     session: Session,
@@ -323,6 +359,18 @@ async fn export_csv(
     ))
 }
 
+/// The winners as an Excel workbook (full phones for owner and manager; audited).
+#[utoipa::path(
+    get,
+    path = "/api/raffles/{draw_id}/winners.xlsx",
+    tag = "raffles",
+    extensions(("x-role" = json!("viewer"))),
+    params(("draw_id" = i64, Path, description = "the draw's id")),
+    responses(
+        (status = 200, description = "an XLSX attachment", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 404, description = "no such draw", body = promo_api_types::ApiError),
+    )
+)]
 async fn export_xlsx(
     State(api): State<AdminApi>,
     session: Session,
