@@ -21,9 +21,8 @@ use axum::{Json, Router};
 use promo_api_types::panel::{CampaignCosts, CostFigures, Costs, DailyCosts, SavedCalls};
 use serde::Deserialize;
 
-use super::dashboard::DEFAULT_TIME_ZONE;
 use super::session::{Role, Session};
-use super::{db, internal, Params};
+use super::{db, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 
@@ -132,16 +131,7 @@ async fn costs(
     Params(query): Params<CostsQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let days = query.days.unwrap_or(30);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::bad_request(format!("days must be 1 to {MAX_DAYS}")).field("days"));
-    }
-    let tz = query.tz.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
-    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
-        return Err(
-            ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
-        );
-    }
+    let (days, tz) = super::period(query.days, query.tz, MAX_DAYS)?;
     let outcomes: Vec<String> = LOCAL_REJECTIONS.iter().map(|&o| o.to_owned()).collect();
     let client = api.pool.get().await.map_err(db)?;
     let daily_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
@@ -153,17 +143,10 @@ async fn costs(
         client.query(SAVED_BY_OUTCOME, &daily_params),
         client.query(PER_CAMPAIGN, &campaign_params),
     );
-    // Postgres judges the zone name; an unknown one is the caller's mistake.
-    let bad_zone = |e: tokio_postgres::Error| {
-        if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE) {
-            ApiError::bad_request(format!("unknown time zone {tz:?}")).field("tz")
-        } else {
-            internal(e.into())
-        }
-    };
-    let daily = daily.map_err(bad_zone)?;
-    let saved = saved.map_err(bad_zone)?;
-    let campaigns = campaigns.map_err(bad_zone)?;
+    let bad_zone = super::unknown_zone(&tz);
+    let daily = daily.map_err(&bad_zone)?;
+    let saved = saved.map_err(&bad_zone)?;
+    let campaigns = campaigns.map_err(&bad_zone)?;
     let daily: Vec<DailyCosts> = daily
         .iter()
         .map(|row| DailyCosts {

@@ -10,7 +10,7 @@ use promo_api_types::panel::{CampaignSummary, DailyFigures, Dashboard, Figure};
 use serde::Deserialize;
 
 use super::session::{Role, Session};
-use super::{db, internal, timestamp, Params};
+use super::{db, timestamp, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 
@@ -159,16 +159,7 @@ async fn dashboard(
     Params(query): Params<DashboardQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let days = query.days.unwrap_or(30);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::bad_request(format!("days must be 1 to {MAX_DAYS}")).field("days"));
-    }
-    let tz = query.tz.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
-    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
-        return Err(
-            ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
-        );
-    }
+    let (days, tz) = super::period(query.days, query.tz, MAX_DAYS)?;
     let client = api.pool.get().await.map_err(db)?;
     let recent = format!(
         "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE bot_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
@@ -182,13 +173,7 @@ async fn dashboard(
         client.query(DAILY, &daily_params),
         client.query(recent.as_str(), &recent_params),
     );
-    let daily = daily.map_err(|e| {
-        if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE) {
-            ApiError::bad_request(format!("unknown time zone {tz:?}")).field("tz")
-        } else {
-            internal(e.into())
-        }
-    })?;
+    let daily = daily.map_err(super::unknown_zone(&tz))?;
     let row = figures.map_err(db)?;
     let campaigns = campaigns.map_err(db)?;
     Ok(Json(Dashboard {

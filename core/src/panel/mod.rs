@@ -177,6 +177,38 @@ pub(crate) fn one_of(
     }
 }
 
+/// A reporting period: `days` (default 30, at most `max`) and a time-zone name for
+/// Postgres to judge (default the promotion's, Europe/Moscow); a name Postgres does not
+/// know is refused when the query runs ([`unknown_zone`]).
+pub(crate) fn period(
+    days: Option<i32>,
+    tz: Option<String>,
+    max: i32,
+) -> Result<(i32, String), ApiError> {
+    let days = days.unwrap_or(30);
+    if !(1..=max).contains(&days) {
+        return Err(ApiError::bad_request(format!("days must be 1 to {max}")).field("days"));
+    }
+    let tz = tz.unwrap_or_else(|| dashboard::DEFAULT_TIME_ZONE.to_owned());
+    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
+        return Err(
+            ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
+        );
+    }
+    Ok((days, tz))
+}
+
+/// A query error: an unknown time zone is the caller's (400 naming `tz`), anything else ours.
+pub(crate) fn unknown_zone(tz: &str) -> impl Fn(tokio_postgres::Error) -> ApiError + '_ {
+    move |e| {
+        if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE) {
+            ApiError::bad_request(format!("unknown time zone {tz:?}")).field("tz")
+        } else {
+            db(e)
+        }
+    }
+}
+
 /// [`internal`] for a database or pool error.
 pub(crate) fn db(error: impl Into<anyhow::Error>) -> ApiError {
     internal(error.into())
