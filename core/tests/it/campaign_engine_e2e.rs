@@ -599,7 +599,8 @@ impl Drop for WorkerProcess {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_broadcast_whose_runner_is_killed_three_times_loses_nobody_and_duplicates_nobody() {
+async fn a_broadcast_whose_runner_is_killed_three_times_loses_nobody_and_doubles_only_what_was_in_flight(
+) {
     const RECIPIENTS: i64 = 120;
     const KILLS: usize = 3;
     // No workers in the test's stack: the killable process below runs them.
@@ -673,21 +674,21 @@ async fn a_broadcast_whose_runner_is_killed_three_times_loses_nobody_and_duplica
 
     let per_chat = sends_per_chat(&app, BROADCAST_TEXT);
     let rows = delivery_statuses(&app, campaign_id).await;
-    // Only the audience was sent to, and nobody twice: not even a message in flight at a
-    // kill is resent, as those end `unknown`, so duplicates are zero (the bound the issue
-    // asks for is "at most the messages in flight at each kill").
+    // Only the audience was sent to. A second copy goes only to a chat whose message was
+    // in flight at a kill (its last byte had left, its `written` record had not reached
+    // Redis): the issue's bound, "at most the messages in flight at each kill".
     let audience_chats: HashSet<i64> = audience.iter().map(|(_, chat)| *chat).collect();
     assert!(per_chat.keys().all(|chat| audience_chats.contains(chat)));
-    let doubled: Vec<_> = per_chat.iter().filter(|(_, n)| **n > 1).collect();
+    let duplicates: usize = per_chat.values().map(|n| n.saturating_sub(1)).sum();
     assert!(
-        doubled.is_empty(),
-        "chats that got the broadcast twice: {doubled:?}"
+        duplicates as i64 <= in_flight_at_kills,
+        "{duplicates} duplicate copies, but only {in_flight_at_kills} were in flight at the kills"
     );
     let mut unknown = 0;
     for chat in &audience_chats {
         let received = per_chat.get(chat).copied().unwrap_or(0);
         match rows.get(chat).map(String::as_str) {
-            Some("sent") => assert_eq!(received, 1, "chat {chat} is marked sent"),
+            Some("sent") => assert!(received >= 1, "chat {chat} is marked sent but got nothing"),
             // In flight at a kill: it may or may not have arrived, and is not resent.
             Some("unknown") => unknown += 1,
             other => panic!("chat {chat} ended {other:?}, received {received}"),
