@@ -187,8 +187,8 @@ impl CampaignRunnerSettings {
     }
 }
 
-/// `admin-api`: the panel's API signs sessions and shows phones to those allowed to see
-/// them. It serves `/health` only so far; the rest is what its endpoints will need.
+/// `admin-api`: the panel's API: sessions, phones for those allowed to see them, and the
+/// promotion's environment values as the defaults of its settings.
 #[derive(Debug, Clone)]
 pub struct AdminApiSettings {
     pub store: StoreSettings,

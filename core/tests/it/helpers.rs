@@ -145,3 +145,38 @@ pub async fn api(
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
+
+/// A registered shopper with a sealed phone (`phone` in any spelling); returns its id.
+pub async fn registered_shopper(
+    app: &TestApp,
+    telegram_id: i64,
+    name: &str,
+    username: Option<&str>,
+    phone: &str,
+) -> i64 {
+    let sealed = app
+        .app
+        .settings
+        .phone_key
+        .seal(&promo_core::pii::Phone::parse(phone).expect("phone"));
+    app.db()
+        .await
+        .expect("db")
+        .query_one(
+            "INSERT INTO users (bot_id, telegram_id, first_name, full_name, username, status,
+                                registered_at, phone_ciphertext, phone_hash, phone_masked)
+             VALUES ($1, $2, $3, $3, $4, 'registered', now(), $5, $6, $7) RETURNING id",
+            &[
+                &app.app.bot_id,
+                &telegram_id,
+                &name,
+                &username,
+                &sealed.ciphertext,
+                &sealed.hash,
+                &sealed.masked,
+            ],
+        )
+        .await
+        .expect("shopper")
+        .get(0)
+}

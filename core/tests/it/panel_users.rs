@@ -1,47 +1,11 @@
 //! The shopper CRM through HTTP: search by every handle an operator has, the detail
 //! page, the audited full phone, and blocking (a blocked shopper gets no broadcast).
 
-use promo_core::pii::Phone;
-use promo_testkit::{spawn_app, TestApp};
+use promo_testkit::spawn_app;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{api, operator};
-
-/// A shopper row with a sealed phone; returns its id.
-async fn shopper(
-    app: &TestApp,
-    telegram_id: i64,
-    name: &str,
-    username: Option<&str>,
-    phone: &str,
-) -> i64 {
-    let sealed = app
-        .app
-        .settings
-        .phone_key
-        .seal(&Phone::parse(phone).expect("phone"));
-    app.db()
-        .await
-        .expect("db")
-        .query_one(
-            "INSERT INTO users (bot_id, telegram_id, first_name, full_name, username, status,
-                                registered_at, phone_ciphertext, phone_hash, phone_masked)
-             VALUES ($1, $2, $3, $3, $4, 'registered', now(), $5, $6, $7) RETURNING id",
-            &[
-                &app.app.bot_id,
-                &telegram_id,
-                &name,
-                &username,
-                &sealed.ciphertext,
-                &sealed.hash,
-                &sealed.masked,
-            ],
-        )
-        .await
-        .expect("shopper")
-        .get(0)
-}
+use crate::helpers::{api, operator, registered_shopper as shopper};
 
 fn ids(body: &Value) -> Vec<i64> {
     body["users"]

@@ -12,37 +12,20 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::Method;
 
-use crate::helpers::{api, operator, Operator};
+use crate::helpers::{api, operator, registered_shopper, Operator};
 
 const DRAW: i64 = 700001;
 
-/// A registered shopper with a sealed phone; returns its id.
+/// A registered shopper with the phone +7999000<telegram id>; returns its id.
 async fn shopper(app: &TestApp, telegram_id: i64, name: &str, username: Option<&str>) -> i64 {
-    let sealed = app
-        .app
-        .settings
-        .phone_key
-        .seal(&Phone::parse(&format!("+7999000{telegram_id:04}")).expect("phone"));
-    app.db()
-        .await
-        .expect("db")
-        .query_one(
-            "INSERT INTO users (bot_id, telegram_id, first_name, full_name, username, status,
-                                registered_at, phone_ciphertext, phone_hash, phone_masked)
-             VALUES ($1, $2, $3, $3, $4, 'registered', now(), $5, $6, $7) RETURNING id",
-            &[
-                &app.app.bot_id,
-                &telegram_id,
-                &name,
-                &username,
-                &sealed.ciphertext,
-                &sealed.hash,
-                &sealed.masked,
-            ],
-        )
-        .await
-        .expect("shopper")
-        .get(0)
+    registered_shopper(
+        app,
+        telegram_id,
+        name,
+        username,
+        &format!("+7999000{telegram_id:04}"),
+    )
+    .await
 }
 
 /// Draw `DRAW` of campaign 900001 for "iPhone 16", with `winners` in position order.
