@@ -186,18 +186,26 @@ impl FromRequestParts<AdminApi> for Session {
     }
 }
 
-/// The live session of `token`, touched (its idle clock restarts), or `None`.
+/// The live session of `token`, touched (its idle clock restarts, to the minute), or `None`.
 async fn load(api: &AdminApi, token: &str) -> Result<Option<Session>, ApiError> {
     let client = api.pool.get().await.map_err(db)?;
     let row = client
         .query_opt(
-            "UPDATE admin_sessions s SET last_seen_at = now()
-             FROM admin_users u
-             WHERE s.token_hash = $1 AND s.bot_id = $2 AND s.revoked_at IS NULL
-               AND s.last_seen_at > now() - make_interval(secs => $3)
-               AND s.created_at > now() - make_interval(secs => $4)
-               AND u.id = s.admin_user_id AND u.disabled_at IS NULL
-             RETURNING s.id, u.id, u.login, u.role",
+            // The idle clock is restarted at most once a minute: a write on every
+            // request would make each panel poll (the SSE progress, a list) a heap update.
+            "WITH live AS (
+                 SELECT s.id AS session_id, u.id AS user_id, u.login, u.role,
+                        s.last_seen_at < now() - interval '1 minute' AS stale
+                 FROM admin_sessions s JOIN admin_users u ON u.id = s.admin_user_id
+                 WHERE s.token_hash = $1 AND s.bot_id = $2 AND s.revoked_at IS NULL
+                   AND s.last_seen_at > now() - make_interval(secs => $3)
+                   AND s.created_at > now() - make_interval(secs => $4)
+                   AND u.disabled_at IS NULL
+             ), touched AS (
+                 UPDATE admin_sessions SET last_seen_at = now()
+                 WHERE id IN (SELECT session_id FROM live WHERE stale)
+             )
+             SELECT session_id, user_id, login, role FROM live",
             &[
                 &token_hash(token),
                 &api.bot_id,
