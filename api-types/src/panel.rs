@@ -373,7 +373,7 @@ pub struct NewCampaignRequest {
     /// Local time `YYYY-MM-DDTHH:MM` in `tz`; absent = now.
     #[serde(default)]
     pub scheduled_for: Option<String>,
-    /// Defaults to the promotion's time zone (Europe/Moscow).
+    /// Defaults to the promotion's time zone (the `time_zone` setting).
     #[serde(default)]
     pub tz: Option<String>,
     #[serde(default)]

@@ -31,6 +31,12 @@ pub const FIELDS: &[&str] = &[
     "support_telegram",
     "receipt_limit_per_hour",
     "receipt_limit_per_day",
+    "time_zone",
+    "required_channel",
+    "required_channel_url",
+    "fraud_seller_daily_limit",
+    "fraud_burst_uploads",
+    "fraud_burst_window_minutes",
 ];
 
 /// The last settings read and when.
@@ -179,6 +185,12 @@ pub fn set_field(settings: &mut PromoSettings, field: &str, value: &Value) -> Re
             .filter(|n| (1..=100_000).contains(n))
             .ok_or_else(|| "must be a whole number from 1 to 100000".into())
     };
+    let threshold = |max: i64| -> Result<i64, String> {
+        value
+            .as_i64()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| format!("must be a whole number from 1 to {max}"))
+    };
     match field {
         "name" => settings.name = text(100, false)?.unwrap_or_default(),
         "prizes" => settings.prizes = text(1000, false)?.unwrap_or_default(),
@@ -190,6 +202,36 @@ pub fn set_field(settings: &mut PromoSettings, field: &str, value: &Value) -> Re
         "support_telegram" => settings.support_telegram = text(100, true)?,
         "receipt_limit_per_hour" => settings.receipt_limit_per_hour = limit()?,
         "receipt_limit_per_day" => settings.receipt_limit_per_day = limit()?,
+        "time_zone" => {
+            let zone = text(64, false)?.unwrap_or_default();
+            if !crate::config::plausible_time_zone(&zone) {
+                return Err("must be a time zone name like Europe/Moscow".into());
+            }
+            settings.time_zone = zone;
+        }
+        "required_channel" => {
+            let channel = text(64, true)?;
+            if channel
+                .as_deref()
+                .is_some_and(|c| !crate::config::plausible_channel(c))
+            {
+                return Err(
+                    "must be a channel @username or a numeric chat id like -1001234567890, or null"
+                        .into(),
+                );
+            }
+            settings.required_channel = channel;
+        }
+        "required_channel_url" => {
+            let url = text(200, true)?;
+            if url.as_deref().is_some_and(|u| !u.starts_with("https://")) {
+                return Err("must be an https:// link (e.g. https://t.me/+invite) or null".into());
+            }
+            settings.required_channel_url = url;
+        }
+        "fraud_seller_daily_limit" => settings.fraud.seller_daily_limit = threshold(100_000)?,
+        "fraud_burst_uploads" => settings.fraud.burst_uploads = threshold(10_000)?,
+        "fraud_burst_window_minutes" => settings.fraud.burst_window_minutes = threshold(10_080)?,
         _ => {
             return Err(format!(
                 "unknown setting; the settings are {}",
@@ -238,6 +280,27 @@ pub fn to_json(settings: &PromoSettings) -> serde_json::Map<String, Value> {
         "receipt_limit_per_day".into(),
         Value::from(settings.receipt_limit_per_day),
     );
+    map.insert("time_zone".into(), Value::from(settings.time_zone.clone()));
+    map.insert(
+        "required_channel".into(),
+        serde_json::json!(settings.required_channel),
+    );
+    map.insert(
+        "required_channel_url".into(),
+        serde_json::json!(settings.required_channel_url),
+    );
+    map.insert(
+        "fraud_seller_daily_limit".into(),
+        Value::from(settings.fraud.seller_daily_limit),
+    );
+    map.insert(
+        "fraud_burst_uploads".into(),
+        Value::from(settings.fraud.burst_uploads),
+    );
+    map.insert(
+        "fraud_burst_window_minutes".into(),
+        Value::from(settings.fraud.burst_window_minutes),
+    );
     map
 }
 
@@ -257,6 +320,10 @@ mod tests {
             support_telegram: None,
             receipt_limit_per_hour: 50,
             receipt_limit_per_day: 200,
+            time_zone: "Europe/Moscow".into(),
+            required_channel: None,
+            required_channel_url: None,
+            fraud: Default::default(),
         }
     }
 
@@ -291,5 +358,58 @@ mod tests {
         assert!(set_field(&mut settings, "receipt_limit_per_hour", &Value::from(0)).is_err());
         assert!(set_field(&mut settings, "colour", &Value::from("red")).is_err());
         assert!(set_field(&mut settings, "support_email", &Value::Null).is_ok());
+    }
+
+    #[test]
+    fn the_time_zone_channel_and_fraud_thresholds_refuse_what_would_break_the_bot() {
+        let mut settings = defaults();
+        for zone in ["", "../etc/passwd", "Europe/Moscow; DROP", "/UTC"] {
+            assert!(
+                set_field(&mut settings, "time_zone", &Value::from(zone)).is_err(),
+                "{zone:?}"
+            );
+        }
+        set_field(
+            &mut settings,
+            "time_zone",
+            &Value::from("Asia/Yekaterinburg"),
+        )
+        .unwrap();
+        assert_eq!(settings.time_zone, "Asia/Yekaterinburg");
+        for channel in ["promo", "@abc", "@has space", "0"] {
+            assert!(
+                set_field(&mut settings, "required_channel", &Value::from(channel)).is_err(),
+                "{channel:?}"
+            );
+        }
+        set_field(
+            &mut settings,
+            "required_channel",
+            &Value::from("@promo_news"),
+        )
+        .unwrap();
+        set_field(&mut settings, "required_channel", &Value::Null).unwrap();
+        assert_eq!(settings.required_channel, None);
+        assert!(set_field(
+            &mut settings,
+            "required_channel_url",
+            &Value::from("javascript:alert(1)")
+        )
+        .is_err());
+        assert!(set_field(&mut settings, "fraud_burst_uploads", &Value::from(0)).is_err());
+        assert!(set_field(&mut settings, "fraud_seller_daily_limit", &Value::from(2.5)).is_err());
+        set_field(&mut settings, "fraud_seller_daily_limit", &Value::from(2)).unwrap();
+        assert_eq!(settings.fraud.seller_daily_limit, 2);
+        let json = to_json(&settings);
+        assert_eq!(json.len(), FIELDS.len(), "every field is shown");
+        let mut again = defaults();
+        for (field, value) in &json {
+            set_field(&mut again, field, value).unwrap();
+        }
+        assert_eq!(
+            to_json(&again),
+            json,
+            "what the panel shows, it can send back"
+        );
     }
 }

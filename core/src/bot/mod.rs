@@ -408,7 +408,7 @@ impl Conversation<'_> {
             return self.phone_keyboard_reply(t!("phone_invalid"), name).await;
         };
         let sealed = self.app.settings.phone_key.seal(&phone);
-        let needs_subscription = self.app.settings.telegram.required_channel.is_some();
+        let needs_subscription = self.app.promo.current().await.required_channel.is_some();
         self.app
             .users
             .save_phone(self.user.id, &sealed, !needs_subscription)

@@ -24,7 +24,8 @@ struct ChatMember {
 
 /// Whether the shopper is in the required channel. `Ok(true)` when no channel is required.
 async fn is_member(conversation: &Conversation<'_>) -> anyhow::Result<bool> {
-    let Some(channel) = &conversation.app.settings.telegram.required_channel else {
+    let promo = conversation.app.promo.current().await;
+    let Some(channel) = &promo.required_channel else {
         return Ok(true);
     };
     // A numeric id must go out as a number; `@username` as a string.
@@ -86,9 +87,9 @@ pub(crate) async fn prompt(
 }
 
 async fn keyboard(conversation: &Conversation<'_>) -> InlineKeyboardMarkup {
-    let telegram = &conversation.app.settings.telegram;
-    let link = telegram.required_channel_url.clone().or_else(|| {
-        telegram
+    let promo = conversation.app.promo.current().await;
+    let link = promo.required_channel_url.clone().or_else(|| {
+        promo
             .required_channel
             .as_deref()
             .and_then(|c| c.strip_prefix('@'))

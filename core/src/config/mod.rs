@@ -21,8 +21,9 @@ pub use functions::{
     Settings, TelegramWebhookSettings,
 };
 pub use pieces::{
-    AdminSettings, BotApiSettings, CampaignSettings, PanelSettings, PromoSettings,
-    ProverkaChekaSettings, QueueSettings, StoreSettings, TelegramSettings, SANDBOX_BOT_TOKEN,
+    plausible_channel, plausible_time_zone, AdminSettings, BotApiSettings, CampaignSettings,
+    FraudThresholds, PanelSettings, PromoSettings, ProverkaChekaSettings, QueueSettings,
+    StoreSettings, TelegramSettings, DEFAULT_TIME_ZONE, SANDBOX_BOT_TOKEN,
 };
 
 /// A start-up configuration error; always names the variable at fault.
@@ -156,6 +157,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "RECEIPT_LIMIT_PER_DAY",
         Some("200"),
         "receipt uploads per user per day",
+    ),
+    (
+        "PROMO_TIME_ZONE",
+        Some("Europe/Moscow"),
+        "IANA time zone of the promotion: schedules and the panel's days",
     ),
     (
         "ADMIN_PANEL_USER",

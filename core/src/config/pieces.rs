@@ -89,20 +89,11 @@ pub struct TelegramSettings {
     pub admin_ids: Vec<i64>,
     /// Answer single-reply updates in the webhook HTTP response body.
     pub reply_in_webhook_response: bool,
-    /// Channel (`@username` or numeric id) shoppers must join before registration completes.
-    pub required_channel: Option<String>,
-    /// Join link shown with the subscription request (needed for private channels).
-    pub required_channel_url: Option<String>,
 }
 
 impl TelegramSettings {
-    pub const READS: &'static [&'static str] = &[
-        "WEBHOOK_SECRET",
-        "ADMIN_IDS",
-        "WEBHOOK_REPLY_IN_RESPONSE",
-        "REQUIRED_CHANNEL",
-        "REQUIRED_CHANNEL_URL",
-    ];
+    pub const READS: &'static [&'static str] =
+        &["WEBHOOK_SECRET", "ADMIN_IDS", "WEBHOOK_REPLY_IN_RESPONSE"];
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         load(lookup, Self::read)
@@ -113,8 +104,6 @@ impl TelegramSettings {
             webhook_secret: webhook_secret(env)?,
             admin_ids: admin_ids(env)?,
             reply_in_webhook_response: env.boolean("WEBHOOK_REPLY_IN_RESPONSE")?,
-            required_channel: required_channel(env.optional("REQUIRED_CHANNEL"))?,
-            required_channel_url: env.optional("REQUIRED_CHANNEL_URL"),
         })
     }
 }
@@ -131,6 +120,15 @@ pub struct PromoSettings {
     pub support_telegram: Option<String>,
     pub receipt_limit_per_hour: u32,
     pub receipt_limit_per_day: u32,
+    /// IANA name of the promotion's time zone: schedules, days of the dashboard and
+    /// the costs, dates shown to operators.
+    pub time_zone: String,
+    /// Channel (`@username` or numeric id) shoppers must join before registration completes.
+    pub required_channel: Option<String>,
+    /// Join link shown with the subscription request (needed for private channels).
+    pub required_channel_url: Option<String>,
+    /// When a receipt is held for review, and what the panel flags.
+    pub fraud: FraudThresholds,
 }
 
 impl PromoSettings {
@@ -145,6 +143,9 @@ impl PromoSettings {
         "SUPPORT_TELEGRAM",
         "RECEIPT_LIMIT_PER_HOUR",
         "RECEIPT_LIMIT_PER_DAY",
+        "PROMO_TIME_ZONE",
+        "REQUIRED_CHANNEL",
+        "REQUIRED_CHANNEL_URL",
     ];
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -173,6 +174,10 @@ impl PromoSettings {
             support_telegram: env.optional("SUPPORT_TELEGRAM"),
             receipt_limit_per_hour: env.positive("RECEIPT_LIMIT_PER_HOUR")?,
             receipt_limit_per_day: env.positive("RECEIPT_LIMIT_PER_DAY")?,
+            time_zone: time_zone(env.optional("PROMO_TIME_ZONE"))?,
+            required_channel: required_channel(env.optional("REQUIRED_CHANNEL"))?,
+            required_channel_url: env.optional("REQUIRED_CHANNEL_URL"),
+            fraud: Default::default(),
         })
     }
 }
@@ -478,12 +483,71 @@ fn validate_bot_token(token: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// When a receipt is held for review and what the panel flags; operators tune them in
+/// the panel's settings (there is no environment variable: the defaults suit most).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FraudThresholds {
+    /// Accepted receipts one seller INN may have per sale day before new ones are held.
+    pub seller_daily_limit: i64,
+    /// More uploads than this by one shopper inside the window is a burst.
+    pub burst_uploads: i64,
+    pub burst_window_minutes: i64,
+}
+
+impl Default for FraudThresholds {
+    fn default() -> Self {
+        FraudThresholds {
+            seller_daily_limit: 5,
+            burst_uploads: 5,
+            burst_window_minutes: 10,
+        }
+    }
+}
+
+/// The promotion's time zone; Postgres checks the name where it is used (the panel
+/// refuses an unknown one when it is set there).
+fn time_zone(value: Option<String>) -> Result<String, ConfigError> {
+    let zone = value.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
+    if plausible_time_zone(&zone) {
+        Ok(zone)
+    } else {
+        Err(ConfigError::new(
+            "PROMO_TIME_ZONE",
+            "must be a time zone name like Europe/Moscow",
+        ))
+    }
+}
+
+/// A name of the IANA time zone database's shape (`Europe/Moscow`, `UTC`, `Asia/Yekaterinburg`):
+/// enough to keep garbage out of queries; whether the zone exists is Postgres's answer.
+pub fn plausible_time_zone(zone: &str) -> bool {
+    (1..=64).contains(&zone.len())
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+        && !zone.starts_with('/')
+        && !zone.contains("..")
+}
+
+/// What `getChatMember` takes as a channel: `@username` (5 to 32 letters, digits or `_`)
+/// or a numeric chat id such as `-1001234567890`.
+pub fn plausible_channel(channel: &str) -> bool {
+    match channel.strip_prefix('@') {
+        Some(name) => {
+            (5..=32).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => channel.parse::<i64>().is_ok_and(|id| id != 0),
+    }
+}
+
+/// The time zone of a promotion that names none: most Russian retail runs on it.
+pub const DEFAULT_TIME_ZONE: &str = "Europe/Moscow";
+
 /// `getChatMember` takes a channel as `@username` or as its numeric id (`-100…`).
 fn required_channel(value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
-        Some(channel) if channel.starts_with('@') || channel.parse::<i64>().is_ok() => {
-            Ok(Some(channel))
-        }
+        Some(channel) if plausible_channel(&channel) => Ok(Some(channel)),
         Some(_) => Err(ConfigError::new(
             "REQUIRED_CHANNEL",
             "must be a channel @username or a numeric chat id like -1001234567890",

@@ -23,7 +23,7 @@ use promo_api_types::panel::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::dashboard::{campaign_summary_of, CAMPAIGN_COLUMNS, DEFAULT_TIME_ZONE};
+use super::dashboard::{campaign_summary_of, CAMPAIGN_COLUMNS};
 use super::session::{Role, Session};
 use super::{db, internal, next_before, one_of, page_limit, timestamp, Body, Params};
 use crate::api_error::ApiError;
@@ -115,10 +115,14 @@ async fn create(
     }
     CampaignContent::parse(&content).map_err(|e| ApiError::bad_request(e).field("text"))?;
     let audience = audience_of(kind, &request.audience)?;
-    let tz = request.tz.as_deref().unwrap_or(DEFAULT_TIME_ZONE);
-    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
+    let tz = match &request.tz {
+        Some(tz) => tz.clone(),
+        None => api.promo.current().await.time_zone.clone(),
+    };
+    if !crate::config::plausible_time_zone(&tz) {
         return Err(ApiError::bad_request("tz must be a time zone name").field("tz"));
     }
+    let tz = tz.as_str();
 
     let mut client = api.pool.get().await.map_err(db)?;
     let scheduled_for = match &request.scheduled_for {

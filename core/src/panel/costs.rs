@@ -131,7 +131,7 @@ async fn costs(
     Params(query): Params<CostsQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let (days, tz) = super::period(query.days, query.tz, MAX_DAYS)?;
+    let (days, tz) = super::period(&api, query.days, query.tz, MAX_DAYS).await?;
     let outcomes: Vec<String> = LOCAL_REJECTIONS.iter().map(|&o| o.to_owned()).collect();
     let client = api.pool.get().await.map_err(db)?;
     let daily_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =

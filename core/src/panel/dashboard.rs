@@ -14,8 +14,6 @@ use super::{db, timestamp, Params};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 
-/// Russian promotions count their days in Moscow time unless told otherwise.
-pub const DEFAULT_TIME_ZONE: &str = "Europe/Moscow";
 const MAX_DAYS: i32 = 366;
 const RECENT_CAMPAIGNS: i64 = 5;
 
@@ -159,7 +157,7 @@ async fn dashboard(
     Params(query): Params<DashboardQuery>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
-    let (days, tz) = super::period(query.days, query.tz, MAX_DAYS)?;
+    let (days, tz) = super::period(&api, query.days, query.tz, MAX_DAYS).await?;
     let client = api.pool.get().await.map_err(db)?;
     let recent = format!(
         "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE bot_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"

@@ -178,9 +178,10 @@ pub(crate) fn one_of(
 }
 
 /// A reporting period: `days` (default 30, at most `max`) and a time-zone name for
-/// Postgres to judge (default the promotion's, Europe/Moscow); a name Postgres does not
-/// know is refused when the query runs ([`unknown_zone`]).
-pub(crate) fn period(
+/// Postgres to judge (default the promotion's setting); a name Postgres does not know is
+/// refused when the query runs ([`unknown_zone`]).
+pub(crate) async fn period(
+    api: &AdminApi,
     days: Option<i32>,
     tz: Option<String>,
     max: i32,
@@ -189,8 +190,11 @@ pub(crate) fn period(
     if !(1..=max).contains(&days) {
         return Err(ApiError::bad_request(format!("days must be 1 to {max}")).field("days"));
     }
-    let tz = tz.unwrap_or_else(|| dashboard::DEFAULT_TIME_ZONE.to_owned());
-    if tz.is_empty() || tz.len() > 64 || tz.contains('\0') {
+    let tz = match tz {
+        Some(tz) => tz,
+        None => api.promo.current().await.time_zone.clone(),
+    };
+    if !crate::config::plausible_time_zone(&tz) {
         return Err(
             ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
         );

@@ -13,7 +13,7 @@ use promo_api_types::panel::PromoSettingsView;
 use serde_json::{json, Value};
 
 use super::session::{Role, Session};
-use super::{db, internal, Body};
+use super::{db, internal, unknown_zone, Body};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 use crate::promo::{set_field, to_json, FIELDS, KEY_PREFIX};
@@ -98,6 +98,16 @@ async fn change(
     let (before_json, after_json) = (to_json(&before), to_json(&after));
     let (panel, _) = session.actor().ids();
     let mut client = api.pool.get().await.map_err(db)?;
+    if change.contains_key("time_zone") {
+        // Postgres's zone database is the one every query of the panel uses.
+        client
+            .query_one("SELECT now() AT TIME ZONE $1", &[&after.time_zone])
+            .await
+            .map_err(|e| match unknown_zone(&after.time_zone)(e) {
+                refused if refused.status == StatusCode::BAD_REQUEST => refused.field("time_zone"),
+                other => other,
+            })?;
+    }
     let tx = client.transaction().await.map_err(db)?;
     for field in change.keys() {
         // Stored normalised (trimmed, lower-cased keywords), as the bot will read it.

@@ -1,84 +1,14 @@
 //! Fraud signals of an accepted receipt: stored with it (`receipts.fraud_signals`) for
 //! the panel, and one of them holds the receipt for moderation instead of earning tickets.
 //!
-//! Thresholds live in the per-bot `settings` table so operators can tune them without a
-//! deploy; a missing or malformed value falls back to the default.
+//! The thresholds are part of the promotion's settings ([`crate::promo`]), so operators
+//! tune them in the panel without a deploy.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// `settings.key` names and their defaults.
-pub const SELLER_DAILY_LIMIT_KEY: &str = "fraud.seller_daily_limit";
-pub const BURST_UPLOADS_KEY: &str = "fraud.burst_uploads";
-pub const BURST_WINDOW_MINUTES_KEY: &str = "fraud.burst_window_minutes";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FraudThresholds {
-    /// Accepted receipts one seller INN may have per sale day before new ones are held.
-    pub seller_daily_limit: i64,
-    /// More uploads than this by one shopper inside the window is a burst.
-    pub burst_uploads: i64,
-    pub burst_window_minutes: i64,
-}
-
-impl Default for FraudThresholds {
-    fn default() -> Self {
-        FraudThresholds {
-            seller_daily_limit: 5,
-            burst_uploads: 5,
-            burst_window_minutes: 10,
-        }
-    }
-}
-
-impl FraudThresholds {
-    pub async fn load(client: &impl GenericClient, bot_id: i64) -> anyhow::Result<Self> {
-        let rows = client
-            .query(
-                "SELECT key, value FROM settings WHERE bot_id = $1 AND key = ANY($2)",
-                &[
-                    &bot_id,
-                    &[
-                        SELLER_DAILY_LIMIT_KEY,
-                        BURST_UPLOADS_KEY,
-                        BURST_WINDOW_MINUTES_KEY,
-                    ]
-                    .as_slice(),
-                ],
-            )
-            .await?;
-        let mut thresholds = FraudThresholds::default();
-        for row in rows {
-            let key: &str = row.get(0);
-            let Some(value) = positive_int(&row.get::<_, Value>(1)) else {
-                tracing::warn!(
-                    key,
-                    "ignoring a fraud threshold that is not a positive integer"
-                );
-                continue;
-            };
-            match key {
-                SELLER_DAILY_LIMIT_KEY => thresholds.seller_daily_limit = value,
-                BURST_UPLOADS_KEY => thresholds.burst_uploads = value,
-                BURST_WINDOW_MINUTES_KEY => thresholds.burst_window_minutes = value,
-                _ => {}
-            }
-        }
-        Ok(thresholds)
-    }
-}
-
-/// A number or a numeric string, as an operator may type either in the panel.
-fn positive_int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(number) => number.as_i64(),
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|value| *value > 0)
-}
+pub use crate::config::FraudThresholds;
 
 /// One reason to look at a receipt twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,16 +126,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn thresholds_accept_numbers_and_numeric_strings_but_not_zero_or_junk() {
-        assert_eq!(positive_int(&json!(7)), Some(7));
-        assert_eq!(positive_int(&json!(" 12 ")), Some(12));
-        assert_eq!(positive_int(&json!(0)), None);
-        assert_eq!(positive_int(&json!(-3)), None);
-        assert_eq!(positive_int(&json!("many")), None);
-        assert_eq!(positive_int(&json!(null)), None);
-    }
 
     #[test]
     fn signals_are_stored_as_tagged_json() {

@@ -130,3 +130,112 @@ async fn one_bad_field_changes_nothing_and_is_named() {
     let (status, _) = api(&app, &manager, Method::DELETE, "/api/settings/colour", None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn the_time_zone_subscription_channel_and_fraud_limits_are_set_in_the_panel_and_used_at_once()
+{
+    let app = spawn_app().await.expect("app");
+    let manager = operator(&app, "mona", "manager").await;
+    let (status, answer) = api(
+        &app,
+        &manager,
+        Method::PATCH,
+        "/api/settings",
+        Some(json!({"time_zone": "Mars/Olympus_Mons", "name": "Марс"})),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["field"].clone()),
+        (400, json!("time_zone")),
+        "{answer}"
+    );
+    let (_, view) = api(&app, &manager, Method::GET, "/api/settings", None).await;
+    assert_eq!(
+        view["changed"],
+        json!([]),
+        "an unknown zone changes nothing"
+    );
+    assert_eq!(view["values"]["time_zone"], "Europe/Moscow");
+
+    let (status, view) = api(
+        &app,
+        &manager,
+        Method::PATCH,
+        "/api/settings",
+        Some(json!({
+            "time_zone": "Asia/Vladivostok",
+            "required_channel": "-1009876543210",
+            "required_channel_url": "https://t.me/promo_news",
+            "fraud_seller_daily_limit": 1,
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["values"]["fraud_seller_daily_limit"], 1);
+    assert_eq!(view["defaults"]["fraud_seller_daily_limit"], 5);
+
+    // A schedule without a zone is read in the promotion's (UTC+10).
+    let (status, campaign) = api(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/campaigns",
+        Some(json!({"kind": "broadcast", "text": "Скоро розыгрыш", "scheduled_for": "2030-01-01T12:00"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{campaign}");
+    assert_eq!(
+        campaign["campaign"]["scheduled_for"],
+        "2030-01-01T02:00:00Z"
+    );
+
+    // The next shopper to register is asked to join the new channel.
+    for text in ["/start", "Иван"] {
+        app.post_update(&Updates::text(9301, text))
+            .await
+            .expect("update");
+    }
+    let ask = app
+        .post_update(&Updates::text(9301, "+79991234567"))
+        .await
+        .expect("phone");
+    assert!(
+        text_of(&ask.body).starts_with("📢 Последний шаг"),
+        "{}",
+        ask.body
+    );
+    assert_eq!(
+        ask.body["reply_markup"]["inline_keyboard"][0][0]["url"],
+        "https://t.me/promo_news"
+    );
+    let checks = app.telegram.calls_to("getChatMember");
+    assert_eq!(
+        checks.last().expect("a check").params["chat_id"],
+        -1_009_876_543_210_i64
+    );
+
+    // Back to no channel: the next shopper registers straight away.
+    let (status, _) = api(
+        &app,
+        &manager,
+        Method::DELETE,
+        "/api/settings/required_channel",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    for text in ["/start", "Пётр"] {
+        app.post_update(&Updates::text(9302, text))
+            .await
+            .expect("update");
+    }
+    let done = app
+        .post_update(&Updates::text(9302, "+79991234568"))
+        .await
+        .expect("phone");
+    assert!(
+        text_of(&done.body).contains("Регистрация завершена"),
+        "{}",
+        done.body
+    );
+}

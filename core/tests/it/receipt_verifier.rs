@@ -1170,7 +1170,7 @@ async fn a_seller_over_its_daily_limit_sends_new_receipts_to_moderation_without_
         .await
         .expect("db")
         .execute(
-            "INSERT INTO settings (bot_id, key, value) VALUES ($1, 'fraud.seller_daily_limit', '2')",
+            "INSERT INTO settings (bot_id, key, value) VALUES ($1, 'promo.fraud_seller_daily_limit', '2')",
             &[&app.app.bot_id],
         )
         .await

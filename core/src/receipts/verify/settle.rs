@@ -10,7 +10,7 @@ use super::{
     Work,
 };
 use crate::fiscal::{FiscalQr, FnsReceipt};
-use crate::receipts::fraud::{self, FraudThresholds};
+use crate::receipts::fraud;
 use crate::receipts::tickets::{count_tickets, KeywordMatcher};
 use crate::t;
 
@@ -154,7 +154,7 @@ impl Work<'_> {
         let mut client = app.pool.get().await?;
         let tx = client.transaction().await?;
         let signals = if tickets > 0 {
-            let thresholds = FraudThresholds::load(&tx, app.bot_id).await?;
+            let thresholds = self.promo.fraud;
             fraud::assess(
                 &tx,
                 app.bot_id,
