@@ -69,6 +69,7 @@ pub(super) fn routes() -> Router<AdminApi> {
         super::receipts::detail,
         super::receipts::approve,
         super::receipts::reject,
+        super::receipts::recheck,
         super::campaigns::list,
         super::campaigns::create,
         super::campaigns::recipients,

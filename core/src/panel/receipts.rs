@@ -1,6 +1,7 @@
 //! Receipt review: `GET /api/receipts` (filters), `GET /api/receipts/{id}` (lines and
 //! fraud signals), moderation (`POST /api/receipts/{id}/approve` and `/reject`), and the
-//! suspicious-seller queue (`GET /api/receipts/sellers`).
+//! suspicious-seller queue (`GET /api/receipts/sellers`), and a new check of an upload
+//! whose check failed (`POST /api/submissions/{id}/recheck`).
 //!
 //! A decision is one transaction: the receipt's status, its tickets through the ledger
 //! (approve), its submission's outcome, the shopper's message in the outbox (sent by the
@@ -34,7 +35,15 @@ pub(super) fn routes() -> Router<AdminApi> {
         .route("/api/receipts/{id}", get(detail))
         .route("/api/receipts/{id}/approve", post(approve))
         .route("/api/receipts/{id}/reject", post(reject))
+        .route("/api/submissions/{id}/recheck", post(recheck))
 }
+
+/// Uploads an operator may send to ProverkaCheka again: the check ended without a
+/// verdict on the receipt itself (the provider or the tax service failed, the file could
+/// not be fetched, we gave up waiting) or the tax service said no and may know better
+/// now. A local verdict (duplicate, outside the period, no promo items) would come out
+/// the same and is refused.
+const RECHECKABLE_REJECTIONS: &[&str] = &["fns_invalid", "fns_failed", "file_unavailable"];
 
 const STATUSES: &[&str] = &["accepted", "pending", "rejected"];
 const MAX_PAGE: i64 = 200;
@@ -466,4 +475,106 @@ async fn sellers(
         })
         .collect();
     Ok(Json(sellers).into_response())
+}
+
+/// Check an upload with ProverkaCheka again (manager; audited; at most one paid call).
+///
+/// The upload goes back to `queued` with a new check in the outbox, in the transaction
+/// of the audit row; the verifier runs it like a first check (duplicate and period
+/// checks before the paid call) and tells the shopper the verdict. Its paid calls count
+/// in `/api/costs` on the upload's day.
+#[utoipa::path(
+    post,
+    path = "/api/submissions/{id}/recheck",
+    tag = "receipts",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the upload's id (`receipt_submissions.id`, `uploads[].id` of a user)")),
+    responses(
+        (status = 202, description = "queued: `{id, status}`", body = serde_json::Value, example = json!({"id": 7, "status": "queued"})),
+        (status = 404, description = "no such upload", body = promo_api_types::ApiError),
+        (status = 409, description = "the upload is being checked, was accepted, or was refused for a reason a new check cannot change", body = promo_api_types::ApiError),
+    )
+)]
+async fn recheck(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let row = tx
+        .query_opt(
+            "SELECT status, outcome, user_id, attempts FROM receipt_submissions
+             WHERE id = $1 AND bot_id = $2 FOR UPDATE",
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(db)?
+        .ok_or_else(|| ApiError::not_found(format!("no upload {id}")))?;
+    let status: String = row.get(0);
+    let outcome: Option<String> = row.get(1);
+    let user_id: i64 = row.get(2);
+    let attempts: i32 = row.get(3);
+    let allowed = match status.as_str() {
+        "failed" | "retry_scheduled" => true,
+        "rejected" => outcome
+            .as_deref()
+            .is_some_and(|o| RECHECKABLE_REJECTIONS.contains(&o)),
+        _ => false,
+    };
+    if !allowed {
+        let why = match status.as_str() {
+            "queued" | "processing" => "it is being checked now".to_owned(),
+            "accepted" | "pending_moderation" => format!("it was {status}"),
+            _ => format!(
+                "it was {status} ({}), which a new check would not change",
+                outcome.as_deref().unwrap_or("no reason")
+            ),
+        };
+        return Err(ApiError::conflict(format!(
+            "upload {id} cannot be checked again: {why}"
+        )));
+    }
+    // `Verify` claims a `queued` row; a re-check still scheduled for the old attempt
+    // finds the row moved on and drops out, so one chain remains.
+    tx.execute(
+        "UPDATE receipt_submissions
+         SET status = 'queued', outcome = NULL, outcome_detail = NULL, next_attempt_at = NULL,
+             updated_at = now()
+         WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .map_err(db)?;
+    crate::outbox::insert_check(
+        &tx,
+        api.bot_id,
+        user_id,
+        id,
+        &crate::jobs::ReceiptJob::Verify { submission_id: id },
+        std::time::Duration::ZERO,
+        &format!("receipt:{id}:operator:{attempts}"),
+    )
+    .await
+    .map_err(internal)?;
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        "submission.recheck",
+        &format!("submission:{id}"),
+        &json!({
+            "before": { "status": status, "outcome": outcome },
+            "after": { "status": "queued" },
+        }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(db)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": id, "status": "queued" })),
+    )
+        .into_response())
 }

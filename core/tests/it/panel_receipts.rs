@@ -271,3 +271,145 @@ async fn a_rejection_needs_a_reason_tells_it_to_the_shopper_and_grants_nothing()
         "{text}"
     );
 }
+
+/// The upload's (status, outcome), polled until `done` holds or 20 s pass.
+async fn settle_upload(
+    app: &TestApp,
+    submission: i64,
+    done: impl Fn(&str) -> bool,
+) -> (String, Option<String>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = app
+            .db()
+            .await
+            .expect("db")
+            .query_one(
+                "SELECT status, outcome FROM receipt_submissions WHERE id = $1",
+                &[&submission],
+            )
+            .await
+            .expect("submission");
+        let status: String = row.get(0);
+        if done(&status) || std::time::Instant::now() > deadline {
+            return (status, row.get(1));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upload_the_tax_service_refused_is_checked_again_on_request_and_the_shopper_told_once() {
+    let config = TestConfig::default()
+        .with("TARGET_KEYWORDS", "чипсы")
+        .with_workers();
+    let app = spawn_app_with(config).await.expect("app");
+    let shopper =
+        crate::helpers::registered_shopper(&app, 6101, "Анна", None, "+79990001122").await;
+    let receipt =
+        promo_testkit::receipts::ReceiptBuilder::new().item("Чипсы Lay's 140г", 12_999, 2);
+    // Not registered at the fake yet: the tax service does not know it (code 0).
+    // Not registered at the fake yet: the tax service does not know it (code 0).
+    for text in ["🧾 Загрузить чек".to_owned(), receipt.qr_text()] {
+        let reply = app
+            .post_update(&promo_testkit::telegram::Updates::text(6101, &text))
+            .await
+            .expect("update");
+        assert!(
+            !reply.body.to_string().contains("завершилась"),
+            "{}",
+            reply.body
+        );
+    }
+    let submission: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT id FROM receipt_submissions WHERE user_id = $1",
+            &[&shopper],
+        )
+        .await
+        .expect("upload")
+        .get(0);
+    let ended = |s: &str| !matches!(s, "queued" | "processing");
+    assert_eq!(
+        settle_upload(&app, submission, ended).await,
+        ("rejected".to_owned(), Some("fns_invalid".to_owned()))
+    );
+    assert_eq!(app.proverkacheka.calls(), 1);
+
+    let viewer = operator(&app, "vic", "viewer").await;
+    let path = format!("/api/submissions/{submission}/recheck");
+    let (status, _) = api(&app, &viewer, Method::POST, &path, None).await;
+    assert_eq!(status, 403, "a viewer cannot spend a paid check");
+    let manager = operator(&app, "mona", "manager").await;
+    app.proverkacheka.register_receipt(&receipt);
+    let (status, answer) = api(&app, &manager, Method::POST, &path, None).await;
+    assert_eq!(
+        (status, answer["status"].clone()),
+        (202, json!("queued")),
+        "{answer}"
+    );
+    assert_eq!(
+        settle_upload(&app, submission, ended).await,
+        ("accepted".to_owned(), Some("accepted".to_owned()))
+    );
+    assert_eq!(
+        app.proverkacheka.calls(),
+        2,
+        "one paid call for the new check"
+    );
+    let costs: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT provider_calls::BIGINT FROM receipt_submissions WHERE id = $1",
+            &[&submission],
+        )
+        .await
+        .expect("calls")
+        .get(0);
+    assert_eq!(costs, 2, "both calls count in the costs");
+    // The shopper hears the verdict at the far end, once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let accepted = loop {
+        let accepted: Vec<String> = app
+            .telegram
+            .sent_messages()
+            .into_iter()
+            .filter(|m| m.chat_id == 6101 && m.text.starts_with("✅ Чек принят"))
+            .map(|m| m.text)
+            .collect();
+        if !accepted.is_empty() || std::time::Instant::now() > deadline {
+            break accepted;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+
+    // Accepted now: a second request would only cost money.
+    let (status, answer) = api(&app, &manager, Method::POST, &path, None).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(app.proverkacheka.calls(), 2);
+    for (path, expected) in [
+        ("/api/submissions/999999/recheck", 404),
+        ("/api/submissions/abc/recheck", 400),
+    ] {
+        let (status, answer) = api(&app, &manager, Method::POST, path, None).await;
+        assert_eq!(status, expected, "{path}: {answer}");
+    }
+    let audit: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'submission.recheck' AND target = $1",
+            &[&format!("submission:{submission}")],
+        )
+        .await
+        .expect("audit")
+        .get(0);
+    assert_eq!(audit, 1);
+}
