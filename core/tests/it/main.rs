@@ -23,6 +23,7 @@ mod panel_campaigns;
 mod panel_costs;
 mod panel_dashboard;
 mod panel_failed_work;
+mod panel_fuzz;
 mod panel_openapi;
 mod panel_receipts;
 mod panel_settings;
