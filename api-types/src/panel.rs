@@ -496,6 +496,45 @@ fn default_true() -> bool {
     true
 }
 
+/// `POST /api/users/{id}/receipts`: a receipt the shopper could not upload (a torn QR, a
+/// paper receipt read out to support), entered by an operator: either the QR text, or
+/// the fields printed under it. It is checked like an upload (duplicate and period
+/// checks, then one paid ProverkaCheka call) and the shopper is told the verdict.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ManualReceipt {
+    /// The QR text `t=…&s=…&fn=…&i=…&fp=…&n=…`; or give the five fields below.
+    #[serde(default)]
+    pub qr: Option<String>,
+    /// ФН: the fiscal drive number, 16 digits.
+    #[serde(default, rename = "fn")]
+    pub fiscal_drive_number: Option<String>,
+    /// ФД: the fiscal document number.
+    #[serde(default)]
+    pub fd: Option<String>,
+    /// ФП (ФПД): the fiscal sign.
+    #[serde(default)]
+    pub fp: Option<String>,
+    /// Date and time of the sale as printed, `YYYY-MM-DDTHH:MM`.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// The total in roubles, `1234.56`.
+    #[serde(default)]
+    pub sum: Option<String>,
+    /// Why an operator entered it (audited).
+    pub reason: String,
+}
+
+/// The upload a manual receipt became (`POST /api/users/{id}/receipts`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualReceiptQueued {
+    pub submission_id: i64,
+    /// The QR text as checked (the canonical form of what was entered).
+    pub qr: String,
+    pub status: String,
+}
+
 /// The answer of a grant: the shopper's tickets now.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

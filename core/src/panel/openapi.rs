@@ -64,6 +64,7 @@ pub(super) fn routes() -> Router<AdminApi> {
         super::users::unblock,
         super::users::grant_tickets,
         super::users::send_message,
+        super::users::manual_receipt,
         super::receipts::list,
         super::receipts::sellers,
         super::receipts::detail,

@@ -1,6 +1,7 @@
 //! The shopper CRM: `GET /api/users` (search and paging), `GET /api/users/{id}` (what
 //! the shopper did), `GET /api/users/{id}/phone` (the full number: owner and manager,
-//! audited), `POST /api/users/{id}/block` and `/unblock` (audited).
+//! audited), `POST /api/users/{id}/block` and `/unblock` (audited), manual tickets and
+//! receipts, and a direct message.
 //!
 //! One search box takes whatever an operator has: `@username` (prefix), a phone number
 //! in any common spelling (exact, through the HMAC index: the number itself is never
@@ -13,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use promo_api_types::panel::{
-    BlockRequest, DirectMessage, FullPhone, ShopperCampaign, ShopperDetail, ShopperPage,
-    ShopperReceipt, ShopperRow, ShopperWin, TicketEntry, TicketGrant, TicketTotal,
+    BlockRequest, DirectMessage, FullPhone, ManualReceipt, ManualReceiptQueued, ShopperCampaign,
+    ShopperDetail, ShopperPage, ShopperReceipt, ShopperRow, ShopperWin, TicketEntry, TicketGrant,
+    TicketTotal,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -34,6 +36,7 @@ pub(super) fn routes() -> Router<AdminApi> {
         .route("/api/users/{id}/unblock", post(unblock))
         .route("/api/users/{id}/tickets", post(grant_tickets))
         .route("/api/users/{id}/message", post(send_message))
+        .route("/api/users/{id}/receipts", post(manual_receipt))
 }
 
 const STATUSES: &[&str] = &["new", "registering", "registered", "banned"];
@@ -632,4 +635,137 @@ mod tests {
         assert_eq!(name.name_prefix.as_deref(), Some("анна 50\\%%"));
         assert!(name.number.is_none() && name.phone_hash.is_none());
     }
+}
+
+/// The QR text of a manual receipt: the one given, or one built from the printed fields,
+/// validated like a shopper's (domain spec 2); errors name the field to correct.
+fn manual_qr(request: &ManualReceipt) -> Result<crate::fiscal::FiscalQr, ApiError> {
+    use crate::fiscal::{FiscalQr, FiscalQrError};
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(|v| crate::pgtext::strip_nul(v.trim()).into_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let (text, from_fields) = match clean(&request.qr) {
+        Some(qr) if qr.len() <= 1_000 => (qr, false),
+        Some(_) => return Err(ApiError::bad_request("qr is too long").field("qr")),
+        None => {
+            let field = |value: Option<String>, name: &str| {
+                value.ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "give the QR text or all of fn, fd, fp, date and sum; {name} is missing"
+                    ))
+                    .field(name)
+                })
+            };
+            let drive = field(clean(&request.fiscal_drive_number), "fn")?;
+            let fd = field(clean(&request.fd), "fd")?;
+            let fp = field(clean(&request.fp), "fp")?;
+            let date = field(clean(&request.date), "date")?;
+            let sum = field(clean(&request.sum), "sum")?.replace(',', ".");
+            let at =
+                chrono::NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M").map_err(|_| {
+                    ApiError::bad_request("date must be YYYY-MM-DDTHH:MM as printed").field("date")
+                })?;
+            (
+                format!(
+                    "t={}&s={sum}&fn={drive}&i={fd}&fp={fp}&n=1",
+                    at.format("%Y%m%dT%H%M")
+                ),
+                true,
+            )
+        }
+    };
+    FiscalQr::parse(&text).map_err(|error| {
+        let field = if !from_fields {
+            "qr"
+        } else {
+            match error {
+                FiscalQrError::InvalidSum(_) | FiscalQrError::NonPositiveSum(_) => "sum",
+                FiscalQrError::InvalidFiscalDriveNumber(_) => "fn",
+                FiscalQrError::InvalidFiscalDocumentNumber(_) => "fd",
+                FiscalQrError::InvalidFiscalSign(_) => "fp",
+                FiscalQrError::InvalidDateTime(_) => "date",
+                _ => "qr",
+            }
+        };
+        ApiError::bad_request(error.to_string()).field(field)
+    })
+}
+
+/// Enter a receipt for a shopper (manager; audited). It becomes an upload checked like
+/// any other (duplicates and the period first, then one paid call); the shopper is told.
+#[utoipa::path(
+    post,
+    path = "/api/users/{id}/receipts",
+    tag = "users",
+    extensions(("x-role" = json!("manager"))),
+    params(("id" = i64, Path, description = "the shopper's internal id")),
+    request_body = promo_api_types::panel::ManualReceipt,
+    responses(
+        (status = 202, description = "queued for the check", body = promo_api_types::panel::ManualReceiptQueued),
+        (status = 400, description = "the QR text, a field or the reason is not valid (field named)", body = promo_api_types::ApiError),
+        (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
+        (status = 409, description = "the shopper is blocked or not registered", body = promo_api_types::ApiError),
+    )
+)]
+async fn manual_receipt(
+    State(api): State<AdminApi>,
+    session: Session,
+    Path(id): Path<i64>,
+    Body(request): Body<ManualReceipt>,
+) -> Result<Response, ApiError> {
+    session.require(Role::Manager)?;
+    let qr = manual_qr(&request)?;
+    let reason = reason_field(&request.reason)?;
+    let canonical = qr.canonical();
+    let mut client = api.pool.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let status: String = tx
+        .query_opt(
+            "SELECT status FROM users WHERE id = $1 AND bot_id = $2 FOR UPDATE",
+            &[&id, &api.bot_id],
+        )
+        .await
+        .map_err(db)?
+        .ok_or_else(|| ApiError::not_found(format!("no shopper {id}")))?
+        .get(0);
+    if status != "registered" {
+        return Err(ApiError::conflict(format!(
+            "the shopper is {status}: only a registered shopper's receipts take part"
+        )));
+    }
+    let (submission_id, _) = crate::receipts::intake::record(
+        &tx,
+        api.bot_id,
+        id,
+        &crate::receipts::intake::NewSubmission {
+            source: "manual",
+            telegram_file_id: None,
+            file_size: None,
+            qr_raw: Some(&canonical),
+        },
+    )
+    .await
+    .map_err(internal)?;
+    crate::audit::record(
+        &tx,
+        api.bot_id,
+        &session.actor(),
+        "receipt.manual",
+        &format!("user:{id}"),
+        &json!({ "submission_id": submission_id, "qr": canonical, "reason": reason }),
+    )
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(db)?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(ManualReceiptQueued {
+            submission_id,
+            qr: canonical,
+            status: "queued".into(),
+        }),
+    )
+        .into_response())
 }

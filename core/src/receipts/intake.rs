@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use deadpool_postgres::GenericClient;
 
 use crate::db::PgPool;
 use crate::jobs::ReceiptJob;
@@ -33,9 +34,37 @@ pub async fn submit(
     user_id: i64,
     upload: &NewSubmission<'_>,
 ) -> anyhow::Result<i64> {
-    let file_size = upload.file_size.and_then(|size| i32::try_from(size).ok());
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let (submission_id, check) = record(&tx, bot_id, user_id, upload).await?;
+    tx.commit()
+        .await
+        .context("committing the receipt submission")?;
+    drop(client);
+    if let Some(check) = check {
+        if let Err(error) = outbox::hand_out(pool, queue, &[check]).await {
+            tracing::warn!(submission_id, error = %format!("{error:#}"), "receipt job not enqueued at once; the outbox relay will");
+        }
+    }
+    tracing::info!(
+        submission_id,
+        user_id,
+        source = upload.source,
+        "receipt queued"
+    );
+    Ok(submission_id)
+}
+
+/// Writes the submission and its check (an outbox row due now) in the caller's
+/// transaction; the relay hands the check out after the commit. Returns the submission's
+/// id and the check's outbox id.
+pub async fn record(
+    tx: &impl GenericClient,
+    bot_id: i64,
+    user_id: i64,
+    upload: &NewSubmission<'_>,
+) -> anyhow::Result<(i64, Option<i64>)> {
+    let file_size = upload.file_size.and_then(|size| i32::try_from(size).ok());
     let row = tx
         .query_one(
             "INSERT INTO receipt_submissions (bot_id, user_id, source, telegram_file_id, file_size, qr_raw)
@@ -53,7 +82,7 @@ pub async fn submit(
         .context("recording the receipt submission")?;
     let submission_id: i64 = row.get(0);
     let check = outbox::insert_check(
-        &tx,
+        tx,
         bot_id,
         user_id,
         submission_id,
@@ -62,20 +91,5 @@ pub async fn submit(
         &format!("receipt:{submission_id}:0"),
     )
     .await?;
-    tx.commit()
-        .await
-        .context("committing the receipt submission")?;
-    drop(client);
-    if let Some(check) = check {
-        if let Err(error) = outbox::hand_out(pool, queue, &[check]).await {
-            tracing::warn!(submission_id, error = %format!("{error:#}"), "receipt job not enqueued at once; the outbox relay will");
-        }
-    }
-    tracing::info!(
-        submission_id,
-        user_id,
-        source = upload.source,
-        "receipt queued"
-    );
-    Ok(submission_id)
+    Ok((submission_id, check))
 }

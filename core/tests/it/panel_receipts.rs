@@ -413,3 +413,108 @@ async fn an_upload_the_tax_service_refused_is_checked_again_on_request_and_the_s
         .get(0);
     assert_eq!(audit, 1);
 }
+
+#[tokio::test]
+async fn an_operator_enters_a_receipt_by_its_printed_fields_and_it_is_checked_like_an_upload() {
+    let config = TestConfig::default()
+        .with("TARGET_KEYWORDS", "чипсы")
+        .with_workers();
+    let app = spawn_app_with(config).await.expect("app");
+    let shopper =
+        crate::helpers::registered_shopper(&app, 6201, "Анна", None, "+79990003344").await;
+    let receipt = promo_testkit::receipts::ReceiptBuilder::new()
+        .date_time(chrono::Utc::now().naive_utc() - chrono::Duration::hours(2))
+        .item("Чипсы Lay's 140г", 12_999, 2);
+    app.proverkacheka.register_receipt(&receipt);
+    let qr = receipt.fiscal_qr();
+    let key = receipt.key();
+    let fields = json!({
+        "fn": format!("{:016}", key.fiscal_drive_number),
+        "fd": key.fiscal_document_number.to_string(),
+        "fp": key.fiscal_sign.to_string(),
+        "date": qr.date_time().format("%Y-%m-%dT%H:%M").to_string(),
+        "sum": format!("{}", qr.sum()),
+        "reason": "QR порван, данные продиктованы в поддержку",
+    });
+    let path = format!("/api/users/{shopper}/receipts");
+    let manager = operator(&app, "mona", "manager").await;
+    for (change, field) in [
+        (json!({"fn": "123"}), "fn"),
+        (json!({"date": "17.09.2024 18:01"}), "date"),
+        (json!({"sum": "-5"}), "sum"),
+        (json!({"fp": null}), "fp"),
+        (json!({"reason": " "}), "reason"),
+        (json!({"qr": "https://example.org/?a=1"}), "qr"),
+    ] {
+        let mut body = fields.clone();
+        for (k, v) in change.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (status, answer) = api(&app, &manager, Method::POST, &path, Some(body)).await;
+        assert_eq!(
+            (status, answer["field"].clone()),
+            (400, json!(field)),
+            "{change}: {answer}"
+        );
+    }
+    let count = |sql: &'static str| {
+        let app = &app;
+        async move {
+            app.db()
+                .await
+                .expect("db")
+                .query_one(sql, &[])
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM receipt_submissions").await,
+        0,
+        "bad input stores nothing"
+    );
+
+    let (status, queued) = api(&app, &manager, Method::POST, &path, Some(fields.clone())).await;
+    assert_eq!(status, 202, "{queued}");
+    let submission = queued["submission_id"].as_i64().expect("id");
+    let ended = |s: &str| !matches!(s, "queued" | "processing");
+    assert_eq!(
+        settle_upload(&app, submission, ended).await,
+        ("accepted".to_owned(), Some("accepted".to_owned()))
+    );
+    assert_eq!(app.proverkacheka.calls(), 1);
+    // The same receipt again, as its QR text: a duplicate, refused before any paid call.
+    let (status, again) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &path,
+        Some(json!({"qr": receipt.qr_text(), "reason": "повтор"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{again}");
+    let second = again["submission_id"].as_i64().expect("id");
+    assert_eq!(
+        settle_upload(&app, second, ended).await,
+        ("rejected".to_owned(), Some("duplicate".to_owned()))
+    );
+    assert_eq!(app.proverkacheka.calls(), 1, "a duplicate costs nothing");
+    assert_eq!(
+        count("SELECT count(*) FROM audit_log WHERE action = 'receipt.manual'").await,
+        2
+    );
+
+    let viewer = operator(&app, "vic", "viewer").await;
+    let (status, _) = api(&app, &viewer, Method::POST, &path, Some(fields.clone())).await;
+    assert_eq!(status, 403);
+    let (status, _) = api(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/users/987654/receipts",
+        Some(fields),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
