@@ -37,6 +37,7 @@ pub const FIELDS: &[&str] = &[
     "fraud_seller_daily_limit",
     "fraud_burst_uploads",
     "fraud_burst_window_minutes",
+    "paid_image_fallback",
 ];
 
 /// The last settings read and when.
@@ -232,6 +233,9 @@ pub fn set_field(settings: &mut PromoSettings, field: &str, value: &Value) -> Re
         "fraud_seller_daily_limit" => settings.fraud.seller_daily_limit = threshold(100_000)?,
         "fraud_burst_uploads" => settings.fraud.burst_uploads = threshold(10_000)?,
         "fraud_burst_window_minutes" => settings.fraud.burst_window_minutes = threshold(10_080)?,
+        "paid_image_fallback" => {
+            settings.paid_image_fallback = value.as_bool().ok_or("must be true or false")?
+        }
         _ => {
             return Err(format!(
                 "unknown setting; the settings are {}",
@@ -301,6 +305,10 @@ pub fn to_json(settings: &PromoSettings) -> serde_json::Map<String, Value> {
         "fraud_burst_window_minutes".into(),
         Value::from(settings.fraud.burst_window_minutes),
     );
+    map.insert(
+        "paid_image_fallback".into(),
+        Value::from(settings.paid_image_fallback),
+    );
     map
 }
 
@@ -324,6 +332,7 @@ mod tests {
             required_channel: None,
             required_channel_url: None,
             fraud: Default::default(),
+            paid_image_fallback: false,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::telegram::{
 use crate::texts::Lang;
 use crate::users::{User, UserStatus};
 
-use super::{callback_query_id, faq, profile, subscription, Conversation};
+use super::{callback_query_id, faq, manual, profile, subscription, Conversation};
 
 /// Highest page number worth a database query; anything above is forged.
 const MAX_PAGE: i64 = 100_000;
@@ -26,6 +26,7 @@ enum Callback<'a> {
     ReceiptsPage(i64),
     Language(Lang),
     CheckSubscription,
+    ManualEntry,
 }
 
 impl<'a> Callback<'a> {
@@ -41,6 +42,7 @@ impl<'a> Callback<'a> {
             ),
             (Some("lang"), Some(code), None) => Callback::Language(Lang::from_code(code)?),
             _ if data == subscription::CHECK => Callback::CheckSubscription,
+            _ if data == manual::START => Callback::ManualEntry,
             _ => return None,
         };
         parts.next().is_none().then_some(parsed)
@@ -151,6 +153,11 @@ pub(crate) async fn handle(
         }
         Some(Callback::CheckSubscription) => {
             subscription::check(&conversation, message_id, answer).await?
+        }
+        Some(Callback::ManualEntry) if registered => {
+            let mut calls = vec![answer(None)];
+            calls.extend(manual::start(&conversation).await?);
+            calls
         }
         _ => vec![answer(Some(stale))],
     };

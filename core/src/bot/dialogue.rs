@@ -20,6 +20,12 @@ pub enum DialogueState {
     AwaitingSubscription,
     /// The shopper pressed "upload receipt": a photo, an image file or the QR text is next.
     AwaitingReceipt,
+    /// Typing a receipt's printed fields one by one (its QR could not be read).
+    ManualReceipt {
+        step: super::manual::ManualStep,
+        #[serde(default)]
+        fields: super::manual::ManualFields,
+    },
 }
 
 /// Shortest and longest name accepted, in characters.

@@ -8,6 +8,7 @@ mod callbacks;
 mod context;
 pub mod dialogue;
 mod faq;
+pub mod manual;
 mod menu;
 mod profile;
 pub mod states;
@@ -277,10 +278,19 @@ impl Conversation<'_> {
                 let upload = upload::Upload::document(file_id, mime_type, file_size);
                 upload::receive_file(self, &state, upload).await
             }
+            (DialogueState::ManualReceipt { step, fields }, Input::Text(text), _) => {
+                manual::receive(self, step, fields, text).await
+            }
+            // A photo or file while typing fields is taken as the receipt (above); any
+            // other input gets the question again.
+            (DialogueState::ManualReceipt { step, fields }, _, _) => {
+                manual::repeat(self, step, fields).await
+            }
             // A QR string is a receipt wherever the shopper pastes it, as a photo is.
             (state, Input::Text(text), _) => upload::receive_text(self, &state, text).await,
             (DialogueState::AwaitingReceipt, _, _) => {
-                self.reply_with_cancel(t!("upload_hint")).await
+                let text = self.text(t!("upload_hint")).await;
+                Ok(vec![manual::upload_keyboard(self, text).await])
             }
             _ => {
                 let text = self.text(t!("hint_menu")).await;

@@ -69,20 +69,54 @@ impl<'a> Upload<'a> {
 /// "🧾 Upload receipt": refuse early when the promo is closed or the limits are used up,
 /// so the shopper does not take a photo for nothing.
 pub(crate) async fn start(conversation: &Conversation<'_>) -> anyhow::Result<Vec<OutgoingMessage>> {
-    if let Some(refusal) = window_refusal(conversation).await {
-        return menu_reply(conversation, refusal).await;
-    }
-    let counts = match peek_limits(conversation).await {
-        Ok(counts) => counts,
-        Err(error) => return limits_unavailable(conversation, &DialogueState::Idle, &error).await,
-    };
-    if let Some(refusal) = limit_refusal(conversation, counts).await {
-        return menu_reply(conversation, refusal).await;
+    if let Some(refusal) = refusal_before_upload(conversation).await? {
+        return Ok(refusal);
     }
     conversation
         .set_state(&DialogueState::AwaitingReceipt)
         .await?;
-    conversation.reply_with_cancel(t!("upload_ask")).await
+    let text = conversation.text(t!("upload_ask")).await;
+    Ok(vec![
+        super::manual::upload_keyboard(conversation, text).await,
+    ])
+}
+
+/// The answer when no receipt can be taken now (the promotion is closed, the limits are
+/// used up or cannot be read), before the shopper does any work; `None`: go ahead.
+pub(crate) async fn refusal_before_upload(
+    conversation: &Conversation<'_>,
+) -> anyhow::Result<Option<Vec<OutgoingMessage>>> {
+    if let Some(refusal) = window_refusal(conversation).await {
+        return menu_reply(conversation, refusal).await.map(Some);
+    }
+    let counts = match peek_limits(conversation).await {
+        Ok(counts) => counts,
+        Err(error) => {
+            return limits_unavailable(conversation, &DialogueState::Idle, &error)
+                .await
+                .map(Some)
+        }
+    };
+    if let Some(refusal) = limit_refusal(conversation, counts).await {
+        return menu_reply(conversation, refusal).await.map(Some);
+    }
+    Ok(None)
+}
+
+/// The QR text a manual entry stands for, submitted like a typed one.
+pub(crate) async fn submit_manual(
+    conversation: &Conversation<'_>,
+    state: &DialogueState,
+    qr: &str,
+) -> anyhow::Result<Vec<OutgoingMessage>> {
+    let upload = Upload {
+        source: "manual",
+        file_id: None,
+        file_size: None,
+        mime_type: None,
+        qr_raw: Some(qr),
+    };
+    submit(conversation, state, upload).await
 }
 
 pub(crate) async fn receive_file(
@@ -90,6 +124,10 @@ pub(crate) async fn receive_file(
     state: &DialogueState,
     upload: Upload<'_>,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
+    if upload.source == "document" && upload.mime_type == Some("application/pdf") {
+        // Rasterising a PDF needs a renderer we do not ship; say what works instead.
+        return stay(conversation, state, t!("upload_pdf"), &[]).await;
+    }
     if upload.source == "document" && !upload.mime_type.is_some_and(|m| IMAGE_TYPES.contains(&m)) {
         return stay(conversation, state, t!("upload_wrong_type"), &[]).await;
     }
@@ -108,6 +146,9 @@ pub(crate) async fn receive_text(
     state: &DialogueState,
     text: &str,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
+    if text.trim() == conversation.text(t!("btn_manual_entry")).await {
+        return super::manual::start(conversation).await;
+    }
     let error = match FiscalQr::parse(text) {
         Ok(_) => return submit(conversation, state, Upload::qr_text(text.trim())).await,
         Err(error) => error,
@@ -278,7 +319,9 @@ async fn stay(
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
     let text = conversation.render(key, args).await;
     if *state == DialogueState::AwaitingReceipt {
-        Ok(vec![conversation.with_cancel_keyboard(text).await])
+        Ok(vec![
+            super::manual::upload_keyboard(conversation, text).await,
+        ])
     } else {
         Ok(vec![conversation.with_main_menu(text).await])
     }

@@ -69,6 +69,7 @@ impl TelegramWebhookSettings {
         "PROMO_TIME_ZONE",
         "REQUIRED_CHANNEL",
         "REQUIRED_CHANNEL_URL",
+        "PAID_IMAGE_FALLBACK",
         "PHONE_ENCRYPTION_KEY",
         "RECEIPTS_QUEUE_URL",
         "CAMPAIGNS_QUEUE_URL",
@@ -129,6 +130,7 @@ impl ReceiptVerifierSettings {
         "PROMO_TIME_ZONE",
         "REQUIRED_CHANNEL",
         "REQUIRED_CHANNEL_URL",
+        "PAID_IMAGE_FALLBACK",
         "ADMIN_IDS",
         "PROVERKA_CHEKA_TOKEN",
         "PROVERKA_CHEKA_URL",
@@ -226,6 +228,7 @@ impl AdminApiSettings {
         "PROMO_TIME_ZONE",
         "REQUIRED_CHANNEL",
         "REQUIRED_CHANNEL_URL",
+        "PAID_IMAGE_FALLBACK",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -315,6 +318,7 @@ impl Settings {
         "PROMO_TIME_ZONE",
         "REQUIRED_CHANNEL",
         "REQUIRED_CHANNEL_URL",
+        "PAID_IMAGE_FALLBACK",
         "PHONE_ENCRYPTION_KEY",
         "ADMIN_SECRET_KEY",
         "ADMIN_SESSION_IDLE_MINUTES",
@@ -457,6 +461,7 @@ mod tests {
             ("RECEIPT_LIMIT_PER_HOUR", "5".to_owned()),
             ("RECEIPT_LIMIT_PER_DAY", "20".to_owned()),
             ("PROMO_TIME_ZONE", "Europe/Samara".to_owned()),
+            ("PAID_IMAGE_FALLBACK", "true".to_owned()),
             ("ADMIN_PANEL_USER", "ops".to_owned()),
             ("ADMIN_PANEL_PASSWORD", "a long panel password".to_owned()),
             ("ADMIN_SECRET_KEY", admin_key),
@@ -491,6 +496,7 @@ mod tests {
             "RECEIPT_LIMIT_PER_HOUR" => "0",
             "RECEIPT_LIMIT_PER_DAY" => "many",
             "PROMO_TIME_ZONE" => "Moscow time",
+            "PAID_IMAGE_FALLBACK" => "sometimes",
             "ADMIN_PANEL_PASSWORD" => "short",
             "ADMIN_SECRET_KEY" => "short",
             "PROVERKA_CHEKA_URL" => "proverkacheka.com",

@@ -159,6 +159,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "receipt uploads per user per day",
     ),
     (
+        "PAID_IMAGE_FALLBACK",
+        Some("false"),
+        "send unreadable pictures to ProverkaCheka (a paid call) instead of asking the shopper",
+    ),
+    (
         "PROMO_TIME_ZONE",
         Some("Europe/Moscow"),
         "IANA time zone of the promotion: schedules and the panel's days",

@@ -129,6 +129,10 @@ pub struct PromoSettings {
     pub required_channel_url: Option<String>,
     /// When a receipt is held for review, and what the panel flags.
     pub fraud: FraudThresholds,
+    /// Send a picture we could not read to ProverkaCheka as `qrfile` (a paid call that
+    /// usually finds no code either). Off: the shopper is asked for a sharper photo, the
+    /// QR text or the printed fields instead.
+    pub paid_image_fallback: bool,
 }
 
 impl PromoSettings {
@@ -146,6 +150,7 @@ impl PromoSettings {
         "PROMO_TIME_ZONE",
         "REQUIRED_CHANNEL",
         "REQUIRED_CHANNEL_URL",
+        "PAID_IMAGE_FALLBACK",
     ];
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -178,6 +183,7 @@ impl PromoSettings {
             required_channel: required_channel(env.optional("REQUIRED_CHANNEL"))?,
             required_channel_url: env.optional("REQUIRED_CHANNEL_URL"),
             fraud: Default::default(),
+            paid_image_fallback: env.boolean("PAID_IMAGE_FALLBACK")?,
         })
     }
 }

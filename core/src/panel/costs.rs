@@ -36,6 +36,7 @@ pub const LOCAL_REJECTIONS: &[&str] = &[
     "out_of_window",
     "not_fiscal_qr",
     "invalid_qr",
+    "unreadable",
 ];
 
 /// Telegram's price of one message above the free rate, in tenths of a Star.

@@ -389,6 +389,14 @@ mod tests {
     }
 
     #[test]
+    fn no_key_is_defined_twice_so_no_text_shadows_another() {
+        let mut seen = std::collections::HashSet::new();
+        for (key, _, _) in catalog::TABLES.iter().flat_map(|t| t.iter()) {
+            assert!(seen.insert(*key), "{key} is defined twice");
+        }
+    }
+
+    #[test]
     fn every_key_has_the_same_placeholders_in_russian_and_english() {
         for (key, ru, en) in catalog::TABLES.iter().flat_map(|t| t.iter()) {
             assert_eq!(placeholders(ru), placeholders(en), "{key}");

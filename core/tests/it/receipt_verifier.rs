@@ -596,8 +596,10 @@ async fn a_file_telegram_no_longer_has_asks_the_shopper_to_send_it_again() {
 // ---------------------------------------------------------------- provider codes
 
 #[tokio::test]
-async fn a_picture_we_cannot_read_goes_to_the_service_as_qrfile_and_is_checked_after() {
-    let app = spawn().await;
+async fn with_the_paid_fallback_on_a_picture_we_cannot_read_goes_to_the_service_as_qrfile() {
+    let app = spawn_app_with(promo_config().with("PAID_IMAGE_FALLBACK", "true"))
+        .await
+        .expect("app");
     let user = shopper(&app, 7201).await;
     let receipt = chips_receipt();
     // A blank picture: no QR for us; the service "reads" it (canned code 1).
@@ -631,8 +633,10 @@ async fn a_picture_we_cannot_read_goes_to_the_service_as_qrfile_and_is_checked_a
 }
 
 #[tokio::test]
-async fn the_same_unreadable_picture_sent_again_is_not_paid_for_twice() {
-    let app = spawn().await;
+async fn with_the_paid_fallback_on_the_same_unreadable_picture_is_not_paid_for_twice() {
+    let app = spawn_app_with(promo_config().with("PAID_IMAGE_FALLBACK", "true"))
+        .await
+        .expect("app");
     let user = shopper(&app, 7202).await;
     let other = shopper(&app, 7203).await;
     let receipt = chips_receipt();
@@ -652,6 +656,41 @@ async fn the_same_unreadable_picture_sent_again_is_not_paid_for_twice() {
         settled("rejected", "duplicate")
     );
     assert_eq!(texts_to(&app, 7203), vec![DUPLICATE.to_owned()]);
+}
+
+#[tokio::test]
+async fn a_picture_we_cannot_read_costs_no_call_and_offers_a_sharper_photo_the_text_or_manual_entry(
+) {
+    let app = spawn().await;
+    let user = shopper(&app, 7204).await;
+    let id = photo_submission(&app, user, blank_jpeg()).await;
+    verify(&app, id).await;
+    assert_eq!(
+        app.proverkacheka.calls(),
+        0,
+        "nothing paid for a picture without a code"
+    );
+    assert_eq!(status_of(&app, id).await, settled("rejected", "unreadable"));
+    let sent: Vec<_> = app
+        .telegram
+        .sent_messages()
+        .into_iter()
+        .filter(|m| m.chat_id == 7204)
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .text
+            .starts_with("😕 Не удалось найти QR-код на фото."),
+        "{}",
+        sent[0].text
+    );
+    assert_eq!(
+        sent[0].reply_markup,
+        Some(
+            json!({"inline_keyboard": [[{"text": "✍️ Ввести данные вручную", "callback_data": "manual:start"}]]})
+        )
+    );
 }
 
 /// An evenly grey JPEG: a picture without any QR code.

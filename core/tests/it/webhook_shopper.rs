@@ -80,6 +80,18 @@ fn assert_main_menu(reply: &Value) {
     assert_eq!(keyboard(reply), expected, "main menu in {reply}");
 }
 
+/// While a receipt is awaited: enter it by hand, or cancel.
+fn assert_upload_keyboard(reply: &Value) {
+    assert_eq!(
+        keyboard(reply),
+        vec![
+            vec!["✍️ Ввести данные вручную".to_owned()],
+            vec!["❌ Отмена".to_owned()]
+        ],
+        "{reply}"
+    );
+}
+
 fn assert_cancel_keyboard(reply: &Value) {
     assert_eq!(
         keyboard(reply),
@@ -214,7 +226,7 @@ async fn the_upload_button_asks_for_the_qr_photo_and_waits_for_it() {
         text_of(&ask).starts_with("📸 Сфотографируйте QR-код"),
         "{ask}"
     );
-    assert_cancel_keyboard(&ask);
+    assert_upload_keyboard(&ask);
     assert_eq!(
         state(&app, 5001).await,
         Some(json!({"state": "awaiting_receipt"}))
@@ -300,9 +312,18 @@ async fn an_image_document_is_queued_and_other_file_types_are_refused() {
     .await;
     assert_eq!(
         text_of(&pdf),
+        "PDF-чеки пока не принимаются. Сделайте скриншот QR-кода из PDF и отправьте картинкой, пришлите ссылку на электронный чек или нажмите «✍️ Ввести данные вручную»."
+    );
+    assert_upload_keyboard(&pdf);
+    let zip = reply_to(
+        &app,
+        &Updates::document(5201, "BQACzip", "application/zip", 1000),
+    )
+    .await;
+    assert_eq!(
+        text_of(&zip),
         "Этот файл не подходит: нужна фотография чека в формате JPEG или PNG."
     );
-    assert_cancel_keyboard(&pdf);
     assert!(submissions(&app).await.is_empty());
     assert_eq!(
         state(&app, 5201).await,
@@ -343,7 +364,7 @@ async fn files_over_ten_megabytes_are_refused_and_nothing_is_stored() {
             text_of(&reply),
             "Файл слишком большой: не больше 10 МБ. Отправьте снимок поменьше."
         );
-        assert_cancel_keyboard(&reply);
+        assert_upload_keyboard(&reply);
     }
     // Exactly 10 MB is still fine.
     let ok = reply_to(
@@ -366,7 +387,7 @@ async fn a_typed_qr_text_is_queued_and_bad_qr_text_gets_a_friendly_message() {
         text_of(&not_receipt).starts_with("Это не похоже на QR-код кассового чека."),
         "{not_receipt}"
     );
-    assert_cancel_keyboard(&not_receipt);
+    assert_upload_keyboard(&not_receipt);
     let bad_sum = say(
         &app,
         5401,
@@ -502,9 +523,9 @@ async fn unexpected_input_mid_upload_or_in_the_menu_gets_a_hint() {
     let contact = reply_to(&app, &Updates::contact(6001, "79990000000", Some(6001))).await;
     assert_eq!(
         text_of(&contact),
-        "Жду фото QR-кода с чека: фото, файл JPEG/PNG или текст QR-кода (или нажмите «❌ Отмена»)."
+        "Жду фото QR-кода с чека: фото, файл JPEG/PNG, текст QR-кода или ссылку на электронный чек. QR-код не читается — нажмите «✍️ Ввести данные вручную» (или «❌ Отмена»)."
     );
-    assert_cancel_keyboard(&contact);
+    assert_upload_keyboard(&contact);
     assert_eq!(
         state(&app, 6001).await,
         Some(json!({"state": "awaiting_receipt"}))
@@ -1670,4 +1691,59 @@ async fn a_short_quota_pause_is_counted_in_minutes_that_agree_with_their_number(
     open_quota_breaker(&app, 90 * 1000).await;
     let ack = reply_to(&app, &Updates::photo(8601, "AgACshort", 800, 600, 1000)).await;
     assert!(text_of(&ack).contains("(через 2 минуты)"), "{ack}");
+}
+
+// ---------------------------------------------------------------- no readable QR
+
+#[tokio::test]
+async fn a_shopper_types_the_printed_fields_one_by_one_and_the_receipt_is_queued_like_its_qr() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6701).await;
+    assert_upload_keyboard(&say(&app, 6701, "🧾 Загрузить чек").await);
+    let ask = say(&app, 6701, "✍️ Ввести данные вручную").await;
+    assert!(text_of(&ask).contains("1/5. Номер ФН"), "{ask}");
+    assert_cancel_keyboard(&ask);
+    // A wrong answer is named and the same question asked again.
+    let again = say(&app, 6701, "12345").await;
+    assert!(
+        text_of(&again).starts_with("Номер ФН — это ровно 16 цифр.")
+            && text_of(&again).contains("1/5."),
+        "{again}"
+    );
+    for (answer, next) in [
+        ("9999 0789 0001 2345", "2/5."),
+        ("12345", "3/5."),
+        ("1234567890", "4/5."),
+        ("вчера вечером", "4/5."),
+        ("15.01.2026 12:30", "5/5."),
+        ("0", "5/5."),
+    ] {
+        let reply = say(&app, 6701, answer).await;
+        assert!(text_of(&reply).contains(next), "{answer}: {reply}");
+    }
+    checking(&say(&app, 6701, "1 285,21").await);
+    assert_eq!(
+        submissions(&app).await,
+        vec![(
+            "manual".to_owned(),
+            None,
+            None,
+            Some(QR.to_owned()),
+            "queued".to_owned()
+        )]
+    );
+    assert_eq!(receipt_jobs(&app).await.len(), 1);
+    assert_eq!(state(&app, 6701).await, None, "the dialogue is over");
+}
+
+#[tokio::test]
+async fn an_e_receipt_link_carrying_the_qr_fields_is_queued_as_the_receipt() {
+    let app = spawn_app().await.expect("app");
+    register(&app, 6703).await;
+    let link = format!("https://check.ofd.ru/rec?{QR}");
+    checking(&say(&app, 6703, &link).await);
+    let queued = submissions(&app).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].0, "qr_text");
+    assert_eq!(queued[0].3.as_deref(), Some(link.as_str()));
 }

@@ -122,16 +122,33 @@ impl Work<'_> {
                     None,
                     Reply::plain(t!("receipt_not_fiscal_qr")),
                 )),
-                // A fiscal code read with a damaged field: let the service read it.
-                Err(_) => picture(bytes).map(Input::Picture),
+                // A fiscal code read with a damaged field: the service may read it.
+                Err(error) => self.unreadable(bytes, Some(error.to_string())),
             },
-            Err(DecodeError::NoQrCode) => picture(bytes).map(Input::Picture),
+            Err(DecodeError::NoQrCode) => self.unreadable(bytes, None),
             Err(error) => Err(Verdict::rejected(
                 "bad_image",
                 error.to_string(),
                 Reply::plain(t!("receipt_bad_image")),
             )),
         })
+    }
+
+    /// A picture we could not read: by default the shopper is asked for a better one,
+    /// the QR text or the printed fields, because the paid `qrfile` call rarely finds a
+    /// code we missed; an operator may turn that call back on (`paid_image_fallback`).
+    fn unreadable(&self, bytes: Vec<u8>, detail: Option<String>) -> Result<Input, Verdict> {
+        if self.promo.paid_image_fallback {
+            return picture(bytes).map(Input::Picture);
+        }
+        Err(Verdict::rejected(
+            "unreadable",
+            detail,
+            Reply {
+                offer_manual_entry: true,
+                ..Reply::plain(t!("receipt_no_qr_found"))
+            },
+        ))
     }
 
     /// Duplicate, not a sale, outside the promotion: decided from the QR alone.

@@ -333,6 +333,8 @@ pub async fn run_outbox_check(app: &Receipts, outbox_id: i64) -> Result<(), JobE
 struct Reply {
     key: TextKey,
     args: Vec<(&'static str, String)>,
+    /// Under the text, the button that starts typing the receipt's fields by hand.
+    offer_manual_entry: bool,
 }
 
 impl Reply {
@@ -340,6 +342,7 @@ impl Reply {
         Reply {
             key,
             args: Vec::new(),
+            offer_manual_entry: false,
         }
     }
 }
@@ -413,7 +416,18 @@ impl Work<'_> {
             .render(reply.key, self.submission.lang, &args)
             .await;
         let chat_id = self.submission.telegram_id;
-        let message = OutgoingMessage::Send(SendMessage::new(chat_id, text));
+        let mut send = SendMessage::new(chat_id, text);
+        if reply.offer_manual_entry {
+            let label = self
+                .app
+                .texts
+                .get(t!("btn_manual_entry"), self.submission.lang)
+                .await;
+            send = send.markup(crate::telegram::InlineKeyboardMarkup::from(vec![vec![
+                crate::telegram::InlineKeyboardButton::callback(label, crate::bot::manual::START),
+            ]]));
+        }
+        let message = OutgoingMessage::Send(send);
         crate::outbox::insert_message(
             client,
             self.app.bot_id,
@@ -729,6 +743,7 @@ fn out_of_window(promo: &PromoSettings, time: NaiveDateTime) -> Verdict {
         Reply {
             key: t!("receipt_out_of_window"),
             args: vec![("date", format(Some(time.date()))), ("period", span)],
+            offer_manual_entry: false,
         },
     )
 }

@@ -279,6 +279,7 @@ impl Work<'_> {
                     ("tickets", tickets.to_string()),
                     ("total", total.to_string()),
                 ],
+                offer_manual_entry: false,
             },
             "pending" => Reply::plain(t!("receipt_under_review")),
             _ => Reply::plain(t!("receipt_no_promo_items")),

@@ -88,6 +88,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "😕 We could not fetch your picture from Telegram. Please send it again.",
     ),
     (
+        "receipt_no_qr_found",
+        "😕 Не удалось найти QR-код на фото. Попробуйте так:\n• сфотографируйте QR-код крупно, чтобы он занимал большую часть кадра, при хорошем свете и без бликов;\n• отправьте снимок файлом (без сжатия);\n• пришлите текст QR-кода или ссылку на электронный чек;\n• или нажмите кнопку ниже и введите данные с чека вручную.",
+        "😕 We could not find a QR code in the photo. Try this:\n• photograph the QR code up close so it fills most of the frame, in good light and without glare;\n• send the picture as a file (uncompressed);\n• send the QR text or the e-receipt link;\n• or press the button below and type the receipt's details by hand.",
+    ),
+    (
         "receipt_bad_image",
         "😕 Не удалось открыть изображение. Отправьте фотографию чека в формате JPEG или PNG.",
         "😕 We could not open the picture. Please send a photo of the receipt as JPEG or PNG.",

@@ -118,6 +118,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "I did not understand that. Please use the menu buttons.",
     ),
     ("btn_cancel", "❌ Отмена", "❌ Cancel"),
+    (
+        "btn_manual_entry",
+        "✍️ Ввести данные вручную",
+        "✍️ Enter the details by hand",
+    ),
     ("btn_share_contact", "📱 Поделиться контактом", "📱 Share contact"),
     ("btn_upload", "🧾 Загрузить чек", "🧾 Upload receipt"),
     ("btn_profile", "👤 Мой профиль", "👤 My profile"),
@@ -202,9 +207,64 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "The QR text has a wrong or missing «{field}» field. Copy the whole line or send a photo of the QR code.",
     ),
     (
+        "upload_pdf",
+        "PDF-чеки пока не принимаются. Сделайте скриншот QR-кода из PDF и отправьте картинкой, пришлите ссылку на электронный чек или нажмите «✍️ Ввести данные вручную».",
+        "PDF receipts are not accepted yet. Take a screenshot of the QR code in the PDF and send it as a picture, send the e-receipt link, or press «✍️ Enter the details by hand».",
+    ),
+    (
+        "manual_ask_fn",
+        "✍️ Введём чек вручную: 5 коротких вопросов.\n\n1/5. Номер ФН — 16 цифр, на чеке в строке «ФН» или «ФН №».",
+        "✍️ Let us enter the receipt by hand: 5 short questions.\n\n1/5. The FN number: 16 digits, on the receipt next to «ФН» or «ФН №».",
+    ),
+    (
+        "manual_ask_fd",
+        "2/5. Номер ФД (фискальный документ) — число в строке «ФД» или «ФД №».",
+        "2/5. The FD number (fiscal document): the number next to «ФД» or «ФД №».",
+    ),
+    (
+        "manual_ask_fp",
+        "3/5. ФП (фискальный признак) — до 10 цифр в строке «ФП» или «ФПД».",
+        "3/5. The FP (fiscal sign): up to 10 digits next to «ФП» or «ФПД».",
+    ),
+    (
+        "manual_ask_time",
+        "4/5. Дата и время покупки, как на чеке, например 17.09.2024 18:01.",
+        "4/5. Date and time of the purchase as printed, e.g. 17.09.2024 18:01.",
+    ),
+    (
+        "manual_ask_sum",
+        "5/5. Сумма чека («ИТОГ»), например 1285,21.",
+        "5/5. The receipt total («ИТОГ»), e.g. 1285.21.",
+    ),
+    (
+        "manual_bad_fn",
+        "Номер ФН — это ровно 16 цифр.",
+        "The FN number is exactly 16 digits.",
+    ),
+    (
+        "manual_bad_fd",
+        "Номер ФД — это число до 10 цифр.",
+        "The FD number is a number of up to 10 digits.",
+    ),
+    (
+        "manual_bad_fp",
+        "ФП — это число до 10 цифр (не больше 4294967295).",
+        "The FP is a number of up to 10 digits (at most 4294967295).",
+    ),
+    (
+        "manual_bad_time",
+        "Не получилось понять дату и время. Напишите как на чеке: ДД.ММ.ГГГГ ЧЧ:ММ.",
+        "We could not read the date and time. Please type them as printed: DD.MM.YYYY HH:MM.",
+    ),
+    (
+        "manual_bad_sum",
+        "Сумма — число больше нуля, копейки через запятую или точку: 1285,21.",
+        "The total is a number above zero, kopecks after a comma or a dot: 1285.21.",
+    ),
+    (
         "upload_hint",
-        "Жду фото QR-кода с чека: фото, файл JPEG/PNG или текст QR-кода (или нажмите «❌ Отмена»).",
-        "Waiting for the receipt's QR code: a photo, a JPEG/PNG file or the QR text (or press «❌ Cancel»).",
+        "Жду фото QR-кода с чека: фото, файл JPEG/PNG, текст QR-кода или ссылку на электронный чек. QR-код не читается — нажмите «✍️ Ввести данные вручную» (или «❌ Отмена»).",
+        "Waiting for the receipt's QR code: a photo, a JPEG/PNG file, the QR text or the e-receipt link. QR code unreadable? Press «✍️ Enter the details by hand» (or «❌ Cancel»).",
     ),
     // Profile, status, my receipts.
     (
