@@ -158,6 +158,8 @@ pub struct CampaignRunnerSettings {
     pub bot_api: BotApiSettings,
     pub campaigns: CampaignSettings,
     pub queues: QueueSettings,
+    /// Where a broadcast's uploaded photo is read from for its first send.
+    pub uploads: UploadSettings,
 }
 
 loaders!(CampaignRunnerSettings);
@@ -175,6 +177,8 @@ impl CampaignRunnerSettings {
         "CAMPAIGNS_QUEUE_URL",
         "SQS_ENDPOINT_URL",
         "AWS_REGION",
+        "UPLOADS_BUCKET",
+        "UPLOADS_S3_ENDPOINT_URL",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -183,6 +187,7 @@ impl CampaignRunnerSettings {
             bot_api: BotApiSettings::read(env)?,
             campaigns: CampaignSettings::read(env)?,
             queues: QueueSettings::read(env)?,
+            uploads: UploadSettings::read(env)?,
         })
     }
 }
@@ -196,6 +201,8 @@ pub struct AdminApiSettings {
     pub phone_key: PhoneKey,
     /// The environment's promotion settings: the defaults the panel shows and resets to.
     pub promo: PromoSettings,
+    /// Where uploaded images keep their bytes.
+    pub uploads: UploadSettings,
 }
 
 loaders!(AdminApiSettings);
@@ -219,6 +226,9 @@ impl AdminApiSettings {
         "SUPPORT_TELEGRAM",
         "RECEIPT_LIMIT_PER_HOUR",
         "RECEIPT_LIMIT_PER_DAY",
+        "UPLOADS_BUCKET",
+        "UPLOADS_S3_ENDPOINT_URL",
+        "AWS_REGION",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -227,6 +237,7 @@ impl AdminApiSettings {
             admin: AdminSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
             promo: PromoSettings::read(env)?,
+            uploads: UploadSettings::read(env)?,
         })
     }
 }
@@ -278,6 +289,7 @@ pub struct Settings {
     pub proverkacheka: ProverkaChekaSettings,
     pub queues: QueueSettings,
     pub campaigns: CampaignSettings,
+    pub uploads: UploadSettings,
 }
 
 loaders!(Settings);
@@ -322,6 +334,8 @@ impl Settings {
         "AWS_REGION",
         "BROADCAST_RATE",
         "PAID_BROADCAST",
+        "UPLOADS_BUCKET",
+        "UPLOADS_S3_ENDPOINT_URL",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -340,6 +354,7 @@ impl Settings {
             proverkacheka: ProverkaChekaSettings::read(env)?,
             queues: QueueSettings::read(env)?,
             campaigns: CampaignSettings::read(env)?,
+            uploads: UploadSettings::read(env)?,
         })
     }
 
@@ -460,6 +475,11 @@ mod tests {
             ("AWS_REGION", "eu-west-1".to_owned()),
             ("BROADCAST_RATE", "20".to_owned()),
             ("PAID_BROADCAST", "false".to_owned()),
+            ("UPLOADS_BUCKET", "promo-uploads".to_owned()),
+            (
+                "UPLOADS_S3_ENDPOINT_URL",
+                "http://127.0.0.1:9324".to_owned(),
+            ),
         ])
     }
 
@@ -487,6 +507,8 @@ mod tests {
             "PROVERKA_CHEKA_TIMEOUT_SECS" => "0",
             "BROADCAST_RATE" => "100",
             "PAID_BROADCAST" => "maybe",
+            "UPLOADS_BUCKET" => "Not_A_Bucket",
+            "UPLOADS_S3_ENDPOINT_URL" => "s3.local",
             _ => return None,
         })
     }

@@ -22,7 +22,8 @@ pub use functions::{
 };
 pub use pieces::{
     AdminSettings, BotApiSettings, CampaignSettings, PanelSettings, PromoSettings,
-    ProverkaChekaSettings, QueueSettings, StoreSettings, TelegramSettings, SANDBOX_BOT_TOKEN,
+    ProverkaChekaSettings, QueueSettings, StoreSettings, TelegramSettings, UploadSettings,
+    SANDBOX_BOT_TOKEN,
 };
 
 /// A start-up configuration error; always names the variable at fault.
@@ -213,6 +214,16 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "custom SQS endpoint (moto server locally)",
     ),
     ("AWS_REGION", Some("eu-central-1"), "AWS region"),
+    (
+        "UPLOADS_BUCKET",
+        None,
+        "S3 bucket for uploaded images; unset = their bytes in Postgres",
+    ),
+    (
+        "UPLOADS_S3_ENDPOINT_URL",
+        None,
+        "custom S3 endpoint for UPLOADS_BUCKET (an S3-compatible store, moto locally)",
+    ),
     (
         "BROADCAST_RATE",
         Some("30"),
