@@ -731,6 +731,8 @@ mod tests {
         assert!(settings.telegram.reply_in_webhook_response);
         assert_eq!(settings.panel.user, "admin");
         assert!(settings.proverkacheka.token.is_none());
+        // Uploaded images keep their bytes in Postgres unless a bucket is named.
+        assert!(settings.uploads.bucket.is_none());
     }
 
     #[test]

@@ -605,3 +605,32 @@ async fn random_bytes_with_any_content_type_never_get_a_5xx_and_never_store() {
     }
     assert_eq!(stored(&app).await, (0, 0, 0));
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_upload_body_and_answer_as_the_image_itself() {
+    let app = spawn_app().await.expect("app");
+    let document: Value = reqwest::get(app.url("/api/openapi.json"))
+        .await
+        .expect("document")
+        .json()
+        .await
+        .expect("JSON");
+    let create = &document["paths"]["/api/uploads"]["post"];
+    let body = create["requestBody"]["content"]
+        .as_object()
+        .expect("a body");
+    for content_type in ["image/jpeg", "image/png", "image/webp"] {
+        assert!(body.contains_key(content_type), "{content_type}: {body:?}");
+        assert!(
+            document["paths"]["/api/uploads/{id}"]["get"]["responses"]["200"]["content"]
+                [content_type]
+                .is_object(),
+            "GET serves {content_type}"
+        );
+    }
+    assert!(!body.contains_key("application/json"));
+    assert!(create["responses"]["413"]["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("10 MiB")));
+    assert_eq!(create["x-role"], "manager");
+}
