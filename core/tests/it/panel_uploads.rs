@@ -634,3 +634,56 @@ async fn the_openapi_document_describes_the_upload_body_and_answer_as_the_image_
         .is_some_and(|d| d.contains("10 MiB")));
     assert_eq!(create["x-role"], "manager");
 }
+
+#[tokio::test]
+async fn a_large_photo_is_judged_stored_and_served_within_two_seconds_each_way() {
+    let app = spawn_app().await.expect("app");
+    let manager = operator(&app, "mila", "manager").await;
+    // A camera-sized picture with enough detail to weigh megabytes as a JPEG.
+    let (width, height) = (4000, 3000);
+    let mut seed = 0x2545_F491_u32;
+    let pixels = image::RgbImage::from_fn(width, height, |x, y| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let noise = (seed & 0x1F) as u8;
+        image::Rgb([
+            ((x / 16) as u8).wrapping_add(noise),
+            ((y / 12) as u8).wrapping_add(noise),
+            noise.wrapping_mul(3),
+        ])
+    });
+    let mut jpeg = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(pixels)
+        .write_to(&mut jpeg, ImageFormat::Jpeg)
+        .expect("encode");
+    let jpeg = jpeg.into_inner();
+    assert!(
+        jpeg.len() > 2_000_000 && jpeg.len() <= 10 * 1024 * 1024,
+        "{}",
+        jpeg.len()
+    );
+    let started = Instant::now();
+    let (status, body) = upload(&app, &manager, Some("image/jpeg"), jpeg.clone()).await;
+    let stored_in = started.elapsed();
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    let started = Instant::now();
+    let served = reqwest::Client::new()
+        .get(app.url(&format!("/api/uploads/{id}")))
+        .header(COOKIE, &manager.cookie)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    let served_in = started.elapsed();
+    assert_eq!(served.len(), jpeg.len());
+    println!(
+        "a {width}x{height} JPEG of {} bytes: judged and stored in {stored_in:?}, served in {served_in:?}",
+        jpeg.len()
+    );
+    assert!(stored_in < Duration::from_secs(2), "{stored_in:?}");
+    assert!(served_in < Duration::from_secs(2), "{served_in:?}");
+}
