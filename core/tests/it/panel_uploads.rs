@@ -14,7 +14,7 @@ use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{api, operator, sqs_endpoint, Operator};
+use crate::helpers::{api, operator, registered_shopper, sqs_endpoint, Operator};
 
 /// A real little picture in `format`, different for each `seed`.
 fn picture(format: ImageFormat, width: u32, height: u32, seed: u8) -> Vec<u8> {
@@ -355,25 +355,43 @@ async fn another_bots_upload_is_neither_listed_nor_served_nor_sendable_and_a_mis
             "{photo}: {body}"
         );
     }
+    // A direct message takes an upload too, and is refused the same way without one.
+    let shopper = registered_shopper(&first, 424_242, "Ира", None, "+79990001122").await;
+    let path = format!("/api/users/{shopper}/message");
     let (status, body) = api(
         &first,
         &mine,
         Method::POST,
-        "/api/users/424242/message",
+        &path,
         Some(json!({"text": "Привет", "photo": "upload:99999"})),
     )
     .await;
-    // No such shopper comes first; with one, the photo is judged.
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        (status, body["field"].clone()),
+        (400, json!("photo")),
+        "{body}"
+    );
+    let (status, body) = api(
+        &first,
+        &mine,
+        Method::POST,
+        &path,
+        Some(json!({"text": "Привет", "photo": format!("upload:{id}")})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     let campaigns: i64 = second
         .db()
         .await
         .expect("db")
-        .query_one("SELECT count(*) FROM campaigns", &[])
+        .query_one(
+            "SELECT count(*) FROM campaigns WHERE bot_id = $1",
+            &[&second.app.bot_id],
+        )
         .await
         .expect("count")
         .get(0);
-    assert_eq!(campaigns, 0);
+    assert_eq!(campaigns, 0, "nothing was created for the second bot");
 }
 
 #[tokio::test]
