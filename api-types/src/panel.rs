@@ -365,7 +365,8 @@ pub struct NewCampaignRequest {
     /// `HTML` or `MarkdownV2`; plain text when absent.
     #[serde(default)]
     pub parse_mode: Option<String>,
-    /// A photo: an http(s) URL or a Telegram `file_id`.
+    /// A photo: an http(s) URL, a Telegram `file_id`, or one of the bot's uploads as
+    /// `upload:<id>` (the `photo` of its `UploadInfo`).
     #[serde(default)]
     pub photo: Option<String>,
     #[serde(default)]
@@ -548,6 +549,7 @@ pub struct TicketTotal {
 pub struct DirectMessage {
     #[serde(default)]
     pub text: String,
+    /// As a campaign's: a URL, a `file_id` or `upload:<id>`.
     #[serde(default)]
     pub photo: Option<String>,
 }
@@ -665,4 +667,34 @@ pub struct CampaignCosts {
     pub status: String,
     pub paid_broadcast_messages: i64,
     pub stars: f64,
+}
+
+/// An uploaded image (`POST /api/uploads`, `GET /api/uploads`). The type and size are
+/// what the content showed, whatever the request said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadInfo {
+    pub id: i64,
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub content_type: String,
+    pub bytes: i64,
+    pub width: i32,
+    pub height: i32,
+    /// SHA-256 of the bytes, lowercase hex: the same bytes are the same upload.
+    pub sha256: String,
+    /// Where the image is served (with the session): `/api/uploads/<id>`.
+    pub url: String,
+    /// What a campaign's or a direct message's `photo` takes to send it: `upload:<id>`.
+    pub photo: String,
+    /// Who uploaded it: `panel:<login>`.
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// `GET /api/uploads`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadPage {
+    pub uploads: Vec<UploadInfo>,
+    pub next_before_id: Option<i64>,
 }

@@ -33,6 +33,7 @@ use crate::receipts::{ReceiptSettings, Receipts};
 use crate::store::Redis;
 use crate::telegram::TelegramClient;
 use crate::texts::Texts;
+use crate::uploads::Images;
 use crate::users::Users;
 
 pub use crate::config::SANDBOX_BOT_TOKEN;
@@ -58,6 +59,8 @@ pub struct App {
     pub bot: Bot,
     pub receipts: Receipts,
     pub campaigns: Campaigns,
+    /// Where uploaded images keep their bytes (Postgres unless `UPLOADS_BUCKET` is set).
+    pub images: Images,
 }
 
 impl App {
@@ -67,6 +70,7 @@ impl App {
         let stores = Stores::connect(&settings.store, &settings.promo.name).await?;
         let telegram = telegram_client(&settings.bot_api)?;
         let queue = connect_queue(&settings.queues).await;
+        let images = Images::connect(&settings.uploads, stores.pool.clone()).await;
         let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
         // One copy for the bot, the verifier and the panel of this process, so a change
         // made in the panel is seen by all three at once.
@@ -81,7 +85,7 @@ impl App {
                 admin_ids: settings.telegram.admin_ids.clone(),
             },
         );
-        let campaigns = stores.campaigns(&telegram, &queue, settings.campaigns.clone());
+        let campaigns = stores.campaigns(&telegram, &queue, &images, settings.campaigns.clone());
         let bot = stores.bot(
             &telegram,
             &queue,
@@ -105,6 +109,7 @@ impl App {
             telegram,
             receipts,
             campaigns,
+            images,
         })
     }
 
@@ -128,6 +133,7 @@ impl App {
             admin: self.settings.admin.clone(),
             texts: self.texts.clone(),
             promo: self.bot.promo.clone(),
+            images: self.images.clone(),
         }
     }
 
@@ -204,7 +210,8 @@ pub async fn connect_campaign_runner(
     let stores = Stores::connect(&settings.store, &title).await?;
     let telegram = telegram_client(&settings.bot_api)?;
     let queue = connect_queue(&settings.queues).await;
-    Ok(stores.campaigns(&telegram, &queue, settings.campaigns))
+    let images = Images::connect(&settings.uploads, stores.pool.clone()).await;
+    Ok(stores.campaigns(&telegram, &queue, &images, settings.campaigns))
 }
 
 /// What `admin-api` serves with. It answers `/health` only so far; the session key and
@@ -222,6 +229,8 @@ pub struct AdminApi {
     pub texts: Texts,
     /// The promotion's settings, which the panel reads and changes.
     pub promo: crate::promo::LivePromo,
+    /// Where uploaded images keep their bytes.
+    pub images: Images,
 }
 
 impl AdminApi {
@@ -239,6 +248,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
     let title = settings.store.bot_slug.clone();
     let stores = Stores::connect(&settings.store, &title).await?;
     let promo = stores.live_promo(settings.promo);
+    let images = Images::connect(&settings.uploads, stores.pool.clone()).await;
     Ok(AdminApi {
         pool: stores.pool,
         bot_id: stores.bot_id,
@@ -247,6 +257,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         admin: settings.admin,
         promo,
         texts: stores.texts,
+        images,
     })
 }
 
@@ -369,6 +380,7 @@ impl Stores {
         &self,
         telegram: &TelegramClient,
         queue: &Arc<dyn JobQueue>,
+        images: &Images,
         settings: CampaignSettings,
     ) -> Campaigns {
         let sending = Arc::new(settings);
@@ -379,6 +391,7 @@ impl Stores {
             redis: self.redis.clone(),
             telegram: telegram.clone(),
             queue: queue.clone(),
+            images: images.clone(),
             settings: sending.clone(),
             raffles: Raffles {
                 pool: self.pool.clone(),

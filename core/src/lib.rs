@@ -36,6 +36,7 @@ pub mod store;
 pub mod telegram;
 pub mod telemetry;
 pub mod texts;
+pub mod uploads;
 pub mod users;
 pub mod worker;
 

@@ -7,6 +7,8 @@ use serde_json::Value;
 use crate::telegram::{InlineKeyboardButton, OutgoingMessage, ReplyMarkup, SendMessage};
 
 const TEXT_LIMIT: usize = 4096;
+/// A photo that is one of the bot's uploads: `upload:<id>` (see `crate::uploads`).
+pub const UPLOAD_PHOTO_PREFIX: &str = "upload:";
 const CAPTION_LIMIT: usize = 1024;
 
 /// Message content of a broadcast or single message, as stored in `campaigns.content`.
@@ -19,11 +21,12 @@ pub struct CampaignContent {
     pub parse_mode: Option<String>,
     #[serde(default)]
     pub button: Option<UrlButton>,
-    /// A photo as an http(s) URL (Telegram fetches it) or a Telegram `file_id`.
+    /// A photo as an http(s) URL (Telegram fetches it), a Telegram `file_id`, or one of
+    /// the bot's uploads as `upload:<id>` (the runner sends its bytes).
     #[serde(default)]
     pub photo: Option<String>,
-    /// The `file_id` Telegram gave the URL photo on its first send; the runner stores it
-    /// so every other recipient gets the same file without another download.
+    /// The `file_id` Telegram gave the URL or uploaded photo on its first send; the runner
+    /// stores it so every other recipient gets the same file without another transfer.
     #[serde(default)]
     pub photo_file_id: Option<String>,
 }
@@ -43,7 +46,10 @@ impl CampaignContent {
         let length = content.text.chars().count();
         match &content.photo {
             Some(photo) if photo.trim().is_empty() => {
-                return Err("photo must be a URL or a file_id".into())
+                return Err("photo must be a URL, a file_id or upload:<id>".into())
+            }
+            Some(photo) if photo.starts_with(UPLOAD_PHOTO_PREFIX) && upload_id(photo).is_none() => {
+                return Err(format!("photo {photo:?} is not upload:<id>"))
             }
             Some(_) if length > CAPTION_LIMIT => {
                 return Err(format!(
@@ -112,15 +118,31 @@ impl CampaignContent {
         }
     }
 
-    /// Whether the next send uploads the photo (a URL Telegram has not fetched for us
-    /// yet): that send goes alone, and its `file_id` serves everyone after it.
+    /// Whether the next send transfers the photo (a URL Telegram has not fetched for us
+    /// yet, or an upload's bytes): that send goes alone, and its `file_id` serves
+    /// everyone after it.
     pub fn needs_upload(&self) -> bool {
         self.photo_file_id.is_none()
-            && self
-                .photo
-                .as_ref()
-                .is_some_and(|photo| photo.starts_with("https://") || photo.starts_with("http://"))
+            && self.photo.as_ref().is_some_and(|photo| {
+                photo.starts_with("https://")
+                    || photo.starts_with("http://")
+                    || photo.starts_with(UPLOAD_PHOTO_PREFIX)
+            })
     }
+
+    /// The upload the photo is, when it is one.
+    pub fn upload_id(&self) -> Option<i64> {
+        self.photo.as_deref().and_then(upload_id)
+    }
+}
+
+/// The id in `upload:<id>`.
+pub fn upload_id(photo: &str) -> Option<i64> {
+    photo
+        .strip_prefix(UPLOAD_PHOTO_PREFIX)?
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
 }
 
 /// The `file_id` of the largest size of the photo in a sent message.
@@ -193,6 +215,12 @@ mod tests {
         content.photo_file_id = largest_photo_file_id(&sent);
         assert!(!content.needs_upload());
         assert_eq!(content.request(7, false).params()["photo"], "large");
+        let upload = CampaignContent::parse(&serde_json::json!({"photo": "upload:12"}))
+            .expect("an upload photo");
+        assert!(upload.needs_upload() && upload.upload_id() == Some(12));
+        for bad in ["upload:", "upload:x", "upload:-3", "upload:0"] {
+            assert!(CampaignContent::parse(&serde_json::json!({"photo": bad})).is_err());
+        }
         let long_caption = "x".repeat(CAPTION_LIMIT + 1);
         let too_long = serde_json::json!({"text": long_caption, "photo": "AgACAgIAAx"});
         assert!(CampaignContent::parse(&too_long).is_err());

@@ -29,6 +29,8 @@ pub struct Campaigns {
     pub redis: Redis,
     pub telegram: TelegramClient,
     pub queue: Arc<dyn JobQueue>,
+    /// A broadcast's uploaded photo is read from here for its first send.
+    pub images: crate::uploads::Images,
     pub settings: Arc<CampaignSettings>,
     /// Raffles are campaigns too; the runner hands them over.
     pub raffles: Raffles,

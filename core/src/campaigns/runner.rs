@@ -22,6 +22,7 @@
 //! gets to mark it (see [`complete_if_done`]).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -43,7 +44,8 @@ use super::Campaigns;
 use crate::jobs::CampaignJob;
 use crate::queue::{JobError, JobMessage, QueueName, MAX_DELAY};
 use crate::sendrate::{Permit, RateLimiter, WaitReason};
-use crate::telegram::GatedCallError;
+use crate::telegram::{FilePart, GatedCallError};
+use crate::uploads::UploadFile;
 
 /// A row left in `sending` with no runner (claimed before runners held leases) longer
 /// than this belongs to a runner that died.
@@ -139,6 +141,21 @@ pub async fn run_campaign(
         Ok(content) => content,
         Err(reason) => return fail(app, campaign_id, &reason).await,
     };
+    // An uploaded photo's bytes, for the one send that transfers them; after it, its
+    // `file_id` serves everyone and the bytes are not read again.
+    let photo = match content
+        .upload_id()
+        .filter(|_| content.photo_file_id.is_none())
+    {
+        None => None,
+        Some(id) => match crate::uploads::fetch(&app.pool, &app.images, app.bot_id, id).await? {
+            Some(file) => Some(Arc::new(file)),
+            None => {
+                let reason = format!("the photo upload:{id} no longer exists");
+                return fail(app, campaign_id, &reason).await;
+            }
+        },
+    };
     if !campaign.materialized {
         let audience: Audience = match serde_json::from_value(campaign.audience.clone()) {
             Ok(audience) => audience,
@@ -152,6 +169,7 @@ pub async fn run_campaign(
     }
     let mut slice =
         Slice::open(app, campaign_id, content, campaign.paid_broadcast, deadline).await?;
+    slice.photo = photo;
     let outcome = slice.run().await;
     slice.finish().await?;
     match outcome? {
@@ -280,6 +298,8 @@ struct Slice<'a> {
     paused_until: Option<Instant>,
     /// The send in flight uploads the photo; the others wait for its `file_id`.
     uploading: bool,
+    /// The bytes of an uploaded photo not sent yet (`upload:<id>` without a `file_id`).
+    photo: Option<Arc<UploadFile>>,
     /// This slice's runner id: its claims, lease and attempt record.
     runner: uuid::Uuid,
     record: AttemptRecord,
@@ -326,6 +346,7 @@ impl<'a> Slice<'a> {
             heartbeat,
             paused_until: None,
             uploading: false,
+            photo: None,
             runner,
             record,
             lease,
@@ -507,6 +528,7 @@ impl<'a> Slice<'a> {
     /// between still knows what was delivered and what never fully left.
     fn launch(&mut self, delivery: Delivery) {
         self.uploading = self.content.needs_upload();
+        let file = self.photo.clone().filter(|_| self.uploading);
         let request = self.content.request(delivery.chat_id, self.paid_broadcast);
         let (method, params) = (request.method(), request.params());
         let telegram = self.app.telegram.clone();
@@ -535,9 +557,25 @@ impl<'a> Slice<'a> {
                     }
                 }
             };
-            let result = telegram
-                .call_gated::<Value, Value, _, _>(method, &params, gate, written)
-                .await;
+            let result = match &file {
+                Some(file) => {
+                    let file_name = file.file_name();
+                    let part = FilePart {
+                        field: "photo",
+                        file_name: &file_name,
+                        content_type: &file.content_type,
+                        bytes: &file.bytes,
+                    };
+                    telegram
+                        .call_gated_with_file::<Value, _, _>(method, &params, part, gate, written)
+                        .await
+                }
+                None => {
+                    telegram
+                        .call_gated::<Value, Value, _, _>(method, &params, gate, written)
+                        .await
+                }
+            };
             let withheld = matches!(
                 result,
                 Err(GatedCallError::Unsent {

@@ -164,6 +164,8 @@ pub struct CampaignRunnerSettings {
     pub bot_api: BotApiSettings,
     pub campaigns: CampaignSettings,
     pub queues: QueueSettings,
+    /// Where a broadcast's uploaded photo is read from for its first send.
+    pub uploads: UploadSettings,
 }
 
 loaders!(CampaignRunnerSettings);
@@ -181,6 +183,8 @@ impl CampaignRunnerSettings {
         "CAMPAIGNS_QUEUE_URL",
         "SQS_ENDPOINT_URL",
         "AWS_REGION",
+        "UPLOADS_BUCKET",
+        "UPLOADS_S3_ENDPOINT_URL",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -189,6 +193,7 @@ impl CampaignRunnerSettings {
             bot_api: BotApiSettings::read(env)?,
             campaigns: CampaignSettings::read(env)?,
             queues: QueueSettings::read(env)?,
+            uploads: UploadSettings::read(env)?,
         })
     }
 }
@@ -202,6 +207,8 @@ pub struct AdminApiSettings {
     pub phone_key: PhoneKey,
     /// The environment's promotion settings: the defaults the panel shows and resets to.
     pub promo: PromoSettings,
+    /// Where uploaded images keep their bytes.
+    pub uploads: UploadSettings,
 }
 
 loaders!(AdminApiSettings);
@@ -229,6 +236,9 @@ impl AdminApiSettings {
         "REQUIRED_CHANNEL",
         "REQUIRED_CHANNEL_URL",
         "PAID_IMAGE_FALLBACK",
+        "UPLOADS_BUCKET",
+        "UPLOADS_S3_ENDPOINT_URL",
+        "AWS_REGION",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -237,6 +247,7 @@ impl AdminApiSettings {
             admin: AdminSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
             promo: PromoSettings::read(env)?,
+            uploads: UploadSettings::read(env)?,
         })
     }
 }
@@ -288,6 +299,7 @@ pub struct Settings {
     pub proverkacheka: ProverkaChekaSettings,
     pub queues: QueueSettings,
     pub campaigns: CampaignSettings,
+    pub uploads: UploadSettings,
 }
 
 loaders!(Settings);
@@ -334,6 +346,8 @@ impl Settings {
         "AWS_REGION",
         "BROADCAST_RATE",
         "PAID_BROADCAST",
+        "UPLOADS_BUCKET",
+        "UPLOADS_S3_ENDPOINT_URL",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -352,6 +366,7 @@ impl Settings {
             proverkacheka: ProverkaChekaSettings::read(env)?,
             queues: QueueSettings::read(env)?,
             campaigns: CampaignSettings::read(env)?,
+            uploads: UploadSettings::read(env)?,
         })
     }
 
@@ -474,6 +489,11 @@ mod tests {
             ("AWS_REGION", "eu-west-1".to_owned()),
             ("BROADCAST_RATE", "20".to_owned()),
             ("PAID_BROADCAST", "false".to_owned()),
+            ("UPLOADS_BUCKET", "promo-uploads".to_owned()),
+            (
+                "UPLOADS_S3_ENDPOINT_URL",
+                "http://127.0.0.1:9324".to_owned(),
+            ),
         ])
     }
 
@@ -503,6 +523,8 @@ mod tests {
             "PROVERKA_CHEKA_TIMEOUT_SECS" => "0",
             "BROADCAST_RATE" => "100",
             "PAID_BROADCAST" => "maybe",
+            "UPLOADS_BUCKET" => "Not_A_Bucket",
+            "UPLOADS_S3_ENDPOINT_URL" => "s3.local",
             _ => return None,
         })
     }
@@ -725,6 +747,8 @@ mod tests {
         assert!(settings.telegram.reply_in_webhook_response);
         assert_eq!(settings.panel.user, "admin");
         assert!(settings.proverkacheka.token.is_none());
+        // Uploaded images keep their bytes in Postgres unless a bucket is named.
+        assert!(settings.uploads.bucket.is_none());
     }
 
     #[test]

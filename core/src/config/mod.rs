@@ -23,7 +23,7 @@ pub use functions::{
 pub use pieces::{
     plausible_channel, plausible_time_zone, AdminSettings, BotApiSettings, CampaignSettings,
     FraudThresholds, PanelSettings, PromoSettings, ProverkaChekaSettings, QueueSettings,
-    StoreSettings, TelegramSettings, DEFAULT_TIME_ZONE, SANDBOX_BOT_TOKEN,
+    StoreSettings, TelegramSettings, UploadSettings, DEFAULT_TIME_ZONE, SANDBOX_BOT_TOKEN,
 };
 
 /// A start-up configuration error; always names the variable at fault.
@@ -224,6 +224,16 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "custom SQS endpoint (moto server locally)",
     ),
     ("AWS_REGION", Some("eu-central-1"), "AWS region"),
+    (
+        "UPLOADS_BUCKET",
+        None,
+        "S3 bucket for uploaded images; unset = their bytes in Postgres",
+    ),
+    (
+        "UPLOADS_S3_ENDPOINT_URL",
+        None,
+        "custom S3 endpoint for UPLOADS_BUCKET (an S3-compatible store, moto locally)",
+    ),
     (
         "BROADCAST_RATE",
         Some("30"),

@@ -351,6 +351,53 @@ impl QueueSettings {
     }
 }
 
+/// Where uploaded images keep their bytes: `UPLOADS_BUCKET` set means that S3 bucket
+/// (at `UPLOADS_S3_ENDPOINT_URL` for an S3-compatible store or the moto server, in
+/// `AWS_REGION`), unset means Postgres. The metadata is always in Postgres.
+#[derive(Debug, Clone, Default)]
+pub struct UploadSettings {
+    pub bucket: Option<String>,
+    pub s3_endpoint_url: Option<String>,
+    pub aws_region: String,
+}
+
+impl UploadSettings {
+    pub const READS: &'static [&'static str] =
+        &["UPLOADS_BUCKET", "UPLOADS_S3_ENDPOINT_URL", "AWS_REGION"];
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        load(lookup, Self::read)
+    }
+
+    pub(super) fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let bucket = env.optional("UPLOADS_BUCKET");
+        // S3's own rule for bucket names, so a typo stops start-up, not the first upload.
+        if let Some(bucket) = &bucket {
+            let valid = (3..=63).contains(&bucket.len())
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && !bucket.starts_with(['-', '.'])
+                && !bucket.ends_with(['-', '.']);
+            if !valid {
+                return Err(ConfigError::new(
+                    "UPLOADS_BUCKET",
+                    "must be an S3 bucket name: 3-63 of a-z 0-9 . -",
+                ));
+            }
+        }
+        let s3_endpoint_url = match env.optional("UPLOADS_S3_ENDPOINT_URL") {
+            None => None,
+            Some(_) => Some(env.url("UPLOADS_S3_ENDPOINT_URL")?),
+        };
+        Ok(Self {
+            bucket,
+            s3_endpoint_url,
+            aws_region: env.string("AWS_REGION"),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CampaignSettings {
     pub broadcast_rate_per_second: u32,

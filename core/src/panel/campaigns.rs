@@ -90,7 +90,7 @@ fn sendable_kind(kind: &str) -> Result<&'static str, ApiError> {
     request_body = promo_api_types::panel::NewCampaignRequest,
     responses(
         (status = 201, description = "created, `scheduled`", body = promo_api_types::panel::CampaignDetail),
-        (status = 400, description = "the content, audience or schedule is invalid (field named)", body = promo_api_types::ApiError),
+        (status = 400, description = "the content, audience or schedule is invalid, or `photo` names no upload of this bot (field named)", body = promo_api_types::ApiError),
     )
 )]
 async fn create(
@@ -105,6 +105,7 @@ async fn create(
         content["parse_mode"] = json!(mode);
     }
     if let Some(photo) = &request.photo {
+        super::uploads::check_photo(&api, photo.trim()).await?;
         content["photo"] = json!(crate::pgtext::strip_nul(photo.trim()));
     }
     if let Some(button) = &request.button {

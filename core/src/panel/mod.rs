@@ -2,7 +2,7 @@
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
 //! ([`texts`]), the promotion's settings ([`settings`]), raffle winners and their exports
-//! ([`winners`]), costs ([`costs`]),
+//! ([`winners`]), costs ([`costs`]), images for broadcasts ([`uploads`]),
 //! and the API's own OpenAPI document and docs page ([`openapi`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
@@ -21,6 +21,7 @@ pub mod receipts;
 pub mod session;
 pub mod settings;
 pub mod texts;
+pub mod uploads;
 pub mod users;
 pub mod winners;
 
@@ -35,7 +36,8 @@ use serde::de::DeserializeOwned;
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 
-/// Largest JSON body any panel route takes (images come through their own route).
+/// Largest JSON body any panel route takes (images come through [`uploads`], which reads
+/// its raw body with its own limit).
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
 /// Every `/api` route of the panel.
@@ -52,6 +54,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(settings::routes())
         .merge(winners::routes())
         .merge(costs::routes())
+        .merge(uploads::routes())
         .merge(openapi::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)

@@ -94,6 +94,9 @@ pub(super) fn routes() -> Router<AdminApi> {
         super::winners::export_csv,
         super::winners::export_xlsx,
         super::costs::costs,
+        super::uploads::create,
+        super::uploads::list,
+        super::uploads::show,
     ),
     components(schemas(ApiError)),
     modifiers(&Conventions),
@@ -109,6 +112,7 @@ pub(super) fn routes() -> Router<AdminApi> {
         (name = "settings", description = "The promotion's settings"),
         (name = "raffles", description = "Draws, their winners and exports"),
         (name = "costs", description = "What the promotion costs"),
+        (name = "uploads", description = "Images for broadcasts"),
     )
 )]
 pub struct PanelApi;

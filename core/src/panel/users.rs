@@ -551,7 +551,7 @@ async fn grant_tickets(
     request_body = promo_api_types::panel::DirectMessage,
     responses(
         (status = 201, description = "queued as a single-message campaign: `{campaign_id}`", body = serde_json::Value, example = json!({"campaign_id": 1})),
-        (status = 400, description = "the text or photo is not valid (field `text`)", body = promo_api_types::ApiError),
+        (status = 400, description = "the text or photo is not valid (field `text`), or `photo` names no upload of this bot (field `photo`)", body = promo_api_types::ApiError),
         (status = 404, description = "no such shopper", body = promo_api_types::ApiError),
         (status = 409, description = "the shopper is blocked", body = promo_api_types::ApiError),
     )
@@ -571,6 +571,7 @@ async fn send_message(
     }
     let mut content = json!({ "text": crate::pgtext::strip_nul(&request.text) });
     if let Some(photo) = &request.photo {
+        super::uploads::check_photo(&api, photo.trim()).await?;
         content["photo"] = json!(crate::pgtext::strip_nul(photo.trim()));
     }
     crate::campaigns::content::CampaignContent::parse(&content)

@@ -4,7 +4,7 @@
 mod client;
 pub mod types;
 
-pub use client::{FileInfo, GatedCallError, SentMessage, TelegramClient, TelegramError};
+pub use client::{FileInfo, FilePart, GatedCallError, SentMessage, TelegramClient, TelegramError};
 pub use types::{
     CallbackQuery, ChatMemberUpdated, IncomingUpdate, InlineKeyboardButton, InlineKeyboardMarkup,
     KeyboardButton, Message, MessageKind, OutgoingMessage, ReplyKeyboardMarkup,

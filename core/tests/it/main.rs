@@ -28,6 +28,7 @@ mod panel_openapi;
 mod panel_receipts;
 mod panel_settings;
 mod panel_texts;
+mod panel_uploads;
 mod panel_users;
 mod panel_winners;
 mod queue_backends;
