@@ -128,6 +128,7 @@ impl App {
             admin: self.settings.admin.clone(),
             texts: self.texts.clone(),
             promo: self.bot.promo.clone(),
+            test_chat: Some(self.bot.clone()),
         }
     }
 
@@ -222,6 +223,9 @@ pub struct AdminApi {
     pub texts: Texts,
     /// The promotion's settings, which the panel reads and changes.
     pub promo: crate::promo::LivePromo,
+    /// The dialogue the test chat drives (its Telegram replaced per chat by the chat's
+    /// transcript); `None` where the bot's settings are not at hand.
+    pub test_chat: Option<Bot>,
 }
 
 impl AdminApi {
@@ -247,6 +251,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         admin: settings.admin,
         promo,
         texts: stores.texts,
+        test_chat: None,
     })
 }
 

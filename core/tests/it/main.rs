@@ -26,6 +26,7 @@ mod panel_failed_work;
 mod panel_openapi;
 mod panel_receipts;
 mod panel_settings;
+mod panel_test_chat;
 mod panel_texts;
 mod panel_users;
 mod panel_winners;
