@@ -224,7 +224,7 @@ pub struct AdminApi {
     /// The promotion's settings, which the panel reads and changes.
     pub promo: crate::promo::LivePromo,
     /// The dialogue the test chat drives (its Telegram replaced per chat by the chat's
-    /// transcript); `None` where the bot's settings are not at hand.
+    /// transcript); `None` would answer the test chat's routes with a 503.
     pub test_chat: Option<Bot>,
 }
 
@@ -243,6 +243,32 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
     let title = settings.store.bot_slug.clone();
     let stores = Stores::connect(&settings.store, &title).await?;
     let promo = stores.live_promo(settings.promo);
+    // The test chat's dialogue. No bot token here: its Telegram is always a test chat's
+    // transcript (replaced per chat), which answers only test chats, so nothing it does
+    // can reach a real one. No admin ids: a test shopper is never an admin.
+    let transcript = TelegramClient::test_chat(crate::telegram::transcript::Transcript::files(
+        stores.pool.clone(),
+        stores.bot_id,
+    ));
+    let queue = connect_queue(&settings.queues).await;
+    // Only the dialogue's own notices use it, and a test shopper's take no send slot.
+    let sender = stores.sender(&transcript, 30);
+    let test_chat = stores.bot(
+        &transcript,
+        &queue,
+        &sender,
+        &promo,
+        BotSettings {
+            telegram: crate::config::TelegramSettings {
+                webhook_secret: secrecy::SecretString::from(String::new()),
+                admin_ids: Vec::new(),
+                reply_in_webhook_response: false,
+                required_channel: settings.required_channel,
+                required_channel_url: settings.required_channel_url,
+            },
+            phone_key: settings.phone_key.clone(),
+        },
+    );
     Ok(AdminApi {
         pool: stores.pool,
         bot_id: stores.bot_id,
@@ -251,7 +277,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         admin: settings.admin,
         promo,
         texts: stores.texts,
-        test_chat: None,
+        test_chat: Some(test_chat),
     })
 }
 

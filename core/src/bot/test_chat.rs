@@ -33,12 +33,19 @@ pub struct TestShopper {
 pub enum TestInput {
     Text(String),
     /// Shared their own contact with the request-contact button.
-    Contact { phone: String },
+    Contact {
+        phone: String,
+    },
     /// Tapped an inline button of the bot's message; `message` is that message as the
     /// chat shows it now (`message_id`, `text`, `reply_markup`), as Telegram embeds it.
-    Callback { data: String, message: Value },
+    Callback {
+        data: String,
+        message: Value,
+    },
     /// Sent a picture (a JPEG or PNG).
-    Photo { bytes: Vec<u8> },
+    Photo {
+        bytes: Vec<u8>,
+    },
 }
 
 /// The synthetic Telegram id of `admin_user_id`'s test shopper.

@@ -196,6 +196,12 @@ pub struct AdminApiSettings {
     pub phone_key: PhoneKey,
     /// The environment's promotion settings: the defaults the panel shows and resets to.
     pub promo: PromoSettings,
+    /// The test chat hands a test shopper's receipts to the verifier, as the webhook does.
+    pub queues: QueueSettings,
+    /// The dialogue the test chat drives asks for the channel as the webhook's does (a
+    /// test shopper always counts as subscribed, but sees the same steps).
+    pub required_channel: Option<String>,
+    pub required_channel_url: Option<String>,
 }
 
 loaders!(AdminApiSettings);
@@ -219,6 +225,12 @@ impl AdminApiSettings {
         "SUPPORT_TELEGRAM",
         "RECEIPT_LIMIT_PER_HOUR",
         "RECEIPT_LIMIT_PER_DAY",
+        "RECEIPTS_QUEUE_URL",
+        "CAMPAIGNS_QUEUE_URL",
+        "SQS_ENDPOINT_URL",
+        "AWS_REGION",
+        "REQUIRED_CHANNEL",
+        "REQUIRED_CHANNEL_URL",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -227,6 +239,9 @@ impl AdminApiSettings {
             admin: AdminSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
             promo: PromoSettings::read(env)?,
+            queues: QueueSettings::read(env)?,
+            required_channel: pieces::required_channel(env.optional("REQUIRED_CHANNEL"))?,
+            required_channel_url: env.optional("REQUIRED_CHANNEL_URL"),
         })
     }
 }

@@ -479,7 +479,7 @@ fn validate_bot_token(token: &str) -> Result<(), ConfigError> {
 }
 
 /// `getChatMember` takes a channel as `@username` or as its numeric id (`-100…`).
-fn required_channel(value: Option<String>) -> Result<Option<String>, ConfigError> {
+pub(super) fn required_channel(value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
         Some(channel) if channel.starts_with('@') || channel.parse::<i64>().is_ok() => {
             Ok(Some(channel))

@@ -142,7 +142,11 @@ impl Sender {
         }
 
         let telegram = if test_chat {
-            TelegramClient::test_chat(Transcript::for_chat(self.pool.clone(), self.bot_id, chat_id))
+            TelegramClient::test_chat(Transcript::for_chat(
+                self.pool.clone(),
+                self.bot_id,
+                chat_id,
+            ))
         } else {
             self.telegram.clone()
         };

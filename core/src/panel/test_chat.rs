@@ -54,7 +54,9 @@ struct ShowQuery {
 
 fn bot_of(api: &AdminApi) -> Result<&Bot, ApiError> {
     api.test_chat.as_ref().ok_or_else(|| {
-        ApiError::unavailable("the test chat runs where the bot's dialogue runs; this deployment has none")
+        ApiError::unavailable(
+            "the test chat runs where the bot's dialogue runs; this deployment has none",
+        )
     })
 }
 
@@ -102,7 +104,8 @@ fn check(input: TestChatInput) -> Result<Checked, ApiError> {
     match given.as_slice() {
         [] if input.message_id.is_some() => {
             return Err(
-                ApiError::bad_request("a tap needs the button's callback_data").field("callback_data")
+                ApiError::bad_request("a tap needs the button's callback_data")
+                    .field("callback_data"),
             )
         }
         [] => {
@@ -496,7 +499,10 @@ impl Fold {
                     seq: event.seq,
                     text: text_field(payload, "text").or_else(|| text_field(payload, "caption")),
                     parse_mode: text_field(payload, "parse_mode"),
-                    photo: payload.get("photo").and_then(Value::as_str).map(str::to_owned),
+                    photo: payload
+                        .get("photo")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                     document: payload.get("document").and_then(document_name),
                     contact_phone: None,
                     inline_keyboard: inline_keyboard(markup),

@@ -51,7 +51,9 @@ pub struct Recorded {
 
 fn store_error(error: impl std::fmt::Display) -> TelegramError {
     // Transient, like Telegram's own failures: the caller's retry (the outbox's) applies.
-    TelegramError::Transport(format!("the test chat's transcript is unavailable: {error}"))
+    TelegramError::Transport(format!(
+        "the test chat's transcript is unavailable: {error}"
+    ))
 }
 
 fn bad_request(description: &str) -> TelegramError {
@@ -210,7 +212,11 @@ impl Transcript {
         }))
     }
 
-    async fn require_message(&self, chat_id: i64, message_id: Option<i64>) -> Result<(), TelegramError> {
+    async fn require_message(
+        &self,
+        chat_id: i64,
+        message_id: Option<i64>,
+    ) -> Result<(), TelegramError> {
         let Some(message_id) = message_id else {
             return Err(bad_request("message identifier is not specified"));
         };
@@ -279,7 +285,9 @@ impl Transcript {
             description: "file download failed".into(),
             retry_after: None,
         };
-        let file_id = file_path.strip_prefix(FILE_PATH_PREFIX).ok_or_else(not_found)?;
+        let file_id = file_path
+            .strip_prefix(FILE_PATH_PREFIX)
+            .ok_or_else(not_found)?;
         let client = self.pool.get().await.map_err(store_error)?;
         let row = client
             .query_opt(
@@ -315,7 +323,10 @@ mod tests {
         assert!(!is_test_chat((1 << 52) - 1), "the largest real user id");
         assert!(is_test_chat(TEST_USER_ID_BASE + 1));
         assert!(!is_test_chat(-1_001_234_567_890), "a supergroup");
-        assert!(!is_test_chat(TEST_USER_ID_END), "past 2^53 a JSON number loses digits");
+        assert!(
+            !is_test_chat(TEST_USER_ID_END),
+            "past 2^53 a JSON number loses digits"
+        );
         assert!(is_test_file("test-chat:17"));
         assert!(!is_test_file("AgACAgIAAxkBAAIB"));
     }

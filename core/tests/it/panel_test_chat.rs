@@ -19,7 +19,14 @@ const WELCOME: &str = "👋 Добро пожаловать в акцию «Хр
 const REGISTERED: &str = "✅ Регистрация завершена!";
 
 async fn say(app: &TestApp, who: &Operator, body: Value) -> Value {
-    let (status, chat) = api(app, who, Method::POST, "/api/test-chat/messages", Some(body)).await;
+    let (status, chat) = api(
+        app,
+        who,
+        Method::POST,
+        "/api/test-chat/messages",
+        Some(body),
+    )
+    .await;
     assert_eq!(status, 200, "{chat}");
     chat
 }
@@ -112,11 +119,21 @@ async fn start_gets_the_welcome_with_its_reply_keyboard_from_a_flagged_test_shop
         )
         .await
         .expect("test shopper");
-    assert_eq!((row.get::<_, bool>(0), row.get::<_, String>(1)), (true, "registering".to_owned()));
+    assert_eq!(
+        (row.get::<_, bool>(0), row.get::<_, String>(1)),
+        (true, "registering".to_owned())
+    );
 
     // Polling after the last seq finds nothing new; the whole chat is the same two.
     let last = chat["last_seq"].as_i64().unwrap_or_default();
-    let (_, later) = api(&app, &who, Method::GET, &format!("/api/test-chat?after={last}"), None).await;
+    let (_, later) = api(
+        &app,
+        &who,
+        Method::GET,
+        &format!("/api/test-chat?after={last}"),
+        None,
+    )
+    .await;
     assert_eq!(later["messages"], json!([]), "{later}");
     let (_, all) = api(&app, &who, Method::GET, "/api/test-chat", None).await;
     assert_eq!(all["messages"], chat["messages"]);
@@ -129,10 +146,18 @@ async fn registration_by_contact_ends_with_the_main_menu_and_a_reset_starts_over
     let who = operator(&app, "mona", "manager").await;
     let chat = register(&app, &who).await;
     let replies = bot_texts(&chat);
-    assert!(replies.last().is_some_and(|(_, t)| t.starts_with(REGISTERED)), "{replies:?}");
+    assert!(
+        replies
+            .last()
+            .is_some_and(|(_, t)| t.starts_with(REGISTERED)),
+        "{replies:?}"
+    );
     assert_eq!(chat["messages"][0]["contact_phone"], "+7 916 123-45-67");
     let buttons = reply_buttons(&chat);
-    assert!(buttons.contains(&"🧾 Загрузить чек".to_owned()), "{buttons:?}");
+    assert!(
+        buttons.contains(&"🧾 Загрузить чек".to_owned()),
+        "{buttons:?}"
+    );
     assert_eq!(chat["shopper"]["status"], "registered");
 
     let (status, reset) = api(&app, &who, Method::POST, "/api/test-chat/reset", None).await;
@@ -192,7 +217,11 @@ async fn an_inline_button_tap_edits_the_message_and_the_transcript_shows_the_edi
         Some(json!({"callback_data": "lang:de", "message_id": message_id})),
     )
     .await;
-    assert_eq!((status, forged["field"].clone()), (400, json!("callback_data")), "{forged}");
+    assert_eq!(
+        (status, forged["field"].clone()),
+        (400, json!("callback_data")),
+        "{forged}"
+    );
     let (status, missing) = api(
         &app,
         &who,
@@ -201,9 +230,18 @@ async fn an_inline_button_tap_edits_the_message_and_the_transcript_shows_the_edi
         Some(json!({"callback_data": "lang:en", "message_id": message_id + 1000})),
     )
     .await;
-    assert_eq!((status, missing["field"].clone()), (400, json!("message_id")), "{missing}");
+    assert_eq!(
+        (status, missing["field"].clone()),
+        (400, json!("message_id")),
+        "{missing}"
+    );
 
-    let tapped = say(&app, &who, json!({"callback_data": "lang:en", "message_id": message_id})).await;
+    let tapped = say(
+        &app,
+        &who,
+        json!({"callback_data": "lang:en", "message_id": message_id}),
+    )
+    .await;
     let edited = tapped["messages"]
         .as_array()
         .into_iter()
@@ -213,7 +251,11 @@ async fn an_inline_button_tap_edits_the_message_and_the_transcript_shows_the_edi
     assert_eq!(edited["text"], "Language: English ✅");
     assert_eq!(edited["edited"], true);
     assert_eq!(edited["inline_keyboard"], json!([]));
-    assert_eq!(tapped["notices"].as_array().map(Vec::len), Some(1), "{tapped}");
+    assert_eq!(
+        tapped["notices"].as_array().map(Vec::len),
+        Some(1),
+        "{tapped}"
+    );
 
     // The whole transcript holds the message once, as it is now.
     let (_, all) = api(&app, &who, Method::GET, "/api/test-chat", None).await;
@@ -262,12 +304,25 @@ async fn a_receipt_photo_is_verified_and_its_verdict_reaches_the_transcript_but_
     let mut after = sent["last_seq"].as_i64().unwrap_or_default();
     let started = Instant::now();
     let verdict = loop {
-        let (_, news) = api(&app, &who, Method::GET, &format!("/api/test-chat?after={after}"), None).await;
+        let (_, news) = api(
+            &app,
+            &who,
+            Method::GET,
+            &format!("/api/test-chat?after={after}"),
+            None,
+        )
+        .await;
         after = news["last_seq"].as_i64().unwrap_or(after);
-        if let Some((_, text)) = bot_texts(&news).into_iter().find(|(_, t)| t.contains("Чек принят")) {
+        if let Some((_, text)) = bot_texts(&news)
+            .into_iter()
+            .find(|(_, t)| t.contains("Чек принят"))
+        {
             break text;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no verdict: {news}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no verdict: {news}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(verdict.contains("Начислено билетов: 3"), "{verdict}");
@@ -318,8 +373,19 @@ async fn the_test_shopper_counts_in_no_dashboard_figure_broadcast_audience_user_
     assert_eq!(count["recipients"], 1, "{count}");
 
     let (_, listed) = api(&app, &who, Method::GET, "/api/users", None).await;
-    assert_eq!(listed["users"].as_array().map(Vec::len), Some(1), "{listed}");
-    let (_, with_test) = api(&app, &who, Method::GET, "/api/users?include_test=true", None).await;
+    assert_eq!(
+        listed["users"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let (_, with_test) = api(
+        &app,
+        &who,
+        Method::GET,
+        "/api/users?include_test=true",
+        None,
+    )
+    .await;
     assert_eq!(with_test["users"].as_array().map(Vec::len), Some(2));
 
     let raffle: i64 = app
@@ -329,7 +395,10 @@ async fn the_test_shopper_counts_in_no_dashboard_figure_broadcast_audience_user_
         .query_one(
             "INSERT INTO campaigns (bot_id, kind, status, content, created_via)
              VALUES ($1, 'raffle', 'scheduled', $2, 'bot') RETURNING id",
-            &[&app.app.bot_id, &json!({"prize": "iPhone", "winner_count": 5})],
+            &[
+                &app.app.bot_id,
+                &json!({"prize": "iPhone", "winner_count": 5}),
+            ],
         )
         .await
         .expect("raffle")
@@ -359,7 +428,11 @@ async fn the_test_shopper_counts_in_no_dashboard_figure_broadcast_audience_user_
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(winners, vec![real], "the test shopper's 50 tickets never enter the draw");
+    assert_eq!(
+        winners,
+        vec![real],
+        "the test shopper's 50 tickets never enter the draw"
+    );
 }
 
 #[tokio::test]
@@ -371,7 +444,8 @@ async fn a_viewer_and_a_request_without_csrf_are_refused_and_bad_input_names_the
         (Method::POST, "/api/test-chat/messages"),
         (Method::POST, "/api/test-chat/reset"),
     ] {
-        let (status, body) = api(&app, &viewer, method, path, Some(json!({"text": "/start"}))).await;
+        let (status, body) =
+            api(&app, &viewer, method, path, Some(json!({"text": "/start"}))).await;
         assert_eq!(status, 403, "{path}: {body}");
     }
     let who = operator(&app, "mona", "manager").await;
@@ -379,7 +453,14 @@ async fn a_viewer_and_a_request_without_csrf_are_refused_and_bad_input_names_the
         cookie: who.cookie.clone(),
         csrf: String::new(),
     };
-    let (status, _) = api(&app, &no_csrf, Method::POST, "/api/test-chat/messages", Some(json!({"text": "/start"}))).await;
+    let (status, _) = api(
+        &app,
+        &no_csrf,
+        Method::POST,
+        "/api/test-chat/messages",
+        Some(json!({"text": "/start"})),
+    )
+    .await;
     assert_eq!(status, 403);
 
     let gif = base64::engine::general_purpose::STANDARD.encode(b"GIF89a....");
@@ -394,13 +475,133 @@ async fn a_viewer_and_a_request_without_csrf_are_refused_and_bad_input_names_the
         (json!({"photo": {"base64": "not base64!"}}), "photo.base64"),
         (json!({"photo": {"base64": gif}}), "photo.base64"),
     ] {
-        let (status, answer) = api(&app, &who, Method::POST, "/api/test-chat/messages", Some(body.clone())).await;
-        assert_eq!((status, answer["field"].clone()), (400, json!(field)), "{body}: {answer}");
+        let (status, answer) = api(
+            &app,
+            &who,
+            Method::POST,
+            "/api/test-chat/messages",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["field"].clone()),
+            (400, json!(field)),
+            "{body}: {answer}"
+        );
     }
-    let (status, answer) = api(&app, &who, Method::POST, "/api/test-chat/messages", Some(json!({"text": 5}))).await;
+    let (status, answer) = api(
+        &app,
+        &who,
+        Method::POST,
+        "/api/test-chat/messages",
+        Some(json!({"text": 5})),
+    )
+    .await;
     assert_eq!(status, 422, "{answer}");
     // Nothing refused created a test shopper or wrote a transcript.
     let (_, chat) = api(&app, &who, Method::GET, "/api/test-chat", None).await;
     assert_eq!(chat["shopper"], Value::Null);
+    assert_eq!(telegram_calls(&app), Vec::<String>::new());
+}
+
+/// One request to a router as the Lambda adapter hands it over: status, headers, JSON.
+async fn oneshot(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, axum::http::HeaderMap, Value) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string())),
+        None => request.body(axum::body::Body::empty()),
+    }
+    .expect("request");
+    let response = router.clone().oneshot(request).await.expect("answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .expect("body");
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_admin_api_function_runs_the_test_chat_without_a_bot_token() {
+    let app = spawn_app().await.expect("app");
+    let settings = &app.app.settings;
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let env = [
+        ("BOT_SLUG", settings.store.bot_slug.clone()),
+        ("DATABASE_URL", app.database_url.clone()),
+        ("REDIS_URL", promo_testkit::app::redis_url()),
+        (
+            "ADMIN_SECRET_KEY",
+            "test-admin-secret-key-0123456789abcdef".to_owned(),
+        ),
+        ("PHONE_ENCRYPTION_KEY", key),
+        ("PROMO_NAME", "Хрустящее лето".to_owned()),
+    ];
+    let lambda = promo_core::config::AdminApiSettings::from_lookup(|name| {
+        env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    })
+    .expect("admin-api settings");
+    let api = promo_core::app::connect_admin_api(lambda)
+        .await
+        .expect("admin-api");
+    let router = promo_core::server::admin_router(api);
+    promo_core::admin::create_admin_user(
+        &app.app.pool,
+        app.app.bot_id,
+        "lambda",
+        "a long enough password",
+        "manager",
+        None,
+        false,
+    )
+    .await
+    .expect("panel user");
+    let (status, headers, session) = oneshot(
+        &router,
+        "POST",
+        "/api/auth/login",
+        &[],
+        Some(json!({"login": "lambda", "password": "a long enough password"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    let cookie = headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    let csrf = session["csrf_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let (status, _, chat) = oneshot(
+        &router,
+        "POST",
+        "/api/test-chat/messages",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(json!({"text": "/start"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{chat}");
+    assert!(bot_texts(&chat)[0].1.starts_with(WELCOME), "{chat}");
+    assert_eq!(reply_buttons(&chat), vec!["❌ Отмена".to_owned()]);
     assert_eq!(telegram_calls(&app), Vec::<String>::new());
 }
