@@ -698,3 +698,131 @@ pub struct UploadPage {
     pub uploads: Vec<UploadInfo>,
     pub next_before_id: Option<i64>,
 }
+
+/// `POST /api/test-chat/messages`: what the operator does in the test chat, exactly one
+/// of a text, a shared contact, a tap on an inline button (its `callback_data` and the
+/// bot message's `message_id`) or a picture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatInput {
+    /// A text message (a command like `/start`, a reply-keyboard button's text, a QR string).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The test shopper shares their own contact (the request-contact button).
+    #[serde(default)]
+    pub contact: Option<TestChatContact>,
+    /// The `callback_data` of an inline button of message `message_id`.
+    #[serde(default)]
+    pub callback_data: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<i64>,
+    /// A picture (a receipt photo), as Telegram delivers a photo.
+    #[serde(default)]
+    pub photo: Option<TestChatPhoto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatContact {
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatPhoto {
+    /// The JPEG or PNG file, base64 (standard alphabet), at most 10 MB decoded.
+    pub base64: String,
+}
+
+/// `GET /api/test-chat`: the signed-in operator's test chat as Telegram would show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChat {
+    /// The test shopper; `null` before the operator first wrote.
+    pub shopper: Option<TestShopper>,
+    /// Messages in order of `message_id`, each as it is now (edits applied). With
+    /// `after`, only those sent or changed after that `seq`.
+    pub messages: Vec<TestChatMessage>,
+    /// Callback answers (the toast or alert a tap shows), with `after` only the newer ones.
+    pub notices: Vec<TestChatNotice>,
+    /// The reply keyboard the chat shows now; `null` when none (never sent or removed).
+    pub reply_keyboard: Option<TestChatReplyKeyboard>,
+    /// The last event's `seq`: pass it as `after` to poll for what came next.
+    pub last_seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestShopper {
+    /// The `users.id` (flagged `is_test`).
+    pub user_id: i64,
+    /// Synthetic: 2^52 + the panel user's id, a range no real Telegram chat has.
+    pub telegram_id: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatMessage {
+    pub message_id: i64,
+    /// `bot` or `shopper` (what the operator sent).
+    pub from: String,
+    /// The last event that created or changed this message.
+    pub seq: i64,
+    pub text: Option<String>,
+    /// `HTML` when the text carries Telegram's HTML tags.
+    pub parse_mode: Option<String>,
+    /// A photo the bot sent (its file id or URL), or `sent` for the operator's picture.
+    pub photo: Option<String>,
+    /// A document the bot sent: its file name.
+    pub document: Option<String>,
+    /// The phone of a contact the operator shared.
+    pub contact_phone: Option<String>,
+    /// The inline keyboard under the message, row by row (empty: none).
+    pub inline_keyboard: Vec<Vec<TestChatInlineButton>>,
+    pub edited: bool,
+    pub deleted: bool,
+    pub sent_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatInlineButton {
+    pub text: String,
+    pub callback_data: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatReplyKeyboard {
+    pub rows: Vec<Vec<TestChatKeyboardButton>>,
+    pub resize: bool,
+    pub one_time: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatKeyboardButton {
+    pub text: String,
+    /// Tapping it shares the contact (send `contact` rather than `text`).
+    pub request_contact: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatNotice {
+    pub seq: i64,
+    pub text: Option<String>,
+    pub show_alert: bool,
+    pub at: String,
+}
+
+/// `POST /api/test-chat/reset`: what was wiped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestChatReset {
+    pub events: i64,
+    pub receipts: i64,
+    pub tickets: i64,
+}

@@ -134,6 +134,7 @@ impl App {
             texts: self.texts.clone(),
             promo: self.bot.promo.clone(),
             images: self.images.clone(),
+            test_chat: Some(self.bot.clone()),
         }
     }
 
@@ -231,6 +232,9 @@ pub struct AdminApi {
     pub promo: crate::promo::LivePromo,
     /// Where uploaded images keep their bytes.
     pub images: Images,
+    /// The dialogue the test chat drives (its Telegram replaced per chat by the chat's
+    /// transcript); `None` would answer the test chat's routes with a 503.
+    pub test_chat: Option<Bot>,
 }
 
 impl AdminApi {
@@ -249,6 +253,30 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
     let stores = Stores::connect(&settings.store, &title).await?;
     let promo = stores.live_promo(settings.promo);
     let images = Images::connect(&settings.uploads, stores.pool.clone()).await;
+    // The test chat's dialogue. No bot token here: its Telegram is always a test chat's
+    // transcript (replaced per chat), which answers only test chats, so nothing it does
+    // can reach a real one. No admin ids: a test shopper is never an admin.
+    let transcript = TelegramClient::test_chat(crate::telegram::transcript::Transcript::files(
+        stores.pool.clone(),
+        stores.bot_id,
+    ));
+    let queue = connect_queue(&settings.queues).await;
+    // Only the dialogue's own notices use it, and a test shopper's take no send slot.
+    let sender = stores.sender(&transcript, 30);
+    let test_chat = stores.bot(
+        &transcript,
+        &queue,
+        &sender,
+        &promo,
+        BotSettings {
+            telegram: crate::config::TelegramSettings {
+                webhook_secret: secrecy::SecretString::from(String::new()),
+                admin_ids: Vec::new(),
+                reply_in_webhook_response: false,
+            },
+            phone_key: settings.phone_key.clone(),
+        },
+    );
     Ok(AdminApi {
         pool: stores.pool,
         bot_id: stores.bot_id,
@@ -258,6 +286,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         promo,
         texts: stores.texts,
         images,
+        test_chat: Some(test_chat),
     })
 }
 

@@ -42,6 +42,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_image_uploads",
         include_str!("../../migrations/0008_image_uploads.sql"),
     ),
+    (
+        "0009_test_chat",
+        include_str!("../../migrations/0009_test_chat.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

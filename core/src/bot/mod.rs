@@ -13,6 +13,7 @@ mod menu;
 mod profile;
 pub mod states;
 mod subscription;
+pub mod test_chat;
 mod upload;
 #[cfg(feature = "http")]
 pub mod webhook;

@@ -364,9 +364,12 @@ struct Counts {
 }
 
 fn limit_keys(conversation: &Conversation<'_>) -> (String, String) {
-    let user = conversation.user.id;
+    upload_limit_keys(&conversation.app.redis, conversation.user.id)
+}
+
+/// The Redis counters of `user`'s uploads this hour and this (Moscow) day.
+pub(crate) fn upload_limit_keys(redis: &crate::store::Redis, user: i64) -> (String, String) {
     let hour = chrono::Utc::now().timestamp().div_euclid(3600);
-    let redis = &conversation.app.redis;
     (
         redis.key(&format!("rl:h:{user}:{hour}")),
         redis.key(&format!("rl:d:{user}:{}", today().format("%Y%m%d"))),

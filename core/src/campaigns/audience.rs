@@ -3,7 +3,8 @@
 //! operator is shown is the number that gets the message.
 //!
 //! Nobody banned is ever a recipient, and nobody who blocked the bot (`reachable`
-//! false). A broadcast goes to registered shoppers; a single message to the listed ones.
+//! false), and never a test shopper of the panel's test chat (`is_test`). A broadcast
+//! goes to registered shoppers; a single message to the listed ones.
 
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,7 @@ pub fn recipients_condition(first: usize) -> String {
     let (bot, ids, registered, language, segment) =
         (first, first + 1, first + 2, first + 3, first + 4);
     format!(
-        "u.bot_id = ${bot} AND u.reachable AND u.status <> 'banned'
+        "u.bot_id = ${bot} AND u.reachable AND u.status <> 'banned' AND NOT u.is_test
          AND (${ids}::BIGINT[] IS NULL OR u.id = ANY(${ids}))
          AND (NOT ${registered}::BOOL OR u.status = 'registered')
          AND (${language}::TEXT IS NULL OR u.language = ${language})

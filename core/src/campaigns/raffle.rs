@@ -202,12 +202,13 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
     };
 
     // Ordered by user id: the snapshot's order is part of what makes the draw
-    // reproducible. Banned users are excluded by `status = 'registered'`.
+    // reproducible. Banned users are excluded by `status = 'registered'`, the panel's
+    // test shoppers by `is_test`.
     let rows = tx
         .query(
             "SELECT u.id, SUM(t.amount)::BIGINT
              FROM users u JOIN tickets t ON t.user_id = u.id AND t.bot_id = u.bot_id
-             WHERE u.bot_id = $1 AND u.status = 'registered'
+             WHERE u.bot_id = $1 AND u.status = 'registered' AND NOT u.is_test
              GROUP BY u.id HAVING SUM(t.amount) > 0
              ORDER BY u.id",
             &[&app.bot_id],

@@ -209,6 +209,8 @@ pub struct AdminApiSettings {
     pub promo: PromoSettings,
     /// Where uploaded images keep their bytes.
     pub uploads: UploadSettings,
+    /// The test chat hands a test shopper's receipts to the verifier, as the webhook does.
+    pub queues: QueueSettings,
 }
 
 loaders!(AdminApiSettings);
@@ -238,6 +240,9 @@ impl AdminApiSettings {
         "PAID_IMAGE_FALLBACK",
         "UPLOADS_BUCKET",
         "UPLOADS_S3_ENDPOINT_URL",
+        "RECEIPTS_QUEUE_URL",
+        "CAMPAIGNS_QUEUE_URL",
+        "SQS_ENDPOINT_URL",
         "AWS_REGION",
     ];
 
@@ -248,6 +253,7 @@ impl AdminApiSettings {
             phone_key: pieces::read_phone_key(env)?,
             promo: PromoSettings::read(env)?,
             uploads: UploadSettings::read(env)?,
+            queues: QueueSettings::read(env)?,
         })
     }
 }

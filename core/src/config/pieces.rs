@@ -598,7 +598,7 @@ pub fn plausible_channel(channel: &str) -> bool {
 pub const DEFAULT_TIME_ZONE: &str = "Europe/Moscow";
 
 /// `getChatMember` takes a channel as `@username` or as its numeric id (`-100…`).
-fn required_channel(value: Option<String>) -> Result<Option<String>, ConfigError> {
+pub(super) fn required_channel(value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
         Some(channel) if plausible_channel(&channel) => Ok(Some(channel)),
         Some(_) => Err(ConfigError::new(

@@ -3,7 +3,8 @@
 //! API, write down what happened. 429 is obeyed for every sender (the shared pause) and
 //! the row is due again after `retry_after`; 5xx and network faults are retried with
 //! back-off, then the row ends `failed` with its reason; 403 ends it `blocked` and marks
-//! the user unreachable. Nothing ends without a status an operator can read.
+//! the user unreachable. Nothing ends without a status an operator can read. A message
+//! for a test shopper (`users.is_test`) is written to the panel's test chat instead.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 use crate::db::PgPool;
 use crate::sendrate::{Permit, RateLimiter};
 use crate::store::Redis;
+use crate::telegram::transcript::Transcript;
 use crate::telegram::{TelegramClient, TelegramError};
 use crate::users::Users;
 
@@ -93,7 +95,9 @@ impl Sender {
                      lease_until = now() + make_interval(secs => $3)
                  WHERE id = $1 AND bot_id = $2 AND kind = 'message'
                    AND status IN ('pending', 'relayed')
-                 RETURNING payload, chat_id, attempts",
+                 RETURNING payload, chat_id, attempts,
+                           EXISTS (SELECT 1 FROM users u WHERE u.bot_id = outbox.bot_id
+                                   AND u.telegram_id = outbox.chat_id AND u.is_test)",
                 &[&outbox_id, &self.bot_id, &SEND_LEASE.as_secs_f64()],
             )
             .await
@@ -105,6 +109,9 @@ impl Sender {
         let payload: Value = row.get(0);
         let chat_id: i64 = row.get::<_, Option<i64>>(1).unwrap_or_default();
         let attempts: i32 = row.get(2);
+        // A test shopper's message goes to the panel's test chat, never to Telegram, and
+        // takes no slot of the send rate.
+        let test_chat = row.get::<_, bool>(3);
         let (Some(method), Some(params)) = (
             payload.get("method").and_then(Value::as_str),
             payload.get("params"),
@@ -114,7 +121,12 @@ impl Sender {
             return Ok(Delivery::Failed);
         };
 
-        match self.slot(chat_id, wait).await {
+        let slot = if test_chat {
+            Ok(None)
+        } else {
+            self.slot(chat_id, wait).await
+        };
+        match slot {
             Ok(None) => {}
             Ok(Some(until)) => {
                 self.put_back(outbox_id, until, None, true).await?;
@@ -129,7 +141,16 @@ impl Sender {
             }
         }
 
-        let result: Result<Value, TelegramError> = self.telegram.call(method, params).await;
+        let telegram = if test_chat {
+            TelegramClient::test_chat(Transcript::for_chat(
+                self.pool.clone(),
+                self.bot_id,
+                chat_id,
+            ))
+        } else {
+            self.telegram.clone()
+        };
+        let result: Result<Value, TelegramError> = telegram.call(method, params).await;
         match result {
             Ok(_) => {
                 self.finish(outbox_id, "sent", None).await?;

@@ -1,6 +1,7 @@
 //! `GET /api/dashboard?days=30&tz=Europe/Moscow`: every headline figure with its 24 h and
 //! 7 d growth, a daily series and the latest campaigns, in one round trip (three
-//! statements pipelined on one connection).
+//! statements pipelined on one connection). The panel's test shoppers (`users.is_test`)
+//! and what they did count nowhere here.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -38,12 +39,12 @@ WITH u AS (
            count(*) FILTER (WHERE status = 'registered') AS reg_total,
            count(*) FILTER (WHERE status = 'registered' AND registered_at > now() - interval '1 day') AS reg_day,
            count(*) FILTER (WHERE status = 'registered' AND registered_at > now() - interval '7 days') AS reg_week
-    FROM users WHERE bot_id = $1
+    FROM users WHERE bot_id = $1 AND NOT is_test
 ), s AS (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE created_at > now() - interval '1 day') AS day,
            count(*) FILTER (WHERE created_at > now() - interval '7 days') AS week
-    FROM receipt_submissions WHERE bot_id = $1
+    FROM receipt_submissions WHERE bot_id = $1 AND user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
 ), r AS (
     SELECT count(*) FILTER (WHERE status = 'accepted') AS acc,
            count(*) FILTER (WHERE status = 'accepted' AND created_at > now() - interval '1 day') AS acc_day,
@@ -54,22 +55,23 @@ WITH u AS (
            count(*) FILTER (WHERE status = 'rejected') AS rej,
            count(*) FILTER (WHERE status = 'rejected' AND created_at > now() - interval '1 day') AS rej_day,
            count(*) FILTER (WHERE status = 'rejected' AND created_at > now() - interval '7 days') AS rej_week
-    FROM receipts WHERE bot_id = $1
+    FROM receipts WHERE bot_id = $1 AND user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
 ), t AS (
     SELECT COALESCE(sum(amount), 0)::BIGINT AS total,
            COALESCE(sum(amount) FILTER (WHERE created_at > now() - interval '1 day'), 0)::BIGINT AS day,
            COALESCE(sum(amount) FILTER (WHERE created_at > now() - interval '7 days'), 0)::BIGINT AS week
-    FROM tickets WHERE bot_id = $1
+    FROM tickets WHERE bot_id = $1 AND user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
 ), p AS (
     SELECT count(*) AS total FROM (
-        SELECT user_id FROM tickets WHERE bot_id = $1 GROUP BY user_id HAVING sum(amount) > 0
+        SELECT user_id FROM tickets WHERE bot_id = $1 AND user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
+        GROUP BY user_id HAVING sum(amount) > 0
     ) holders
 ), w AS (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE d.drawn_at > now() - interval '1 day') AS day,
            count(*) FILTER (WHERE d.drawn_at > now() - interval '7 days') AS week
     FROM raffle_winners rw JOIN raffle_draws d ON d.id = rw.draw_id
-    WHERE rw.bot_id = $1
+    WHERE rw.bot_id = $1 AND rw.user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
 ), c AS (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE created_at > now() - interval '1 day') AS day,
@@ -93,14 +95,15 @@ WITH bounds AS (
     SELECT (first_day::TIMESTAMP AT TIME ZONE $2) AS at FROM bounds
 ), u AS (
     SELECT (created_at AT TIME ZONE $2)::date AS day, count(*) AS n
-    FROM users WHERE bot_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY 1
+    FROM users WHERE bot_id = $1 AND NOT is_test AND created_at >= (SELECT at FROM since) GROUP BY 1
 ), r AS (
     SELECT (created_at AT TIME ZONE $2)::date AS day, count(*) AS n
-    FROM receipts WHERE bot_id = $1 AND status = 'accepted'
+    FROM receipts WHERE bot_id = $1 AND status = 'accepted' AND user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
       AND created_at >= (SELECT at FROM since) GROUP BY 1
 ), t AS (
     SELECT (created_at AT TIME ZONE $2)::date AS day, sum(amount)::BIGINT AS n
-    FROM tickets WHERE bot_id = $1 AND created_at >= (SELECT at FROM since) GROUP BY 1
+    FROM tickets WHERE bot_id = $1 AND user_id NOT IN (SELECT id FROM users WHERE bot_id = $1 AND is_test)
+      AND created_at >= (SELECT at FROM since) GROUP BY 1
 )
 SELECT to_char(days.day, 'YYYY-MM-DD'), COALESCE(u.n, 0), COALESCE(r.n, 0), COALESCE(t.n, 0)
 FROM days

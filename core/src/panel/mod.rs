@@ -2,7 +2,8 @@
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
 //! ([`texts`]), the promotion's settings ([`settings`]), raffle winners and their exports
-//! ([`winners`]), costs ([`costs`]), images for broadcasts ([`uploads`]),
+//! ([`winners`]), costs ([`costs`]), images for broadcasts ([`uploads`]), the test
+//! chat ([`test_chat`]),
 //! and the API's own OpenAPI document and docs page ([`openapi`]).
 //!
 //! Every route answers JSON; every error is an [`ApiError`] (`{error, message, field?}`),
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod receipts;
 pub mod session;
 pub mod settings;
+pub mod test_chat;
 pub mod texts;
 pub mod uploads;
 pub mod users;
@@ -55,6 +57,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(winners::routes())
         .merge(costs::routes())
         .merge(uploads::routes())
+        .merge(test_chat::routes())
         .merge(openapi::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(api)

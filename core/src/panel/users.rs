@@ -6,8 +6,8 @@
 //! One search box takes whatever an operator has: `@username` (prefix), a phone number
 //! in any common spelling (exact, through the HMAC index: the number itself is never
 //! compared in the clear), bare digits (a Telegram id, an internal id or a phone), or the
-//! start of a name. A blocked shopper is `banned`: broadcasts and draws take registered
-//! shoppers only, and the bot answers a banned one with its `banned` text.
+//! start of a name; the test chat's shoppers only when asked for. A blocked shopper is
+//! `banned`: broadcasts and draws take registered shoppers only, and the bot answers a banned one with its `banned` text.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -136,6 +136,8 @@ struct ListQuery {
     before_id: Option<i64>,
     /// Page size, 1 to 100 (50).
     limit: Option<i64>,
+    /// Also list the test shoppers of the panel's test chat (false).
+    include_test: Option<bool>,
 }
 
 /// Search shoppers by @username, phone, Telegram id, internal id or name prefix; newest first.
@@ -171,6 +173,7 @@ async fn list(
                  WHERE u.bot_id = $1
                    AND ($2::BIGINT IS NULL OR u.id < $2)
                    AND ($3::TEXT IS NULL OR u.status = $3)
+                   AND ($9 OR NOT u.is_test)
                    AND (($4::BIGINT IS NULL AND $5::BYTEA IS NULL AND $6::TEXT IS NULL AND $7::TEXT IS NULL)
                         OR u.id = $4 OR u.telegram_id = $4 OR u.phone_hash = $5
                         OR lower(u.username) LIKE $6
@@ -186,6 +189,7 @@ async fn list(
                 &search.username_prefix,
                 &search.name_prefix,
                 &limit,
+                &query.include_test.unwrap_or(false),
             ],
         )
         .await

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::transcript::Transcript;
 use super::types::{OutgoingMessage, SendMessage, SetWebhook};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -168,8 +169,23 @@ pub struct SentMessage {
     pub message_id: i64,
 }
 
+/// The Bot API client. Its transport is Telegram over HTTP, or a test chat's transcript
+/// ([`TelegramClient::test_chat`]): callers are the same either way, so the bot logic
+/// that serves a test chat is the logic that serves shoppers.
 #[derive(Clone)]
 pub struct TelegramClient {
+    transport: Transport,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Http(Http),
+    /// Nothing leaves the process: every call is written to the test chat's transcript.
+    TestChat(Transcript),
+}
+
+#[derive(Clone)]
+struct Http {
     http: reqwest::Client,
     /// `{api_url}/bot{token}/`: the token is inside, so this is never logged.
     method_base: String,
@@ -191,10 +207,31 @@ impl TelegramClient {
             .build()?;
         let api_url = api_url.trim_end_matches('/');
         Ok(Self {
-            http,
-            method_base: format!("{api_url}/bot{}/", token.expose_secret()),
-            file_base: format!("{api_url}/file/bot{}/", token.expose_secret()),
+            transport: Transport::Http(Http {
+                http,
+                method_base: format!("{api_url}/bot{}/", token.expose_secret()),
+                file_base: format!("{api_url}/file/bot{}/", token.expose_secret()),
+            }),
         })
+    }
+
+    /// A client whose every call lands in `transcript` instead of reaching Telegram.
+    pub fn test_chat(transcript: Transcript) -> Self {
+        Self {
+            transport: Transport::TestChat(transcript),
+        }
+    }
+
+    /// Whether calls go to a test chat's transcript rather than to Telegram.
+    pub fn is_test_chat(&self) -> bool {
+        matches!(self.transport, Transport::TestChat(_))
+    }
+
+    fn http(&self) -> Result<&Http, &Transcript> {
+        match &self.transport {
+            Transport::Http(http) => Ok(http),
+            Transport::TestChat(transcript) => Err(transcript),
+        }
     }
 
     pub async fn call<P: Serialize + ?Sized, R: DeserializeOwned>(
@@ -202,9 +239,19 @@ impl TelegramClient {
         method: &str,
         params: &P,
     ) -> Result<R, TelegramError> {
-        let response = self
+        let http = match self.http() {
+            Ok(http) => http,
+            Err(transcript) => {
+                let params = serde_json::to_value(params)
+                    .map_err(|e| TelegramError::Decode(format!("parameters are not JSON: {e}")))?;
+                let answer = transcript.call(method, &params).await?;
+                return serde_json::from_value(answer)
+                    .map_err(|e| TelegramError::Decode(e.to_string()));
+            }
+        };
+        let response = http
             .http
-            .post(format!("{}{method}", self.method_base))
+            .post(format!("{}{method}", http.method_base))
             .json(params)
             .send()
             .await
@@ -235,6 +282,22 @@ impl TelegramClient {
         G: Future<Output = anyhow::Result<bool>> + Send + 'static,
         W: FnOnce() + Send + 'static,
     {
+        if self.http().is_err() {
+            // No bytes to hold back: the gate decides, and the call is the record.
+            let refused = match gate.await {
+                Ok(true) => None,
+                Ok(false) => Some("the send was withdrawn".to_owned()),
+                Err(e) => Some(format!("{e:#}")),
+            };
+            if let Some(reason) = refused {
+                return Err(GatedCallError::Unsent {
+                    reason,
+                    attempted: false,
+                });
+            }
+            written();
+            return Ok(self.call(method, params).await?);
+        }
         let body = serde_json::to_vec(params).map_err(|e| GatedCallError::Unsent {
             reason: format!("parameters are not JSON: {e}"),
             attempted: true,
@@ -282,6 +345,13 @@ impl TelegramClient {
         G: Future<Output = anyhow::Result<bool>> + Send + 'static,
         W: FnOnce() + Send + 'static,
     {
+        let Ok(http) = self.http() else {
+            // Only a file send gets here without HTTP, and a test chat takes no files.
+            return Err(GatedCallError::Unsent {
+                reason: "a test chat's transcript takes no file uploads".to_owned(),
+                attempted: false,
+            });
+        };
         let length = body.len();
         let Some(split) = length.checked_sub(1) else {
             return Err(GatedCallError::Unsent {
@@ -321,9 +391,9 @@ impl TelegramClient {
                 let _owner = &taken;
                 chunk
             });
-        let sent = self
+        let sent = http
             .http
-            .post(format!("{}{method}", self.method_base))
+            .post(format!("{}{method}", http.method_base))
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap_stream(stream))
@@ -397,6 +467,16 @@ impl TelegramClient {
         bytes: Vec<u8>,
         caption: &str,
     ) -> Result<SentMessage, TelegramError> {
+        let http = match self.http() {
+            Ok(http) => http,
+            Err(transcript) => {
+                let answer = transcript
+                    .document(chat_id, file_name, mime, bytes.len(), caption)
+                    .await?;
+                return serde_json::from_value(answer)
+                    .map_err(|e| TelegramError::Decode(e.to_string()));
+            }
+        };
         let document = reqwest::multipart::Part::bytes(bytes)
             .file_name(file_name.to_owned())
             .mime_str(mime)
@@ -405,9 +485,9 @@ impl TelegramClient {
             .text("chat_id", chat_id.to_string())
             .text("caption", caption.to_owned())
             .part("document", document);
-        let response = self
+        let response = http
             .http
-            .post(format!("{}sendDocument", self.method_base))
+            .post(format!("{}sendDocument", http.method_base))
             .multipart(form)
             .send()
             .await
@@ -434,9 +514,13 @@ impl TelegramClient {
         file_path: &str,
         max_bytes: u64,
     ) -> Result<Vec<u8>, TelegramError> {
-        let response = self
+        let http = match self.http() {
+            Ok(http) => http,
+            Err(transcript) => return transcript.download(file_path, max_bytes).await,
+        };
+        let response = http
             .http
-            .get(format!("{}{file_path}", self.file_base))
+            .get(format!("{}{file_path}", http.file_base))
             .send()
             .await
             .map_err(|e| TelegramError::Transport(e.without_url().to_string()))?;

@@ -27,6 +27,7 @@ mod panel_fuzz;
 mod panel_openapi;
 mod panel_receipts;
 mod panel_settings;
+mod panel_test_chat;
 mod panel_texts;
 mod panel_uploads;
 mod panel_users;

@@ -41,7 +41,7 @@ use crate::jobs::ReceiptJob;
 use crate::outbox::{NewMessage, Purpose};
 use crate::proverkacheka::{CheckOutcome, ProviderError};
 use crate::queue::JobError;
-use crate::telegram::{OutgoingMessage, SendMessage, TelegramError};
+use crate::telegram::{OutgoingMessage, SendMessage, TelegramClient, TelegramError};
 use crate::texts::Lang;
 
 use super::decode::{decode_qr_text, DecodeError};
@@ -597,7 +597,16 @@ async fn fetch_image(app: &Receipts, file_id: &str) -> anyhow::Result<Result<Vec
             Reply::plain(t!("receipt_file_unavailable")),
         )
     };
-    let info = match app.telegram.get_file(file_id).await {
+    // A picture sent in the panel's test chat is read from where the panel stored it.
+    let telegram = if crate::telegram::transcript::is_test_file(file_id) {
+        TelegramClient::test_chat(crate::telegram::transcript::Transcript::files(
+            app.pool.clone(),
+            app.bot_id,
+        ))
+    } else {
+        app.telegram.clone()
+    };
+    let info = match telegram.get_file(file_id).await {
         Ok(info) => info,
         Err(error) if error.is_transient() => {
             return Err(anyhow::Error::new(error).context("getFile"));
@@ -614,7 +623,7 @@ async fn fetch_image(app: &Receipts, file_id: &str) -> anyhow::Result<Result<Vec
             Reply::plain(t!("receipt_file_unavailable")),
         )));
     };
-    match app.telegram.download(&path, MAX_IMAGE_BYTES).await {
+    match telegram.download(&path, MAX_IMAGE_BYTES).await {
         Ok(bytes) => Ok(Ok(bytes)),
         // The client reports an over-limit body as a decode error, before reading it all.
         Err(TelegramError::Decode(_)) => Ok(Err(too_big())),
