@@ -17,7 +17,7 @@ use super::dialogue::DialogueState;
 use super::Conversation;
 
 /// `callback_data` of the "enter by hand" button under an unreadable-picture verdict.
-pub const START: &str = "manual:start";
+pub const START: &str = crate::receipts::MANUAL_ENTRY_CALLBACK;
 
 /// The question the shopper is answering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,10 @@ pub use crate::fiscal::{
 #[cfg(feature = "qr-decode")]
 pub use decode::{decode_qr_text, DecodeError};
 
+/// `callback_data` of the button under an unreadable-picture verdict that starts typing
+/// the receipt's printed fields (the bot's `manual` dialogue answers it).
+pub const MANUAL_ENTRY_CALLBACK: &str = "manual:start";
+
 use std::sync::Arc;
 
 use crate::db::PgPool;

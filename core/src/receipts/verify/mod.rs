@@ -424,7 +424,10 @@ impl Work<'_> {
                 .get(t!("btn_manual_entry"), self.submission.lang)
                 .await;
             send = send.markup(crate::telegram::InlineKeyboardMarkup::from(vec![vec![
-                crate::telegram::InlineKeyboardButton::callback(label, crate::bot::manual::START),
+                crate::telegram::InlineKeyboardButton::callback(
+                    label,
+                    crate::receipts::MANUAL_ENTRY_CALLBACK,
+                ),
             ]]));
         }
         let message = OutgoingMessage::Send(send);
