@@ -120,6 +120,15 @@ panel() {
     answer=$(curl -sf --max-time 10 -b "$work/cookies" "$base/api/dashboard") \
         || fail "GET /api/dashboard with the session failed"
     case $answer in *'"registered"'*) ;; *) fail "unexpected dashboard: $answer" ;; esac
+    # The test chat: /start as the operator's test shopper, answered with the welcome.
+    local csrf
+    csrf=$(curl -sf --max-time 10 -b "$work/cookies" "$base/api/auth/session" \
+        | sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
+    [ -n "$csrf" ] || fail "GET /api/auth/session gave no CSRF token"
+    answer=$(curl -sf --max-time 10 -b "$work/cookies" -H "X-CSRF-Token: $csrf" \
+        -H 'content-type: application/json' -d '{"text":"/start"}' \
+        "$base/api/test-chat/messages") || fail "POST /api/test-chat/messages failed"
+    case $answer in *'"from":"bot"'*) ;; *) fail "the test chat got no reply: $answer" ;; esac
 }
 
 started_at=$(date +%s%N)
