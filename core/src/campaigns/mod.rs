@@ -7,6 +7,7 @@ pub mod content;
 pub mod control;
 pub mod create;
 mod deliveries;
+pub mod draw;
 mod lifecycle;
 pub mod raffle;
 pub mod runner;
