@@ -38,6 +38,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_discard_given_up_work",
         include_str!("../../migrations/0007_discard_given_up_work.sql"),
     ),
+    (
+        "0010_dashboard_rollup_and_admin_indexes",
+        include_str!("../../migrations/0010_dashboard_rollup_and_admin_indexes.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary
