@@ -296,7 +296,12 @@ async fn prepare_database(
     client
         .execute(
             "INSERT INTO bench_seed (version, users, receipts, seconds) VALUES ($1, $2, $3, $4)",
-            &[&SEED_VERSION, &bench.users, &bench.receipts, &took.as_secs_f64()],
+            &[
+                &SEED_VERSION,
+                &bench.users,
+                &bench.receipts,
+                &took.as_secs_f64(),
+            ],
         )
         .await?;
     Ok(Some(took))
@@ -327,24 +332,102 @@ fn draw(index: i64, salt: u64, below: u64) -> u64 {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Александр", "Дмитрий", "Максим", "Сергей", "Андрей", "Алексей", "Артём", "Илья",
-    "Кирилл", "Михаил", "Никита", "Матвей", "Роман", "Егор", "Иван", "Анна", "Мария",
-    "Елена", "Ольга", "Наталья", "Екатерина", "Татьяна", "Ирина", "Светлана", "Юлия",
-    "Анастасия", "Дарья", "Полина", "Виктория", "Ксения",
+    "Александр",
+    "Дмитрий",
+    "Максим",
+    "Сергей",
+    "Андрей",
+    "Алексей",
+    "Артём",
+    "Илья",
+    "Кирилл",
+    "Михаил",
+    "Никита",
+    "Матвей",
+    "Роман",
+    "Егор",
+    "Иван",
+    "Анна",
+    "Мария",
+    "Елена",
+    "Ольга",
+    "Наталья",
+    "Екатерина",
+    "Татьяна",
+    "Ирина",
+    "Светлана",
+    "Юлия",
+    "Анастасия",
+    "Дарья",
+    "Полина",
+    "Виктория",
+    "Ксения",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов",
-    "Новиков", "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров",
-    "Павлов", "Козлов", "Степанов", "Николаев", "Орлов", "Андреев", "Макаров", "Никитин",
-    "Захаров", "Зайцев", "Соловьёв", "Борисов", "Яковлев", "Григорьев", "Романов",
-    "Воробьёв", "Сергеев", "Кузьмин", "Фролов", "Александров", "Дмитриев", "Королёв",
-    "Гусев", "Киселёв", "Ильин", "Максимов", "Поляков", "Сорокин", "Виноградов", "Ковалёв",
-    "Белов", "Медведев", "Антонов", "Тарасов", "Жуков", "Баранов", "Филиппов", "Комаров",
-    "Давыдов", "Беляев", "Герасимов", "Богданов", "Осипов", "Сидоров",
+    "Иванов",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Петров",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семёнов",
+    "Егоров",
+    "Павлов",
+    "Козлов",
+    "Степанов",
+    "Николаев",
+    "Орлов",
+    "Андреев",
+    "Макаров",
+    "Никитин",
+    "Захаров",
+    "Зайцев",
+    "Соловьёв",
+    "Борисов",
+    "Яковлев",
+    "Григорьев",
+    "Романов",
+    "Воробьёв",
+    "Сергеев",
+    "Кузьмин",
+    "Фролов",
+    "Александров",
+    "Дмитриев",
+    "Королёв",
+    "Гусев",
+    "Киселёв",
+    "Ильин",
+    "Максимов",
+    "Поляков",
+    "Сорокин",
+    "Виноградов",
+    "Ковалёв",
+    "Белов",
+    "Медведев",
+    "Антонов",
+    "Тарасов",
+    "Жуков",
+    "Баранов",
+    "Филиппов",
+    "Комаров",
+    "Давыдов",
+    "Беляев",
+    "Герасимов",
+    "Богданов",
+    "Осипов",
+    "Сидоров",
 ];
 const LATIN: &[&str] = &[
-    "alex", "dima", "max", "serg", "andrey", "lesha", "artem", "ilya", "kirill", "misha",
-    "nik", "anna", "masha", "lena", "olga", "natasha", "katya", "tanya", "ira", "sveta",
+    "alex", "dima", "max", "serg", "andrey", "lesha", "artem", "ilya", "kirill", "misha", "nik",
+    "anna", "masha", "lena", "olga", "natasha", "katya", "tanya", "ira", "sveta",
 ];
 const PRODUCTS: &[(&str, bool)] = &[
     ("Чипсы Хрустящие 150г", true),
@@ -362,7 +445,11 @@ fn seller_inn(seller: i64) -> String {
 }
 
 /// The newest upload's time: the bench's start, so the 24 h and 7 d windows hold rows.
-fn time_of(index: i64, count: i64, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+fn time_of(
+    index: i64,
+    count: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
     let span = DAYS * 86_400_000_000;
     // Evenly over the promotion, newest last, so ids follow time as they do live.
     let offset = span - (span as i128 * (index as i128 + 1) / count.max(1) as i128) as i64;
@@ -397,9 +484,7 @@ async fn drop_indexes(client: &Client) -> anyhow::Result<Vec<String>> {
     let mut definitions = Vec::new();
     for row in rows {
         let name: String = row.get(0);
-        client
-            .batch_execute(&format!("DROP INDEX {name}"))
-            .await?;
+        client.batch_execute(&format!("DROP INDEX {name}")).await?;
         definitions.push(row.get(1));
     }
     Ok(definitions)
@@ -431,8 +516,14 @@ async fn seed(url: &str, bot_id: i64, bench: &AdminBench) -> anyhow::Result<()> 
     t?;
     // Indexes two at a time: the machine has two cores.
     let (first, second): (Vec<String>, Vec<String>) = {
-        let (a, b): (Vec<_>, Vec<_>) = indexes.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
-        (a.into_iter().map(|(_, s)| s).collect(), b.into_iter().map(|(_, s)| s).collect())
+        let (a, b): (Vec<_>, Vec<_>) = indexes
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
+        (
+            a.into_iter().map(|(_, s)| s).collect(),
+            b.into_iter().map(|(_, s)| s).collect(),
+        )
     };
     let (x, y) = tokio::join!(build_indexes(&a, first), build_indexes(&b, second));
     x?;
@@ -731,10 +822,23 @@ async fn seed_submissions(
             "pending" => ("pending_moderation", "fraud_review"),
             _ => ("rejected", "out_of_window"),
         };
-        let source = if draw(id, 20, 10) < 8 { "photo" } else { "qr_text" };
+        let source = if draw(id, 20, 10) < 8 {
+            "photo"
+        } else {
+            "qr_text"
+        };
         let values: [&(dyn ToSql + Sync); 11] = [
-            &id, &bot_id, &shape.user, &source, &status, &outcome, &one, &one, &Some(id),
-            &created, &created,
+            &id,
+            &bot_id,
+            &shape.user,
+            &source,
+            &status,
+            &outcome,
+            &one,
+            &one,
+            &Some(id),
+            &created,
+            &created,
         ];
         writer.as_mut().write(&values).await?;
     }
@@ -798,7 +902,14 @@ async fn seed_tickets(
         let reason: Option<&str> = None;
         let created = time_of(i, receipts, now);
         let values: [&(dyn ToSql + Sync); 8] = [
-            &id, &bot_id, &shape.user, &receipt, &shape.tickets, &"receipt", &reason, &created,
+            &id,
+            &bot_id,
+            &shape.user,
+            &receipt,
+            &shape.tickets,
+            &"receipt",
+            &reason,
+            &created,
         ];
         writer.as_mut().write(&values).await?;
     }
@@ -934,7 +1045,8 @@ async fn plan_cases(
             }
         })
         .collect();
-    let encode = |q: &str| -> String { serde_urlencoded::to_string([("q", q)]).unwrap_or_default() };
+    let encode =
+        |q: &str| -> String { serde_urlencoded::to_string([("q", q)]).unwrap_or_default() };
     let day_ranges: Vec<String> = (0..n as i64)
         .map(|k| {
             let day = 1 + draw(k, 34, (DAYS - 1) as u64) as i64;
@@ -968,21 +1080,30 @@ async fn plan_cases(
             name: "users: search by phone",
             target: ms(50),
             target_percentile: 95,
-            paths: phones.iter().map(|p| format!("/api/users?{}", encode(p))).collect(),
+            paths: phones
+                .iter()
+                .map(|p| format!("/api/users?{}", encode(p)))
+                .collect(),
             export: false,
         },
         PlannedCase {
             name: "users: search by name prefix",
             target: ms(50),
             target_percentile: 95,
-            paths: names.iter().map(|p| format!("/api/users?{}", encode(p))).collect(),
+            paths: names
+                .iter()
+                .map(|p| format!("/api/users?{}", encode(p)))
+                .collect(),
             export: false,
         },
         PlannedCase {
             name: "users: search by @username prefix",
             target: ms(50),
             target_percentile: 95,
-            paths: usernames.iter().map(|p| format!("/api/users?{}", encode(p))).collect(),
+            paths: usernames
+                .iter()
+                .map(|p| format!("/api/users?{}", encode(p)))
+                .collect(),
             export: false,
         },
         PlannedCase {
@@ -1022,7 +1143,10 @@ async fn plan_cases(
             name: "receipts: one day (from, to)",
             target: ms(100),
             target_percentile: 95,
-            paths: day_ranges.iter().map(|q| format!("/api/receipts?{q}")).collect(),
+            paths: day_ranges
+                .iter()
+                .map(|q| format!("/api/receipts?{q}"))
+                .collect(),
             export: false,
         },
         PlannedCase {
@@ -1083,7 +1207,10 @@ async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<PanelSess
         .to_owned();
     let body: Value = response.json().await?;
     // Reads need no CSRF token; the panel sends it anyway, so the bench checks it exists.
-    anyhow::ensure!(body["csrf_token"].is_string(), "sign-in returned no CSRF token");
+    anyhow::ensure!(
+        body["csrf_token"].is_string(),
+        "sign-in returned no CSRF token"
+    );
     Ok(PanelSession { cookie })
 }
 

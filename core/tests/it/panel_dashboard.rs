@@ -262,7 +262,11 @@ impl Dice {
 
 async fn assert_dashboard_equals_the_tables(app: &TestApp, who: &Operator, round: usize) {
     let client = app.db().await.expect("db");
-    for (days, tz) in [(45, "Europe/Moscow"), (10, "Asia/Kathmandu"), (3, "America/St_Johns")] {
+    for (days, tz) in [
+        (45, "Europe/Moscow"),
+        (10, "Asia/Kathmandu"),
+        (3, "America/St_Johns"),
+    ] {
         let path = format!("/api/dashboard?days={days}&tz={tz}");
         let (status, body) = api(app, who, Method::GET, &path, None).await;
         assert_eq!(status, 200, "{body}");
@@ -310,7 +314,14 @@ async fn after_a_random_mix_of_writes_and_moderation_the_dashboard_equals_the_pl
                                         created_at, is_test)
                      VALUES ($1, $2, 'Покупатель', $3, now() - make_interval(secs => $4),
                              now() - make_interval(secs => $5), $6) RETURNING id",
-                    &[&bot, &(users.len() as i64 + 1_000), &status, &registered, &age, &is_test],
+                    &[
+                        &bot,
+                        &(users.len() as i64 + 1_000),
+                        &status,
+                        &registered,
+                        &age,
+                        &is_test,
+                    ],
                 )
                 .await
                 .expect("user")
@@ -429,11 +440,19 @@ async fn after_a_random_mix_of_writes_and_moderation_the_dashboard_equals_the_pl
                        HAVING sum(users) <> 0 OR sum(registered) <> 0 OR sum(uploads) <> 0
                            OR sum(accepted) <> 0 OR sum(pending) <> 0 OR sum(rejected) <> 0
                            OR sum(tickets) <> 0 OR sum(participants) <> 0) b";
-    let before: serde_json::Value = client.query_one(buckets, &[&bot]).await.expect("rollup").get(0);
+    let before: serde_json::Value = client
+        .query_one(buckets, &[&bot])
+        .await
+        .expect("rollup")
+        .get(0);
     client
         .execute("SELECT dashboard_rebuild($1)", &[&bot])
         .await
         .expect("rebuild");
-    let after: serde_json::Value = client.query_one(buckets, &[&bot]).await.expect("rollup").get(0);
+    let after: serde_json::Value = client
+        .query_one(buckets, &[&bot])
+        .await
+        .expect("rollup")
+        .get(0);
     assert_eq!(before, after);
 }

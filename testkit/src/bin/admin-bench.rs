@@ -15,7 +15,9 @@ fn usage() -> ! {
 }
 
 fn number<T: std::str::FromStr>(value: Option<String>) -> T {
-    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| usage())
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| usage())
 }
 
 #[tokio::main]
