@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_test_chat",
         include_str!("../../migrations/0009_test_chat.sql"),
     ),
+    (
+        "0010_dashboard_rollup_and_admin_indexes",
+        include_str!("../../migrations/0010_dashboard_rollup_and_admin_indexes.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

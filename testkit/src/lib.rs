@@ -1,6 +1,7 @@
 //! Test doubles and harness for the receipt-promo platform: a fake Telegram Bot API, a
 //! fake ProverkaCheka, receipt/QR builders, per-test databases and `spawn_app`.
 
+pub mod admin_bench;
 pub mod app;
 pub mod corpus;
 pub mod crash_loop;

@@ -6,8 +6,11 @@
 //! One search box takes whatever an operator has: `@username` (prefix), a phone number
 //! in any common spelling (exact, through the HMAC index: the number itself is never
 //! compared in the clear), bare digits (a Telegram id, an internal id or a phone), or the
-//! start of a name; the test chat's shoppers only when asked for. A blocked shopper is
-//! `banned`: broadcasts and draws take registered shoppers only, and the bot answers a banned one with its `banned` text.
+//! start of a name (the typed or first name, or the Telegram last name: lower-cased
+//! copies kept by Postgres, `search_*`, each with its pattern-ops index, migration 0010);
+//! the test chat's shoppers only when asked for. A blocked shopper is `banned`: broadcasts
+//! and draws take registered shoppers only, and the bot answers a banned one with its
+//! `banned` text.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -176,8 +179,9 @@ async fn list(
                    AND ($9 OR NOT u.is_test)
                    AND (($4::BIGINT IS NULL AND $5::BYTEA IS NULL AND $6::TEXT IS NULL AND $7::TEXT IS NULL)
                         OR u.id = $4 OR u.telegram_id = $4 OR u.phone_hash = $5
-                        OR lower(u.username) LIKE $6
-                        OR lower(COALESCE(u.full_name, u.first_name)) LIKE $7)
+                        OR u.search_username LIKE $6
+                        OR u.search_name LIKE $7
+                        OR u.search_last_name LIKE $7)
                  ORDER BY u.id DESC LIMIT $8"
             ),
             &[

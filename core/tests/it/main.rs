@@ -11,6 +11,7 @@
 
 mod helpers;
 
+mod admin_bench;
 mod bot_admin;
 mod campaign_engine_e2e;
 mod campaign_faults;

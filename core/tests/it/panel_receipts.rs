@@ -309,7 +309,6 @@ async fn an_upload_the_tax_service_refused_is_checked_again_on_request_and_the_s
     let receipt =
         promo_testkit::receipts::ReceiptBuilder::new().item("Чипсы Lay's 140г", 12_999, 2);
     // Not registered at the fake yet: the tax service does not know it (code 0).
-    // Not registered at the fake yet: the tax service does not know it (code 0).
     for text in ["🧾 Загрузить чек".to_owned(), receipt.qr_text()] {
         let reply = app
             .post_update(&promo_testkit::telegram::Updates::text(6101, &text))
@@ -517,4 +516,69 @@ async fn an_operator_enters_a_receipt_by_its_printed_fields_and_it_is_checked_li
     )
     .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_time_range_lists_exactly_its_receipts_newest_first_whether_old_or_recent() {
+    let app = spawn_app_with(TestConfig::default()).await.expect("app");
+    let bot = app.app.bot_id;
+    let client = app.db().await.expect("db");
+    let user: i64 = client
+        .query_one(
+            "INSERT INTO users (bot_id, telegram_id, first_name) VALUES ($1, 6101, 'Anna') RETURNING id",
+            &[&bot],
+        )
+        .await
+        .expect("user")
+        .get(0);
+    // Ten receipts a day for twenty days; ids grow with time except on day 3, where they
+    // run backwards (a row's id and its upload time need not agree).
+    client
+        .execute(
+            "INSERT INTO receipts (bot_id, user_id, fiscal_drive_number, fiscal_document_number,
+                 fiscal_sign, operation_type, receipt_at, total_kopecks, raw_qr, status, created_at)
+             SELECT $1, $2, '9999078900001234', n, n, 1, now(), 100, 'qr', 'accepted',
+                    now() - make_interval(hours => 24 * (n / 10) + CASE WHEN n / 10 = 3 THEN n % 10 ELSE 9 - n % 10 END,
+                                          mins => 30)
+             FROM generate_series(0, 199) AS n",
+            &[&bot, &user],
+        )
+        .await
+        .expect("receipts");
+    let who = operator(&app, "vic", "viewer").await;
+    // Ranges with fewer receipts than newer ones (read through the time index) and with
+    // more (the primary key), each with and without the day whose ids run backwards.
+    for (from_days, to_days) in [(4, 3), (13, 10), (5, 1), (15, 0), (30, 17)] {
+        let expected: Vec<i64> = client
+            .query(
+                "SELECT id FROM receipts WHERE bot_id = $1
+                   AND created_at >= now() - make_interval(days => $2)
+                   AND created_at < now() - make_interval(days => $3)
+                 ORDER BY id DESC",
+                &[&bot, &from_days, &to_days],
+            )
+            .await
+            .expect("expected")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert!(!expected.is_empty());
+        let at = |days: i32| {
+            (chrono::Utc::now() - chrono::Duration::days(days.into())).format("%Y-%m-%dT%H:%M:%SZ")
+        };
+        let range = format!("from={}&to={}", at(from_days), at(to_days));
+        let mut listed = Vec::new();
+        let mut before = String::new();
+        loop {
+            let path = format!("/api/receipts?{range}&limit=7{before}");
+            let (status, body) = api(&app, &who, Method::GET, &path, None).await;
+            assert_eq!(status, 200, "{body}");
+            listed.extend(ids(&body));
+            match body["next_before_id"].as_i64() {
+                Some(next) => before = format!("&before_id={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(listed, expected, "{from_days}..{to_days} days ago");
+    }
 }

@@ -358,3 +358,40 @@ async fn a_message_to_one_shopper_goes_out_as_a_single_message_campaign() {
     .await;
     assert_eq!(status, 409);
 }
+
+#[tokio::test]
+async fn a_name_prefix_finds_the_telegram_last_name_in_any_case_and_follows_a_rename() {
+    let app = spawn_app().await.expect("app");
+    let olga = shopper(&app, 5101, "Ольга", None, "+79990001111").await;
+    let other = shopper(&app, 5102, "Пётр Кузьмин", None, "+79990002222").await;
+    let client = app.db().await.expect("db");
+    client
+        .execute(
+            "UPDATE users SET last_name = 'Кузнецова' WHERE id = $1",
+            &[&olga],
+        )
+        .await
+        .expect("last name");
+    let who = operator(&app, "vic", "viewer").await;
+    let search = |q: &str| format!("/api/users?q={}", urlencode(q));
+    let (_, body) = api(&app, &who, Method::GET, &search("КУЗН"), None).await;
+    assert_eq!(ids(&body), vec![olga], "the last name, upper case");
+    let (_, body) = api(&app, &who, Method::GET, &search("пёт"), None).await;
+    assert_eq!(ids(&body), vec![other], "the typed name");
+    // The lower-cased copies follow the row: a renamed shopper is found by the new name.
+    client
+        .execute(
+            "UPDATE users SET full_name = 'Ольга Ёлкина' WHERE id = $1",
+            &[&olga],
+        )
+        .await
+        .expect("rename");
+    let (_, body) = api(&app, &who, Method::GET, &search("ольга ё"), None).await;
+    assert_eq!(ids(&body), vec![olga]);
+    let (_, body) = api(&app, &who, Method::GET, &search("ку"), None).await;
+    assert_eq!(
+        ids(&body),
+        vec![olga],
+        "a prefix of the whole typed name only"
+    );
+}

@@ -248,7 +248,7 @@ pub async fn find_shopper(app: &Bot, query: &UserQuery) -> anyhow::Result<Option
                       WHERE t.bot_id = u.bot_id AND t.user_id = u.id)
              FROM users u
              WHERE u.bot_id = $1
-               AND (u.telegram_id = $2 OR u.phone_hash = $3 OR lower(u.username) = lower($4))
+               AND (u.telegram_id = $2 OR u.phone_hash = $3 OR u.search_username = lower($4))
              ORDER BY (u.telegram_id = $2) IS TRUE DESC, u.id
              LIMIT 1",
             &[&app.bot_id, &telegram_id, &phone_hash, &username],
