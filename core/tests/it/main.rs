@@ -16,6 +16,7 @@ mod bot_admin;
 mod campaign_engine_e2e;
 mod campaign_faults;
 mod campaign_runner;
+mod draw_reference;
 mod lambda_http_adapter;
 mod outages;
 mod outbox;
