@@ -50,6 +50,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_dashboard_rollup_and_admin_indexes",
         include_str!("../../migrations/0010_dashboard_rollup_and_admin_indexes.sql"),
     ),
+    (
+        "0011_verifiable_draws",
+        include_str!("../../migrations/0011_verifiable_draws.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

@@ -3,8 +3,9 @@
 //!
 //! The draw runs in one transaction that locks the campaign row and first looks for an
 //! existing draw, so concurrent or repeated jobs never draw twice. The seed comes from
-//! the OS CSPRNG and is stored with the ticket snapshot and the algorithm name, so anyone
-//! can re-run [`draw_winners`] and get the same winners. Each winner's message is written
+//! the OS CSPRNG and is stored with the ticket snapshot, its SHA-256, the seed's
+//! commitment and the algorithm's name ([`super::draw`], v2), so anyone can redo the draw
+//! ([`verify_draw`], `promo verify-draw`, `infra/verify_draw.py`). Each winner's message is written
 //! to the outbox in the draw's transaction (invariant 9: no draw without its messages);
 //! they are sent after the commit, each under a row lock, and `notified_at` is set only
 //! after a successful send: a re-run notifies only those not yet notified.
@@ -29,9 +30,9 @@ use crate::texts::Lang;
 use crate::texts::Texts;
 use crate::users::Users;
 
-/// Name and version of [`draw_winners`], stored with every draw. Change it whenever the
-/// algorithm changes, so old draws stay verifiable against the version that made them.
-pub const ALGORITHM: &str = "weighted-sequential-without-replacement/chacha20-u64-rejection/v1";
+/// Name and version of [`draw_winners`], the algorithm of draws made before v2
+/// ([`super::draw`]); kept so those draws stay verifiable.
+pub const ALGORITHM_V1: &str = "weighted-sequential-without-replacement/chacha20-u64-rejection/v1";
 
 /// Attempts per winner for transient send failures (429, 5xx, network) within one run.
 const SEND_ATTEMPTS: u32 = 3;
@@ -215,25 +216,39 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         )
         .await
         .context("snapshotting tickets")?;
-    let snapshot: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let mut snapshot = super::draw::Snapshot::new();
+    for row in &rows {
+        // Sorted by id and positive by the query: a refusal here is a broken query.
+        snapshot
+            .push(row.get(0), row.get(1))
+            .context("building the ticket snapshot")?;
+    }
+    let entries: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
 
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
-    let winners = draw_winners(&snapshot, winner_count as usize, seed);
+    let winners = super::draw::draw(&snapshot, &seed, winner_count as usize);
+    let participants = i32::try_from(snapshot.participants()).unwrap_or(i32::MAX);
+    let ticket_total = i64::try_from(snapshot.tickets()).unwrap_or(i64::MAX);
 
     let draw_id: i64 = tx
         .query_one(
             "INSERT INTO raffle_draws
-                 (bot_id, campaign_id, prize, winner_count, seed, ticket_snapshot, algorithm)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                 (bot_id, campaign_id, prize, winner_count, seed, ticket_snapshot, algorithm,
+                  snapshot_hash, seed_commitment, participants, tickets)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             &[
                 &app.bot_id,
                 &campaign_id,
                 &prize,
                 &winner_count,
                 &seed.as_slice(),
-                &snapshot_json(&snapshot),
-                &ALGORITHM,
+                &snapshot_json(&entries),
+                &super::draw::ALGORITHM,
+                &snapshot.hash(),
+                &super::draw::commitment(&seed),
+                &participants,
+                &ticket_total,
             ],
         )
         .await
@@ -250,8 +265,7 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         .await
         .context("recording a winner")?;
     }
-    let error = snapshot
-        .is_empty()
+    let error = (snapshot.participants() == 0)
         .then_some("no participants: nobody held tickets at the draw");
     let total = i32::try_from(winners.len())?;
     tx.execute(
@@ -267,7 +281,7 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
     tracing::info!(
         campaign_id,
         draw_id,
-        participants = snapshot.len(),
+        participants = snapshot.participants(),
         winners = winners.len(),
         "raffle drawn"
     );
@@ -295,6 +309,115 @@ fn parse_content(content: &Value) -> Result<(String, i32), String> {
         .filter(|n| *n > 0)
         .ok_or("a raffle needs a positive winner_count")?;
     Ok((prize.to_owned(), winner_count))
+}
+
+/// What redoing a recorded draw found ([`verify_draw`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawCheck {
+    pub draw_id: i64,
+    pub algorithm: String,
+    pub seed: [u8; 32],
+    /// As recorded (`None` for v1 draws, which had none).
+    pub seed_commitment: Option<String>,
+    pub snapshot_hash: Option<String>,
+    /// The stored snapshot's hash now.
+    pub recomputed_snapshot_hash: Option<String>,
+    pub participants: usize,
+    /// Winners as recorded and as redone, `(user_id, tickets)` in draw order.
+    pub recorded: Vec<(i64, i64)>,
+    pub recomputed: Vec<(i64, i64)>,
+    /// Why the check could not be done or failed, in words.
+    pub problems: Vec<String>,
+}
+
+impl DrawCheck {
+    pub fn verified(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Redoes draw `draw_id` of this bot from what was recorded: the seed against its
+/// commitment, the snapshot against its hash, the winners against the algorithm. `None`:
+/// no such draw.
+pub async fn verify_draw(
+    pool: &PgPool,
+    bot_id: i64,
+    draw_id: i64,
+) -> anyhow::Result<Option<DrawCheck>> {
+    let client = pool.get().await?;
+    let Some(row) = client
+        .query_opt(
+            "SELECT algorithm, seed, seed_commitment, snapshot_hash, ticket_snapshot, winner_count
+             FROM raffle_draws WHERE id = $1 AND bot_id = $2",
+            &[&draw_id, &bot_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let algorithm: String = row.get(0);
+    let seed_bytes: Vec<u8> = row.get(1);
+    let seed_commitment: Option<String> = row.get(2);
+    let snapshot_hash: Option<String> = row.get(3);
+    let stored: Value = row.get(4);
+    let winner_count: i32 = row.get(5);
+    let recorded: Vec<(i64, i64)> = client
+        .query(
+            "SELECT user_id, tickets_at_draw::BIGINT FROM raffle_winners
+             WHERE draw_id = $1 ORDER BY position",
+            &[&draw_id],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let mut problems = Vec::new();
+    let seed: [u8; 32] = seed_bytes.as_slice().try_into().unwrap_or_else(|_| {
+        problems.push(format!("the seed is {} bytes, not 32", seed_bytes.len()));
+        [0u8; 32]
+    });
+    let entries = snapshot_from_json(&stored).unwrap_or_else(|| {
+        problems.push("the stored snapshot is not a list of {user_id, tickets}".to_owned());
+        Vec::new()
+    });
+    let picks = usize::try_from(winner_count).unwrap_or(0);
+    let (recomputed, recomputed_snapshot_hash) = if algorithm == super::draw::ALGORITHM {
+        let mut snapshot = super::draw::Snapshot::new();
+        for (user_id, tickets) in &entries {
+            if let Err(error) = snapshot.push(*user_id, *tickets) {
+                problems.push(format!("the stored snapshot is malformed: {error}"));
+                break;
+            }
+        }
+        if seed_commitment.as_deref() != Some(super::draw::commitment(&seed).as_str()) {
+            problems.push("the seed does not match its commitment".to_owned());
+        }
+        let hash = snapshot.hash();
+        if snapshot_hash.as_deref() != Some(hash.as_str()) {
+            problems.push("the stored snapshot does not match its recorded hash".to_owned());
+        }
+        (super::draw::draw(&snapshot, &seed, picks), Some(hash))
+    } else if algorithm == ALGORITHM_V1 {
+        (draw_winners(&entries, picks, seed), None)
+    } else {
+        problems.push(format!("unknown algorithm {algorithm:?}"));
+        (Vec::new(), None)
+    };
+    if recomputed != recorded {
+        problems.push("the recorded winners are not the ones the draw gives".to_owned());
+    }
+    Ok(Some(DrawCheck {
+        draw_id,
+        algorithm,
+        seed,
+        seed_commitment,
+        snapshot_hash,
+        recomputed_snapshot_hash,
+        participants: entries.len(),
+        recorded,
+        recomputed,
+        problems,
+    }))
 }
 
 /// The snapshot as stored in `raffle_draws.ticket_snapshot`.

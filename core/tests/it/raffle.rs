@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use promo_core::campaigns::draw::{commitment, draw, Snapshot, ALGORITHM};
 use promo_core::jobs::CampaignJob;
 use promo_core::queue::{JobError, JobMessage, QueueName};
-use promo_core::raffle::{draw_winners, run_raffle, snapshot_from_json, ALGORITHM};
+use promo_core::raffle::{run_raffle, snapshot_from_json, verify_draw};
 use promo_testkit::telegram::{Failure, Updates};
 use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
@@ -124,14 +125,18 @@ async fn the_draw_is_reproducible_from_the_recorded_seed_and_snapshot() {
         .await
         .expect("draw");
     let seed: Vec<u8> = row.get(0);
-    let snapshot = snapshot_from_json(&row.get::<_, Value>(1)).expect("snapshot");
+    let entries = snapshot_from_json(&row.get::<_, Value>(1)).expect("snapshot");
     assert_eq!(row.get::<_, String>(2), ALGORITHM);
     assert_eq!(row.get::<_, i32>(3), 4);
     assert_eq!(row.get::<_, String>(4), "iPhone");
-    assert_eq!(snapshot.len(), 12);
+    assert_eq!(entries.len(), 12);
     let seed: [u8; 32] = seed.try_into().expect("32-byte seed");
+    let mut snapshot = Snapshot::new();
+    for (user, tickets) in &entries {
+        snapshot.push(*user, *tickets).expect("sorted, positive");
+    }
 
-    let again: Vec<(i64, i32)> = draw_winners(&snapshot, 4, seed)
+    let again: Vec<(i64, i32)> = draw(&snapshot, &seed, 4)
         .into_iter()
         .map(|(user, tickets)| (user, tickets as i32))
         .collect();
@@ -144,6 +149,93 @@ async fn the_draw_is_reproducible_from_the_recorded_seed_and_snapshot() {
     assert_eq!(stored.len(), 4);
     let distinct: HashSet<i64> = stored.iter().map(|(user, _)| *user).collect();
     assert_eq!(distinct.len(), 4, "a user wins at most once");
+}
+
+#[tokio::test]
+async fn a_recorded_draw_verifies_and_any_tampering_with_it_is_detected() {
+    let app = spawn_app().await.expect("app");
+    for n in 0..30 {
+        let id = shopper(&app, 5_100 + n, "ru", "registered").await;
+        give_tickets(&app, id, (n % 7 + 1) as i32).await;
+    }
+    let id = raffle(&app, "Велосипед", 3).await;
+    run_job(&app, id).await.expect("job");
+    let client = app.db().await.expect("db");
+    let (draw_id, recorded_commitment, hash): (i64, String, String) = client
+        .query_one(
+            "SELECT id, seed_commitment, snapshot_hash FROM raffle_draws WHERE campaign_id = $1",
+            &[&id],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .expect("draw");
+    let check = verify_draw(&app.app.pool, app.app.bot_id, draw_id)
+        .await
+        .expect("verify")
+        .expect("the draw");
+    assert!(check.verified(), "{:?}", check.problems);
+    assert_eq!(recorded_commitment, commitment(&check.seed));
+    assert_eq!(
+        check.recomputed_snapshot_hash.as_deref(),
+        Some(hash.as_str())
+    );
+    assert_eq!(check.participants, 30);
+    assert_eq!(check.recorded.len(), 3);
+
+    // One participant's tickets edited after the draw: the hash no longer matches.
+    client
+        .execute(
+            "UPDATE raffle_draws
+             SET ticket_snapshot = jsonb_set(ticket_snapshot, '{0,tickets}', '999')
+             WHERE id = $1",
+            &[&draw_id],
+        )
+        .await
+        .expect("tamper");
+    let check = verify_draw(&app.app.pool, app.app.bot_id, draw_id)
+        .await
+        .expect("verify")
+        .expect("the draw");
+    assert!(!check.verified());
+    assert!(
+        check
+            .problems
+            .iter()
+            .any(|p| p.contains("does not match its recorded hash")),
+        "{:?}",
+        check.problems
+    );
+
+    // A winner swapped for someone else.
+    let other = client
+        .query_one(
+            "SELECT id FROM users WHERE bot_id = $1 AND id NOT IN
+                 (SELECT user_id FROM raffle_winners WHERE draw_id = $2) LIMIT 1",
+            &[&app.app.bot_id, &draw_id],
+        )
+        .await
+        .expect("a non-winner")
+        .get::<_, i64>(0);
+    client
+        .execute(
+            "UPDATE raffle_winners SET user_id = $2 WHERE draw_id = $1 AND position = 1",
+            &[&draw_id, &other],
+        )
+        .await
+        .expect("swap");
+    let check = verify_draw(&app.app.pool, app.app.bot_id, draw_id)
+        .await
+        .expect("verify")
+        .expect("the draw");
+    assert!(check
+        .problems
+        .iter()
+        .any(|p| p.contains("recorded winners")));
+    // Another bot's draw id is not this bot's to verify.
+    assert!(verify_draw(&app.app.pool, app.app.bot_id + 1_000, draw_id)
+        .await
+        .expect("verify")
+        .is_none());
 }
 
 #[tokio::test]
