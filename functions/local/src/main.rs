@@ -1,5 +1,5 @@
 //! `promo`: the whole platform in one process (serve), plus the operator's chores
-//! (migrate, set-webhook, create-admin).
+//! (migrate, set-webhook, create-admin, verify-draw).
 
 mod lambda_demo;
 mod sandbox;
@@ -44,6 +44,13 @@ enum Command {
         #[arg(long)]
         telegram_id: Option<i64>,
     },
+    /// Redo a recorded raffle draw and say whether it matches: the seed against its
+    /// commitment, the snapshot against its hash, the winners against the algorithm.
+    /// Exits 1 when anything does not match.
+    VerifyDraw {
+        /// The draw's id (`GET /api/raffles`).
+        draw_id: i64,
+    },
     /// Work for the functions under `cargo lambda watch`: fake Telegram and ProverkaCheka,
     /// a shopper, a receipt upload and a broadcast, an env file and the two SQS events.
     LambdaDemo {
@@ -69,6 +76,11 @@ async fn main() -> std::process::ExitCode {
             telegram_id,
         } => create_admin(&login, &role, telegram_id).await,
         Command::LambdaDemo { out } => lambda_demo(&out).await,
+        Command::VerifyDraw { draw_id } => match verify_draw(draw_id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return std::process::ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -300,6 +312,52 @@ async fn set_webhook(drop_pending_updates: bool) -> anyhow::Result<()> {
         .await?;
     println!("webhook set to {url}");
     Ok(())
+}
+
+/// Prints what redoing draw `draw_id` found; `Ok(false)` when it does not match.
+async fn verify_draw(draw_id: i64) -> anyhow::Result<bool> {
+    let settings = settings_with(&HashMap::new())?;
+    let pool = promo_core::db::connect(settings.store.database_url.expose_secret(), 2)?;
+    let bot_id =
+        promo_core::db::ensure_bot(&pool, &settings.store.bot_slug, &settings.promo.name).await?;
+    let Some(check) = promo_core::raffle::verify_draw(&pool, bot_id, draw_id).await? else {
+        anyhow::bail!("no draw {draw_id} for bot `{}`", settings.store.bot_slug);
+    };
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    println!("draw {draw_id}: {}", check.algorithm);
+    println!("seed:            {}", hex(&check.seed));
+    println!(
+        "commitment:      {}",
+        check
+            .seed_commitment
+            .as_deref()
+            .unwrap_or("(none: a v1 draw)")
+    );
+    println!(
+        "snapshot hash:   {}",
+        check
+            .snapshot_hash
+            .as_deref()
+            .unwrap_or("(none: a v1 draw)")
+    );
+    println!("participants:    {}", check.participants);
+    println!(
+        "winners:         {} recorded, {} redone",
+        check.recorded.len(),
+        check.recomputed.len()
+    );
+    for problem in &check.problems {
+        println!("MISMATCH: {problem}");
+    }
+    println!(
+        "{}",
+        if check.verified() {
+            "verified: the draw is what its seed and snapshot give"
+        } else {
+            "NOT verified"
+        }
+    );
+    Ok(check.verified())
 }
 
 async fn create_admin(login: &str, role: &str, telegram_id: Option<i64>) -> anyhow::Result<()> {

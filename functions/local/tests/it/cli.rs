@@ -199,3 +199,105 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes() {
         "colour codes on stdout"
     );
 }
+
+#[tokio::test]
+async fn verify_draw_confirms_a_recorded_draw_and_exits_1_naming_what_was_changed() {
+    use promo_core::campaigns::draw::{commitment, draw, Snapshot, ALGORITHM};
+    let url = create_database().await.expect("database");
+    assert!(promo(&["migrate"], &[("DATABASE_URL", &url)], "")
+        .status
+        .success());
+    let pool = promo_core::db::connect(&url, 1).expect("pool");
+    let bot = promo_core::db::ensure_bot(&pool, "main", "Промо")
+        .await
+        .expect("bot");
+    let client = pool.get().await.expect("client");
+    let mut snapshot = Snapshot::new();
+    let mut entries = Vec::new();
+    for n in 1..=20i64 {
+        let user: i64 = client
+            .query_one(
+                "INSERT INTO users (bot_id, telegram_id, first_name) VALUES ($1, $2, 'Аня') RETURNING id",
+                &[&bot, &(9_000 + n)],
+            )
+            .await
+            .expect("user")
+            .get(0);
+        snapshot.push(user, n % 4 + 1).expect("entry");
+        entries.push(serde_json::json!({"user_id": user, "tickets": n % 4 + 1}));
+    }
+    let seed = [7u8; 32];
+    let winners = draw(&snapshot, &seed, 3);
+    let campaign: i64 = client
+        .query_one(
+            "INSERT INTO campaigns (bot_id, kind, status) VALUES ($1, 'raffle', 'completed') RETURNING id",
+            &[&bot],
+        )
+        .await
+        .expect("campaign")
+        .get(0);
+    let draw_id: i64 = client
+        .query_one(
+            "INSERT INTO raffle_draws (bot_id, campaign_id, prize, winner_count, seed,
+                 ticket_snapshot, algorithm, snapshot_hash, seed_commitment, participants, tickets)
+             VALUES ($1, $2, 'Приз', 3, $3, $4, $5, $6, $7, 20, $8) RETURNING id",
+            &[
+                &bot,
+                &campaign,
+                &seed.as_slice(),
+                &serde_json::Value::from(entries),
+                &ALGORITHM,
+                &snapshot.hash(),
+                &commitment(&seed),
+                &(snapshot.tickets() as i64),
+            ],
+        )
+        .await
+        .expect("draw")
+        .get(0);
+    for (position, (user, tickets)) in winners.iter().enumerate() {
+        client
+            .execute(
+                "INSERT INTO raffle_winners (draw_id, bot_id, user_id, position, tickets_at_draw)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &draw_id,
+                    &bot,
+                    user,
+                    &(position as i32 + 1),
+                    &(*tickets as i32),
+                ],
+            )
+            .await
+            .expect("winner");
+    }
+    let id = draw_id.to_string();
+    let ok = promo(&["verify-draw", &id], &[("DATABASE_URL", &url)], "");
+    let out = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert!(ok.status.success(), "{out}{}", stderr(&ok));
+    assert!(
+        out.contains("verified: the draw is what its seed and snapshot give"),
+        "{out}"
+    );
+    assert!(out.contains(&commitment(&seed)), "{out}");
+
+    client
+        .execute(
+            "UPDATE raffle_winners SET position = position + 10 WHERE draw_id = $1 AND position = 1",
+            &[&draw_id],
+        )
+        .await
+        .expect("reorder");
+    let changed = promo(&["verify-draw", &id], &[("DATABASE_URL", &url)], "");
+    let out = String::from_utf8_lossy(&changed.stdout).into_owned();
+    assert_eq!(changed.status.code(), Some(1), "{out}");
+    assert!(out.contains("MISMATCH: the recorded winners"), "{out}");
+
+    let missing = promo(&["verify-draw", "987654"], &[("DATABASE_URL", &url)], "");
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no draw 987654"),
+        "{}",
+        stderr(&missing)
+    );
+}
