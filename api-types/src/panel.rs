@@ -826,3 +826,40 @@ pub struct TestChatReset {
     pub receipts: i64,
     pub tickets: i64,
 }
+
+/// `GET /api/public/draws/{id}`: a draw's public record, enough for anyone to redo it
+/// (`docs/DRAW.md`, `infra/verify_draw.py` with the snapshot from `…/snapshot.txt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicDraw {
+    pub draw_id: i64,
+    pub prize: String,
+    pub drawn_at: String,
+    pub algorithm: String,
+    /// The revealed seed, 64 hex digits.
+    pub seed: String,
+    /// `SHA-256(seed)`; `null` for a draw made before commitments were recorded.
+    pub seed_commitment: Option<String>,
+    /// SHA-256 of the canonical snapshot text; `null` for such an older draw.
+    pub snapshot_hash: Option<String>,
+    pub participants: i64,
+    pub tickets: i64,
+    /// How many picks the draw made (`--picks` of the verifier).
+    pub picks: i64,
+    /// In pick order; a shopper is named by first name and initial only.
+    pub winners: Vec<PublicWinner>,
+    /// What redoing the draw on the server found just now.
+    pub verified: bool,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicWinner {
+    pub position: i64,
+    /// The participant's id in the snapshot.
+    pub user_id: i64,
+    pub tickets: i64,
+    /// `Анна С.`
+    pub name: String,
+}

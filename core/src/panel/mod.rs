@@ -18,6 +18,7 @@ pub mod costs;
 pub mod dashboard;
 pub mod failed;
 pub mod openapi;
+pub mod public;
 pub mod receipts;
 pub mod session;
 pub mod settings;
@@ -55,6 +56,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(texts::routes())
         .merge(settings::routes())
         .merge(winners::routes())
+        .merge(public::routes())
         .merge(costs::routes())
         .merge(uploads::routes())
         .merge(test_chat::routes())

@@ -90,6 +90,8 @@ pub(super) fn routes() -> Router<AdminApi> {
         super::settings::change,
         super::settings::reset,
         super::winners::list,
+        super::public::record,
+        super::public::snapshot,
         super::winners::winners,
         super::winners::export_csv,
         super::winners::export_xlsx,
@@ -116,6 +118,7 @@ pub(super) fn routes() -> Router<AdminApi> {
         (name = "raffles", description = "Draws, their winners and exports"),
         (name = "costs", description = "What the promotion costs"),
         (name = "uploads", description = "Images for broadcasts"),
+        (name = "public", description = "Draws' public records: anyone may check a draw"),
     )
 )]
 pub struct PanelApi;

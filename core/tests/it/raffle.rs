@@ -574,3 +574,94 @@ async fn the_winners_messages_are_written_to_the_outbox_in_the_draws_own_transac
         .expect("outbox rows");
     assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (2, 2));
 }
+
+#[tokio::test]
+async fn anyone_can_redo_a_draw_from_its_public_record_with_the_python_reference() {
+    let app = spawn_app().await.expect("app");
+    for n in 0..25 {
+        let id = shopper(&app, 5_200 + n, "ru", "registered").await;
+        give_tickets(&app, id, (n % 6 + 1) as i32).await;
+    }
+    let id = raffle(&app, "Самокат", 4).await;
+    run_job(&app, id).await.expect("job");
+    let draw_id: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one("SELECT id FROM raffle_draws WHERE campaign_id = $1", &[&id])
+        .await
+        .expect("draw")
+        .get(0);
+    // No session: the record is public.
+    let record: Value = reqwest::get(app.url(&format!("/api/public/draws/{draw_id}")))
+        .await
+        .expect("record")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(record["verified"], true, "{record}");
+    assert_eq!(record["participants"], 25);
+    assert_eq!(record["picks"], 4);
+    let winners = record["winners"].as_array().expect("winners");
+    assert_eq!(winners.len(), 4);
+    assert!(winners
+        .iter()
+        .all(|w| w["name"].as_str().is_some_and(|n| !n.contains("+7"))));
+    let snapshot = reqwest::get(app.url(&format!("/api/public/draws/{draw_id}/snapshot.txt")))
+        .await
+        .expect("snapshot")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(snapshot.lines().count(), 25);
+
+    let listed: String = winners
+        .iter()
+        .map(|w| format!("{}:{}\n", w["user_id"], w["tickets"]))
+        .collect();
+    let file = std::env::temp_dir().join(format!(
+        "promo-public-draw-{draw_id}-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&file, listed).expect("winners file");
+    let str_of = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut child = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../infra/verify_draw.py"
+        ))
+        .args([
+            "--seed".to_owned(),
+            str_of(&record["seed"]),
+            "--picks".to_owned(),
+            record["picks"].to_string(),
+            "--commitment".to_owned(),
+            str_of(&record["seed_commitment"]),
+            "--snapshot-hash".to_owned(),
+            str_of(&record["snapshot_hash"]),
+            "--winners".to_owned(),
+            file.display().to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(snapshot.as_bytes())
+            .expect("snapshot in");
+    }
+    let output = child.wait_with_output().expect("verifier");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("winners: match"), "{out}");
+    let _ = std::fs::remove_file(&file);
+    let missing = reqwest::get(app.url("/api/public/draws/987654"))
+        .await
+        .expect("missing");
+    assert_eq!(missing.status().as_u16(), 404);
+}
