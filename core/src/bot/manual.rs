@@ -169,18 +169,26 @@ fn accept(step: ManualStep, fields: &mut ManualFields, text: &str) -> Option<Opt
 /// The date and time as receipts print them: `17.09.2024 18:01`, `17.09.24 18:01`, or
 /// `2024-09-17 18:01`; seconds are dropped (the tax service matches to the minute).
 fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    let text = text.replace(',', " ");
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = text.replace(',', " ").replace("  ", " ");
-    [
-        "%d.%m.%Y %H:%M",
-        "%d.%m.%y %H:%M",
-        "%Y-%m-%d %H:%M",
-        "%d.%m.%Y %H:%M:%S",
-        "%d.%m.%y %H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-    ]
-    .iter()
-    .find_map(|format| NaiveDateTime::parse_from_str(&text, format).ok())
+    // `%Y` takes "24" as the year 24, so a two-digit year gets `%y` and nothing else.
+    let short_year = text
+        .split(' ')
+        .next()
+        .is_some_and(|date| date.len() == 8 && date.matches('.').count() == 2);
+    let formats: &[&str] = if short_year {
+        &["%d.%m.%y %H:%M", "%d.%m.%y %H:%M:%S"]
+    } else {
+        &[
+            "%d.%m.%Y %H:%M",
+            "%Y-%m-%d %H:%M",
+            "%d.%m.%Y %H:%M:%S",
+            "%Y-%m-%d %H:%M:%S",
+        ]
+    };
+    formats
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(&text, format).ok())
 }
 
 /// The total in roubles as `s` carries it (`1234.56`), from `1 234,56`, `1234.5`, `1234`
