@@ -89,6 +89,21 @@ fn main() {
         redone.as_secs_f64() * 1e3,
         again == winners
     );
+    // The algorithm of earlier draws, on the same holdings, for the ratio.
+    let entries: Vec<(i64, i64)> = holdings
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i as i64 * 3 + 1, *t))
+        .collect();
+    let started = Instant::now();
+    let v1 = promo_core::raffle::draw_winners(&entries, args.picks, seed);
+    let v1_time = started.elapsed();
+    println!(
+        "v1 (linear scan per pick) on the same snapshot: {:.1} ms for {} picks, {:.0}× the v2 draw",
+        v1_time.as_secs_f64() * 1e3,
+        v1.len(),
+        v1_time.as_secs_f64() / drawn.as_secs_f64().max(1e-9)
+    );
     if let Some(peak) = peak_mib() {
         println!("peak memory of the process: {peak:.0} MiB");
     }
