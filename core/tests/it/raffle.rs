@@ -665,3 +665,44 @@ async fn anyone_can_redo_a_draw_from_its_public_record_with_the_python_reference
         .expect("missing");
     assert_eq!(missing.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn a_winner_whose_message_is_refused_for_good_stays_reachable_for_everything_else() {
+    let app = spawn_app().await.expect("app");
+    let refused = shopper(&app, 5_300, "ru", "registered").await;
+    let fine = shopper(&app, 5_301, "ru", "registered").await;
+    give_tickets(&app, refused, 1).await;
+    give_tickets(&app, fine, 1).await;
+    // A permanent 400 for one chat, not a block.
+    app.telegram.chat_not_found(5_300);
+    let id = raffle(&app, "Чайник", 2).await;
+    let _ = run_job(&app, id).await;
+
+    let sent = app.telegram.sent_messages();
+    assert!(
+        sent.iter().any(|m| m.chat_id == 5_301),
+        "the other winner is told"
+    );
+    assert!(!sent.iter().any(|m| m.chat_id == 5_300));
+    let client = app.db().await.expect("db");
+    let reachable: bool = client
+        .query_one("SELECT reachable FROM users WHERE id = $1", &[&refused])
+        .await
+        .expect("user")
+        .get(0);
+    assert!(reachable, "only a 403 makes a shopper unreachable");
+    let status: String = client
+        .query_one(
+            "SELECT status FROM outbox WHERE user_id = $1 AND purpose = 'winner'",
+            &[&refused],
+        )
+        .await
+        .expect("outbox row")
+        .get(0);
+    assert_eq!(
+        status, "failed",
+        "refused for good, with its reason, for an operator"
+    );
+    let notified: Vec<bool> = winners(&app, id).await.iter().map(|w| w.3).collect();
+    assert_eq!(notified.iter().filter(|n| **n).count(), 1);
+}
