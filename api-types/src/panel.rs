@@ -578,6 +578,14 @@ pub struct RaffleRow {
     pub winner_count: i64,
     pub winners: i64,
     pub drawn_at: String,
+    /// The draw's algorithm (`docs/DRAW.md` for v2).
+    pub algorithm: String,
+    /// `SHA-256(seed)` and the snapshot's SHA-256; `null` for draws made before v2.
+    pub seed_commitment: Option<String>,
+    pub snapshot_hash: Option<String>,
+    pub participants: Option<i64>,
+    /// Where anyone can check it: `/api/public/draws/<id>`.
+    pub public_url: String,
 }
 
 /// `GET /api/raffles`, newest draw first.

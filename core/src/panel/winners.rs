@@ -34,7 +34,8 @@ pub(super) fn routes() -> Router<AdminApi> {
 const MAX_PAGE: i64 = 100;
 
 const RAFFLE_COLUMNS: &str = "d.id, d.campaign_id, d.prize, d.winner_count::BIGINT,
-    (SELECT count(*) FROM raffle_winners w WHERE w.draw_id = d.id), d.drawn_at";
+    (SELECT count(*) FROM raffle_winners w WHERE w.draw_id = d.id), d.drawn_at,
+    d.algorithm, d.seed_commitment, d.snapshot_hash, d.participants::BIGINT";
 
 fn raffle_row_of(row: &tokio_postgres::Row) -> RaffleRow {
     RaffleRow {
@@ -44,6 +45,11 @@ fn raffle_row_of(row: &tokio_postgres::Row) -> RaffleRow {
         winner_count: row.get(3),
         winners: row.get(4),
         drawn_at: timestamp(row.get(5)),
+        algorithm: row.get(6),
+        seed_commitment: row.get(7),
+        snapshot_hash: row.get(8),
+        participants: row.get(9),
+        public_url: format!("/api/public/draws/{}", row.get::<_, i64>(0)),
     }
 }
 

@@ -660,6 +660,20 @@ async fn anyone_can_redo_a_draw_from_its_public_record_with_the_python_reference
     assert!(output.status.success(), "{out}");
     assert!(out.contains("winners: match"), "{out}");
     let _ = std::fs::remove_file(&file);
+    // The panel's list of draws shows the same commitment and where to check it.
+    let viewer = crate::helpers::operator(&app, "vic", "viewer").await;
+    let (status, list) =
+        crate::helpers::api(&app, &viewer, reqwest::Method::GET, "/api/raffles", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["raffles"][0]["seed_commitment"],
+        record["seed_commitment"]
+    );
+    assert_eq!(list["raffles"][0]["participants"], 25);
+    assert_eq!(
+        list["raffles"][0]["public_url"],
+        format!("/api/public/draws/{draw_id}")
+    );
     let missing = reqwest::get(app.url("/api/public/draws/987654"))
         .await
         .expect("missing");
