@@ -13,7 +13,7 @@ fn script() -> std::path::PathBuf {
 }
 
 /// Runs the script with `args` on `snapshot` (canonical text); (exit code, stdout).
-fn verify(args: &[String], snapshot: &str) -> (i32, String) {
+pub fn verify(args: &[String], snapshot: &str) -> (i32, String) {
     let mut child = Command::new("python3")
         .arg(script())
         .args(args)

@@ -625,12 +625,8 @@ async fn anyone_can_redo_a_draw_from_its_public_record_with_the_python_reference
     ));
     std::fs::write(&file, listed).expect("winners file");
     let str_of = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let mut child = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../infra/verify_draw.py"
-        ))
-        .args([
+    let (code, out) = crate::draw_reference::verify(
+        &[
             "--seed".to_owned(),
             str_of(&record["seed"]),
             "--picks".to_owned(),
@@ -641,23 +637,10 @@ async fn anyone_can_redo_a_draw_from_its_public_record_with_the_python_reference
             str_of(&record["snapshot_hash"]),
             "--winners".to_owned(),
             file.display().to_string(),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(snapshot.as_bytes())
-            .expect("snapshot in");
-    }
-    let output = child.wait_with_output().expect("verifier");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{out}");
+        ],
+        &snapshot,
+    );
+    assert_eq!(code, 0, "{out}");
     assert!(out.contains("winners: match"), "{out}");
     let _ = std::fs::remove_file(&file);
     // The panel's list of draws shows the same commitment and where to check it.
