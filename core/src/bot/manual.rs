@@ -96,8 +96,7 @@ pub(crate) async fn receive(
     };
     let Some(next) = next else {
         // The total was the last answer: the QR text the fields stand for.
-        let qr = text_of(&fields, text).and_then(|qr| FiscalQr::parse(&qr).ok());
-        let Some(qr) = qr else {
+        let Some(qr) = qr_of(&fields, text) else {
             return ask(conversation, step, fields, Some(step.refusal())).await;
         };
         return super::upload::submit_manual(conversation, &state, &qr.canonical()).await;
@@ -220,16 +219,17 @@ fn parse_sum(text: &str) -> Option<String> {
     (sum.parse::<f64>().ok()? > 0.0).then_some(sum)
 }
 
-/// The QR text of a complete set of answers (`total` being the last one).
-fn text_of(fields: &ManualFields, total: &str) -> Option<String> {
-    Some(format!(
-        "t={}&s={}&fn={}&i={}&fp={}&n=1",
-        fields.time.as_deref()?,
-        parse_sum(total)?,
+/// The QR a complete set of answers stands for (`total` being the last one).
+fn qr_of(fields: &ManualFields, total: &str) -> Option<FiscalQr> {
+    let at = NaiveDateTime::parse_from_str(fields.time.as_deref()?, "%Y%m%dT%H%M").ok()?;
+    FiscalQr::from_printed(
         fields.fiscal_drive.as_deref()?,
-        fields.document?,
-        fields.sign?,
-    ))
+        &fields.document?.to_string(),
+        &fields.sign?.to_string(),
+        at,
+        &parse_sum(total)?,
+    )
+    .ok()
 }
 
 /// The upload prompt's keyboard: enter by hand, or cancel.
@@ -288,12 +288,9 @@ mod tests {
         }
         assert_eq!(step, ManualStep::Sum);
         assert_eq!(accept(step, &mut fields, "1285,21"), Some(None));
-        let qr = text_of(&fields, "1285,21").expect("complete");
+        let qr = qr_of(&fields, "1285,21").expect("complete");
         assert_eq!(
-            FiscalQr::parse(&qr)
-                .map(|qr| qr.canonical())
-                .ok()
-                .as_deref(),
+            Some(qr.canonical()).as_deref(),
             Some("t=20240115T1230&s=1285.21&fn=9999078900012345&i=12345&fp=1234567890&n=1")
         );
         let mut fields = ManualFields::default();
@@ -325,8 +322,7 @@ mod tests {
                     None => {}
                     Some(Some(next)) => step = Some(next),
                     Some(None) => {
-                        let qr = text_of(&fields, answer).expect("complete");
-                        prop_assert!(FiscalQr::parse(&qr).is_ok(), "{qr}");
+                        prop_assert!(qr_of(&fields, answer).is_some(), "{fields:?} {answer:?}");
                         step = None;
                     }
                 }

@@ -139,6 +139,22 @@ pub struct FiscalQr {
 }
 
 impl FiscalQr {
+    /// A sale's QR from the fields printed under its code: ФН, ФД, ФП, the date and time
+    /// (to the minute) and the total in roubles as `s` carries it (`1285.21`). Checked
+    /// exactly as a scanned code is, so the errors name the QR field at fault.
+    pub fn from_printed(
+        fiscal_drive_number: &str,
+        fiscal_document_number: &str,
+        fiscal_sign: &str,
+        date_time: NaiveDateTime,
+        sum: &str,
+    ) -> Result<FiscalQr, FiscalQrError> {
+        FiscalQr::parse(&format!(
+            "t={}&s={sum}&fn={fiscal_drive_number}&i={fiscal_document_number}&fp={fiscal_sign}&n=1",
+            date_time.format("%Y%m%dT%H%M")
+        ))
+    }
+
     /// Parses the text of a receipt QR code.
     ///
     /// Fields are found by key in any order; unknown keys, empty pairs and whitespace

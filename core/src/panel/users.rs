@@ -655,48 +655,37 @@ fn manual_qr(request: &ManualReceipt) -> Result<crate::fiscal::FiscalQr, ApiErro
             .map(|v| crate::pgtext::strip_nul(v.trim()).into_owned())
             .filter(|v| !v.is_empty())
     };
-    let (text, from_fields) = match clean(&request.qr) {
-        Some(qr) if qr.len() <= 1_000 => (qr, false),
-        Some(_) => return Err(ApiError::bad_request("qr is too long").field("qr")),
-        None => {
-            let field = |value: Option<String>, name: &str| {
-                value.ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "give the QR text or all of fn, fd, fp, date and sum; {name} is missing"
-                    ))
-                    .field(name)
-                })
-            };
-            let drive = field(clean(&request.fiscal_drive_number), "fn")?;
-            let fd = field(clean(&request.fd), "fd")?;
-            let fp = field(clean(&request.fp), "fp")?;
-            let date = field(clean(&request.date), "date")?;
-            let sum = field(clean(&request.sum), "sum")?.replace(',', ".");
-            let at =
-                chrono::NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M").map_err(|_| {
-                    ApiError::bad_request("date must be YYYY-MM-DDTHH:MM as printed").field("date")
-                })?;
-            (
-                format!(
-                    "t={}&s={sum}&fn={drive}&i={fd}&fp={fp}&n=1",
-                    at.format("%Y%m%dT%H%M")
-                ),
-                true,
-            )
+    if let Some(qr) = clean(&request.qr) {
+        if qr.len() > 1_000 {
+            return Err(ApiError::bad_request("qr is too long").field("qr"));
         }
+        return FiscalQr::parse(&qr)
+            .map_err(|error| ApiError::bad_request(error.to_string()).field("qr"));
+    }
+    let field = |value: Option<String>, name: &str| {
+        value.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "give the QR text or all of fn, fd, fp, date and sum; {name} is missing"
+            ))
+            .field(name)
+        })
     };
-    FiscalQr::parse(&text).map_err(|error| {
-        let field = if !from_fields {
-            "qr"
-        } else {
-            match error {
-                FiscalQrError::InvalidSum(_) | FiscalQrError::NonPositiveSum(_) => "sum",
-                FiscalQrError::InvalidFiscalDriveNumber(_) => "fn",
-                FiscalQrError::InvalidFiscalDocumentNumber(_) => "fd",
-                FiscalQrError::InvalidFiscalSign(_) => "fp",
-                FiscalQrError::InvalidDateTime(_) => "date",
-                _ => "qr",
-            }
+    let drive = field(clean(&request.fiscal_drive_number), "fn")?;
+    let fd = field(clean(&request.fd), "fd")?;
+    let fp = field(clean(&request.fp), "fp")?;
+    let date = field(clean(&request.date), "date")?;
+    let sum = field(clean(&request.sum), "sum")?.replace(',', ".");
+    let at = chrono::NaiveDateTime::parse_from_str(&date, "%Y-%m-%dT%H:%M").map_err(|_| {
+        ApiError::bad_request("date must be YYYY-MM-DDTHH:MM as printed").field("date")
+    })?;
+    FiscalQr::from_printed(&drive, &fd, &fp, at, &sum).map_err(|error| {
+        let field = match error {
+            FiscalQrError::InvalidSum(_) | FiscalQrError::NonPositiveSum(_) => "sum",
+            FiscalQrError::InvalidFiscalDriveNumber(_) => "fn",
+            FiscalQrError::InvalidFiscalDocumentNumber(_) => "fd",
+            FiscalQrError::InvalidFiscalSign(_) => "fp",
+            FiscalQrError::InvalidDateTime(_) => "date",
+            _ => "qr",
         };
         ApiError::bad_request(error.to_string()).field(field)
     })
