@@ -64,6 +64,14 @@ impl Snapshot {
         Ok(())
     }
 
+    /// The entries `(user_id, tickets)` in snapshot order.
+    pub fn entries(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.users
+            .iter()
+            .zip(&self.tickets)
+            .map(|(user, tickets)| (*user, i64::try_from(*tickets).unwrap_or(i64::MAX)))
+    }
+
     pub fn participants(&self) -> usize {
         self.users.len()
     }
@@ -110,7 +118,8 @@ pub fn draw(snapshot: &Snapshot, seed: &[u8; 32], picks: usize) -> Vec<(i64, i64
     winners
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, as seeds, commitments and hashes are published.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -223,7 +223,6 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
             .push(row.get(0), row.get(1))
             .context("building the ticket snapshot")?;
     }
-    let entries: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
 
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
@@ -243,7 +242,7 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
                 &prize,
                 &winner_count,
                 &seed.as_slice(),
-                &snapshot_json(&entries),
+                &snapshot_json(&snapshot.entries().collect::<Vec<_>>()),
                 &super::draw::ALGORITHM,
                 &snapshot.hash(),
                 &super::draw::commitment(&seed),
@@ -315,6 +314,10 @@ fn parse_content(content: &Value) -> Result<(String, i32), String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrawCheck {
     pub draw_id: i64,
+    pub prize: String,
+    pub drawn_at: chrono::DateTime<chrono::Utc>,
+    /// How many winners the draw asked for.
+    pub picks: usize,
     pub algorithm: String,
     pub seed: [u8; 32],
     /// As recorded (`None` for v1 draws, which had none).
@@ -322,7 +325,8 @@ pub struct DrawCheck {
     pub snapshot_hash: Option<String>,
     /// The stored snapshot's hash now.
     pub recomputed_snapshot_hash: Option<String>,
-    pub participants: usize,
+    /// The stored snapshot, `(user_id, tickets)` in its order.
+    pub entries: Vec<(i64, i64)>,
     /// Winners as recorded and as redone, `(user_id, tickets)` in draw order.
     pub recorded: Vec<(i64, i64)>,
     pub recomputed: Vec<(i64, i64)>,
@@ -333,6 +337,19 @@ pub struct DrawCheck {
 impl DrawCheck {
     pub fn verified(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    pub fn seed_hex(&self) -> String {
+        super::draw::hex(&self.seed)
+    }
+
+    pub fn participants(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Tickets in the stored snapshot.
+    pub fn tickets(&self) -> i64 {
+        self.entries.iter().map(|(_, t)| *t).sum()
     }
 }
 
@@ -347,7 +364,8 @@ pub async fn verify_draw(
     let client = pool.get().await?;
     let Some(row) = client
         .query_opt(
-            "SELECT algorithm, seed, seed_commitment, snapshot_hash, ticket_snapshot, winner_count
+            "SELECT algorithm, seed, seed_commitment, snapshot_hash, ticket_snapshot, winner_count,
+                    prize, drawn_at
              FROM raffle_draws WHERE id = $1 AND bot_id = $2",
             &[&draw_id, &bot_id],
         )
@@ -361,6 +379,8 @@ pub async fn verify_draw(
     let snapshot_hash: Option<String> = row.get(3);
     let stored: Value = row.get(4);
     let winner_count: i32 = row.get(5);
+    let prize: String = row.get(6);
+    let drawn_at: chrono::DateTime<chrono::Utc> = row.get(7);
     let recorded: Vec<(i64, i64)> = client
         .query(
             "SELECT user_id, tickets_at_draw::BIGINT FROM raffle_winners
@@ -408,12 +428,15 @@ pub async fn verify_draw(
     }
     Ok(Some(DrawCheck {
         draw_id,
+        prize,
+        drawn_at,
+        picks,
         algorithm,
         seed,
         seed_commitment,
         snapshot_hash,
         recomputed_snapshot_hash,
-        participants: entries.len(),
+        entries,
         recorded,
         recomputed,
         problems,

@@ -50,14 +50,6 @@ async fn record(State(api): State<AdminApi>, Path(id): Path<i64>) -> Result<Resp
         .map_err(internal)?
         .ok_or_else(|| ApiError::not_found(format!("no draw {id}")))?;
     let client = api.pool.get().await.map_err(db)?;
-    let row = client
-        .query_one(
-            "SELECT prize, drawn_at, winner_count::BIGINT, COALESCE(tickets, 0)
-             FROM raffle_draws WHERE id = $1 AND bot_id = $2",
-            &[&id, &api.bot_id],
-        )
-        .await
-        .map_err(db)?;
     let names = client
         .query(
             "SELECT w.position::BIGINT, w.user_id, w.tickets_at_draw::BIGINT,
@@ -68,18 +60,17 @@ async fn record(State(api): State<AdminApi>, Path(id): Path<i64>) -> Result<Resp
         )
         .await
         .map_err(db)?;
-    let seed: String = check.seed.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Json(PublicDraw {
         draw_id: id,
-        prize: row.get(0),
-        drawn_at: timestamp(row.get(1)),
+        prize: check.prize.clone(),
+        drawn_at: timestamp(check.drawn_at),
         algorithm: check.algorithm.clone(),
-        seed,
+        seed: check.seed_hex(),
         seed_commitment: check.seed_commitment.clone(),
         snapshot_hash: check.snapshot_hash.clone(),
-        participants: i64::try_from(check.participants).unwrap_or(i64::MAX),
-        tickets: row.get(3),
-        picks: row.get(2),
+        participants: i64::try_from(check.participants()).unwrap_or(i64::MAX),
+        tickets: check.tickets(),
+        picks: i64::try_from(check.picks).unwrap_or(i64::MAX),
         winners: names
             .iter()
             .map(|w| PublicWinner {

@@ -52,7 +52,7 @@ fn the_python_reference_draws_the_same_winners_and_refuses_a_tampered_snapshot()
         }
         let picks = 40 + round * 30;
         let winners = draw(&snapshot, &seed, picks);
-        let seed_hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+        let seed_hex = promo_core::campaigns::draw::hex(&seed);
         let winners_file = std::env::temp_dir().join(format!(
             "promo-draw-winners-{}-{round}.txt",
             std::process::id()

@@ -179,7 +179,7 @@ async fn a_recorded_draw_verifies_and_any_tampering_with_it_is_detected() {
         check.recomputed_snapshot_hash.as_deref(),
         Some(hash.as_str())
     );
-    assert_eq!(check.participants, 30);
+    assert_eq!(check.participants(), 30);
     assert_eq!(check.recorded.len(), 3);
 
     // One participant's tickets edited after the draw: the hash no longer matches.

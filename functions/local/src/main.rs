@@ -323,9 +323,8 @@ async fn verify_draw(draw_id: i64) -> anyhow::Result<bool> {
     let Some(check) = promo_core::raffle::verify_draw(&pool, bot_id, draw_id).await? else {
         anyhow::bail!("no draw {draw_id} for bot `{}`", settings.store.bot_slug);
     };
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     println!("draw {draw_id}: {}", check.algorithm);
-    println!("seed:            {}", hex(&check.seed));
+    println!("seed:            {}", check.seed_hex());
     println!(
         "commitment:      {}",
         check
@@ -340,7 +339,7 @@ async fn verify_draw(draw_id: i64) -> anyhow::Result<bool> {
             .as_deref()
             .unwrap_or("(none: a v1 draw)")
     );
-    println!("participants:    {}", check.participants);
+    println!("participants:    {}", check.participants());
     println!(
         "winners:         {} recorded, {} redone",
         check.recorded.len(),
