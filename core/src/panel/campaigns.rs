@@ -116,13 +116,7 @@ async fn create(
     }
     CampaignContent::parse(&content).map_err(|e| ApiError::bad_request(e).field("text"))?;
     let audience = audience_of(kind, &request.audience)?;
-    let tz = match &request.tz {
-        Some(tz) => tz.clone(),
-        None => api.promo.current().await.time_zone.clone(),
-    };
-    if !crate::config::plausible_time_zone(&tz) {
-        return Err(ApiError::bad_request("tz must be a time zone name").field("tz"));
-    }
+    let tz = super::zone(&api, request.tz.clone()).await?;
     let tz = tz.as_str();
 
     let mut client = api.pool.get().await.map_err(db)?;

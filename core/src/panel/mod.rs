@@ -198,6 +198,12 @@ pub(crate) async fn period(
     if !(1..=max).contains(&days) {
         return Err(ApiError::bad_request(format!("days must be 1 to {max}")).field("days"));
     }
+    Ok((days, zone(api, tz).await?))
+}
+
+/// The time zone a request names in `tz`, else the promotion's; a name of the wrong shape
+/// is refused here, one Postgres does not know when the query runs ([`unknown_zone`]).
+pub(crate) async fn zone(api: &AdminApi, tz: Option<String>) -> Result<String, ApiError> {
     let tz = match tz {
         Some(tz) => tz,
         None => api.promo.current().await.time_zone.clone(),
@@ -207,7 +213,7 @@ pub(crate) async fn period(
             ApiError::bad_request("tz must be a time zone name like Europe/Moscow").field("tz"),
         );
     }
-    Ok((days, tz))
+    Ok(tz)
 }
 
 /// A query error: an unknown time zone is the caller's (400 naming `tz`), anything else ours.

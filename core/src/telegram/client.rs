@@ -78,6 +78,15 @@ pub enum GatedCallError {
     Telegram(#[from] TelegramError),
 }
 
+/// Why a gate stopped a send, `None` when it let it go.
+fn gate_refusal(verdict: anyhow::Result<bool>) -> Option<String> {
+    match verdict {
+        Ok(true) => None,
+        Ok(false) => Some("the send was withdrawn".to_owned()),
+        Err(e) => Some(format!("{e:#}")),
+    }
+}
+
 /// Runs its hook when dropped after the last chunk was handed out: hyper drops a request
 /// body as soon as it has buffered the final chunk, before flushing it in the same poll.
 /// Dropped any other way (the gate refused, the request was abandoned), it does nothing.
@@ -284,11 +293,7 @@ impl TelegramClient {
     {
         if self.http().is_err() {
             // No bytes to hold back: the gate decides, and the call is the record.
-            let refused = match gate.await {
-                Ok(true) => None,
-                Ok(false) => Some("the send was withdrawn".to_owned()),
-                Err(e) => Some(format!("{e:#}")),
-            };
+            let refused = gate_refusal(gate.await);
             if let Some(reason) = refused {
                 return Err(GatedCallError::Unsent {
                     reason,
@@ -365,11 +370,7 @@ impl TelegramClient {
         let tail = {
             let (refused, completed) = (refused.clone(), completed.clone());
             async move {
-                let verdict = match gate.await {
-                    Ok(true) => None,
-                    Ok(false) => Some("the send was withdrawn".to_owned()),
-                    Err(e) => Some(format!("{e:#}")),
-                };
+                let verdict = gate_refusal(gate.await);
                 if let Some(reason) = verdict {
                     if let Ok(mut slot) = refused.lock() {
                         *slot = Some(reason.clone());
