@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::receipts::FiscalQr;
 use crate::t;
-use crate::telegram::{KeyboardButton, OutgoingMessage, ReplyKeyboardMarkup, SendMessage};
+use crate::telegram::OutgoingMessage;
 use crate::texts::TextKey;
 
 use super::dialogue::DialogueState;
@@ -237,16 +237,9 @@ pub(crate) async fn upload_keyboard(
     conversation: &Conversation<'_>,
     text: String,
 ) -> OutgoingMessage {
-    let mut keyboard = ReplyKeyboardMarkup::from(vec![
-        vec![KeyboardButton::new(
-            conversation.text(t!("btn_manual_entry")).await,
-        )],
-        vec![KeyboardButton::new(
-            conversation.text(t!("btn_cancel")).await,
-        )],
-    ]);
-    keyboard.resize_keyboard();
-    OutgoingMessage::Send(SendMessage::new(conversation.chat_id, text).markup(keyboard))
+    conversation
+        .with_buttons(text, &[t!("btn_manual_entry"), t!("btn_cancel")])
+        .await
 }
 
 #[cfg(test)]

@@ -556,9 +556,16 @@ impl Conversation<'_> {
     }
 
     pub(crate) async fn with_cancel_keyboard(&self, text: String) -> OutgoingMessage {
-        let mut keyboard = ReplyKeyboardMarkup::from(vec![vec![KeyboardButton::new(
-            self.text(t!("btn_cancel")).await,
-        )]]);
+        self.with_buttons(text, &[t!("btn_cancel")]).await
+    }
+
+    /// `text` with a reply keyboard of these buttons, one per row.
+    pub(crate) async fn with_buttons(&self, text: String, buttons: &[TextKey]) -> OutgoingMessage {
+        let mut rows = Vec::with_capacity(buttons.len());
+        for button in buttons {
+            rows.push(vec![KeyboardButton::new(self.text(*button).await)]);
+        }
+        let mut keyboard = ReplyKeyboardMarkup::from(rows);
         keyboard.resize_keyboard();
         OutgoingMessage::Send(SendMessage::new(self.chat_id, text).markup(keyboard))
     }

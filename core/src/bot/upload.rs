@@ -56,8 +56,14 @@ impl<'a> Upload<'a> {
     }
 
     fn qr_text(text: &'a str) -> Self {
+        Upload::typed("qr_text", text)
+    }
+
+    /// A QR text the shopper typed or pasted (`qr_text`) or built from printed fields
+    /// (`manual`).
+    fn typed(source: &'static str, text: &'a str) -> Self {
         Upload {
-            source: "qr_text",
+            source,
             file_id: None,
             file_size: None,
             mime_type: None,
@@ -109,14 +115,7 @@ pub(crate) async fn submit_manual(
     state: &DialogueState,
     qr: &str,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
-    let upload = Upload {
-        source: "manual",
-        file_id: None,
-        file_size: None,
-        mime_type: None,
-        qr_raw: Some(qr),
-    };
-    submit(conversation, state, upload).await
+    submit(conversation, state, Upload::typed("manual", qr)).await
 }
 
 pub(crate) async fn receive_file(
