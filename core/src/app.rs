@@ -25,7 +25,7 @@ use crate::config::{
 };
 use crate::db::{self, PgPool};
 use crate::outbox::Sender;
-use crate::pii::PhoneKey;
+use crate::pii::{PhoneKey, PrizeKey};
 use crate::proverkacheka::ProverkaChekaClient;
 use crate::queue::{InMemoryQueue, JobQueue, SqsQueue};
 use crate::raffle::Raffles;
@@ -85,7 +85,13 @@ impl App {
                 admin_ids: settings.telegram.admin_ids.clone(),
             },
         );
-        let campaigns = stores.campaigns(&telegram, &queue, &images, settings.campaigns.clone());
+        let campaigns = stores.campaigns(
+            &telegram,
+            &queue,
+            &images,
+            settings.campaigns.clone(),
+            settings.prize_key.clone(),
+        );
         let bot = stores.bot(
             &telegram,
             &queue,
@@ -94,6 +100,7 @@ impl App {
             BotSettings {
                 telegram: settings.telegram.clone(),
                 phone_key: settings.phone_key.clone(),
+                prize_key: settings.prize_key.clone(),
             },
         );
         Ok(App {
@@ -130,6 +137,7 @@ impl App {
             bot_id: self.bot_id,
             redis: self.redis.clone(),
             phone_key: self.settings.phone_key.clone(),
+            prize_key: self.settings.prize_key.clone(),
             admin: self.settings.admin.clone(),
             texts: self.texts.clone(),
             promo: self.bot.promo.clone(),
@@ -174,6 +182,7 @@ pub async fn connect_telegram_webhook(
         BotSettings {
             telegram: settings.telegram,
             phone_key: settings.phone_key,
+            prize_key: settings.prize_key,
         },
     );
     Ok(TelegramWebhook { bot, health })
@@ -212,7 +221,13 @@ pub async fn connect_campaign_runner(
     let telegram = telegram_client(&settings.bot_api)?;
     let queue = connect_queue(&settings.queues).await;
     let images = Images::connect(&settings.uploads, stores.pool.clone()).await;
-    Ok(stores.campaigns(&telegram, &queue, &images, settings.campaigns))
+    Ok(stores.campaigns(
+        &telegram,
+        &queue,
+        &images,
+        settings.campaigns,
+        settings.prize_key,
+    ))
 }
 
 /// What `admin-api` serves with. It answers `/health` only so far; the session key and
@@ -224,6 +239,8 @@ pub struct AdminApi {
     pub bot_id: i64,
     pub redis: Redis,
     pub phone_key: PhoneKey,
+    /// Seals new raffles' seeds; opens winners' documents for owners.
+    pub prize_key: PrizeKey,
     /// The session key and lifetimes.
     pub admin: crate::config::AdminSettings,
     /// Shopper texts, for the messages operators' decisions send.
@@ -275,6 +292,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
                 reply_in_webhook_response: false,
             },
             phone_key: settings.phone_key.clone(),
+            prize_key: settings.prize_key.clone(),
         },
     );
     Ok(AdminApi {
@@ -282,6 +300,7 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         bot_id: stores.bot_id,
         redis: stores.redis,
         phone_key: settings.phone_key,
+        prize_key: settings.prize_key,
         admin: settings.admin,
         promo,
         texts: stores.texts,
@@ -411,6 +430,7 @@ impl Stores {
         queue: &Arc<dyn JobQueue>,
         images: &Images,
         settings: CampaignSettings,
+        prize_key: PrizeKey,
     ) -> Campaigns {
         let sending = Arc::new(settings);
         let sender = self.sender(telegram, sending.broadcast_rate_per_second);
@@ -431,6 +451,7 @@ impl Stores {
                 users: self.users.clone(),
                 settings: sending,
                 sender,
+                prize_key,
             },
         }
     }

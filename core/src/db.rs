@@ -54,6 +54,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_verifiable_draws",
         include_str!("../../migrations/0011_verifiable_draws.sql"),
     ),
+    (
+        "0012_raffle_prizes_and_claims",
+        include_str!("../../migrations/0012_raffle_prizes_and_claims.sql"),
+    ),
 ];
 
 /// A fixed advisory-lock key so that two processes starting together (the local binary

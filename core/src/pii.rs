@@ -170,6 +170,104 @@ impl PhoneKey {
     }
 }
 
+/// `PRIZE_DATA_KEY`: the raffles' own key, apart from the phones'. Two sub-keys: one
+/// seals a raffle's seed from creation until its draw reveals it, one seals a winner's
+/// tax-agent documents. Each sealed value is bound to its row (`context`, the AES-GCM
+/// associated data), so a ciphertext copied onto another raffle or winner does not open.
+#[derive(Clone)]
+pub struct PrizeKey {
+    seeds: [u8; 32],
+    documents: [u8; 32],
+}
+
+impl fmt::Debug for PrizeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrizeKey(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the sealed value is malformed, was made with another key or belongs to another row")]
+pub struct Unsealable;
+
+impl PrizeKey {
+    pub fn new(master: [u8; 32]) -> Self {
+        Self {
+            seeds: derive(&master, b"promo/raffle-seed/v1"),
+            documents: derive(&master, b"promo/claim-documents/v1"),
+        }
+    }
+
+    /// Seals raffle `campaign_id`'s seed.
+    pub fn seal_seed(&self, campaign_id: i64, seed: &[u8; 32]) -> Vec<u8> {
+        seal(
+            &self.seeds,
+            format!("raffle:{campaign_id}").as_bytes(),
+            seed,
+        )
+    }
+
+    pub fn open_seed(&self, campaign_id: i64, sealed: &[u8]) -> Result<[u8; 32], Unsealable> {
+        let plain = open(
+            &self.seeds,
+            format!("raffle:{campaign_id}").as_bytes(),
+            sealed,
+        )?;
+        plain.as_slice().try_into().map_err(|_| Unsealable)
+    }
+
+    /// Seals winner `winner_id`'s documents (their JSON).
+    pub fn seal_documents(&self, winner_id: i64, plain: &[u8]) -> Vec<u8> {
+        seal(
+            &self.documents,
+            format!("winner:{winner_id}").as_bytes(),
+            plain,
+        )
+    }
+
+    pub fn open_documents(&self, winner_id: i64, sealed: &[u8]) -> Result<Vec<u8>, Unsealable> {
+        open(
+            &self.documents,
+            format!("winner:{winner_id}").as_bytes(),
+            sealed,
+        )
+    }
+}
+
+/// Nonce || ciphertext+tag, with `context` authenticated alongside.
+fn seal(key: &[u8; 32], context: &[u8], plain: &[u8]) -> Vec<u8> {
+    let cipher = Aes256Gcm::new(key.into());
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let payload = aes_gcm::aead::Payload {
+        msg: plain,
+        aad: context,
+    };
+    // AES-GCM encryption only fails for plaintexts beyond 64 GiB.
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), payload)
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    out
+}
+
+fn open(key: &[u8; 32], context: &[u8], stored: &[u8]) -> Result<Vec<u8>, Unsealable> {
+    if stored.len() <= NONCE_LEN {
+        return Err(Unsealable);
+    }
+    let (nonce, sealed) = stored.split_at(NONCE_LEN);
+    let cipher = Aes256Gcm::new(key.into());
+    let payload = aes_gcm::aead::Payload {
+        msg: sealed,
+        aad: context,
+    };
+    cipher
+        .decrypt(Nonce::from_slice(nonce), payload)
+        .map_err(|_| Unsealable)
+}
+
 fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
     let mut mac =
         <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC accepts keys of any length");
@@ -183,6 +281,25 @@ mod tests {
 
     fn key(byte: u8) -> PhoneKey {
         PhoneKey::new([byte; 32])
+    }
+
+    #[test]
+    fn a_sealed_seed_opens_only_with_its_key_and_for_its_own_raffle() {
+        let key = PrizeKey::new([1; 32]);
+        let seed = [9u8; 32];
+        let sealed = key.seal_seed(7, &seed);
+        assert_eq!(key.open_seed(7, &sealed).ok(), Some(seed));
+        assert!(
+            key.open_seed(8, &sealed).is_err(),
+            "moved to another raffle"
+        );
+        assert!(PrizeKey::new([2; 32]).open_seed(7, &sealed).is_err());
+        assert!(key.open_seed(7, &sealed[..10]).is_err());
+        // Documents and seeds use different sub-keys.
+        assert!(key.open_documents(7, &sealed).is_err());
+        let documents = key.seal_documents(3, b"{}");
+        assert_eq!(key.open_documents(3, &documents).ok(), Some(b"{}".to_vec()));
+        assert!(!documents.windows(2).any(|w| w == b"{}"));
     }
 
     #[test]

@@ -128,6 +128,7 @@ ensure_local_secrets() {
             umask 077
             cat >"$file" <<SECRETS
 PHONE_ENCRYPTION_KEY='$(head -c 32 /dev/urandom | base64)'
+PRIZE_DATA_KEY='$(head -c 32 /dev/urandom | base64)'
 ADMIN_SECRET_KEY='$(head -c 48 /dev/urandom | base64 | tr -d '/+=')'
 WEBHOOK_SECRET='$(head -c 24 /dev/urandom | base64 | tr -d '/+=')'
 ADMIN_PANEL_PASSWORD='$password'
@@ -136,6 +137,10 @@ SECRETS
         if [ -t 2 ]; then
             say "panel login: admin / $password"
         fi
+    fi
+    # Keys added after a file was written are appended, never the existing ones changed.
+    if ! grep -q '^PRIZE_DATA_KEY=' "$file"; then
+        (umask 077; echo "PRIZE_DATA_KEY='$(head -c 32 /dev/urandom | base64)'" >>"$file")
     fi
     # Values are quoted so that `cargo lambda watch --env-file` can read the file too: its
     # parser refuses a bare `=` inside a value, and a base64 key ends in one. Files written

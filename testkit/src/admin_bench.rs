@@ -207,6 +207,10 @@ pub async fn run(bench: &AdminBench) -> anyhow::Result<Report> {
             "PHONE_ENCRYPTION_KEY",
             base64::engine::general_purpose::STANDARD.encode(PHONE_KEY),
         ),
+        (
+            "PRIZE_DATA_KEY",
+            base64::engine::general_purpose::STANDARD.encode([11u8; 32]),
+        ),
         ("PROMO_NAME", "Хрустящее лето".to_owned()),
     ]);
     let settings = AdminApiSettings::from_lookup(|name| env.get(name).cloned())?;

@@ -77,6 +77,10 @@ pub async fn spawn_app_with(config: TestConfig) -> anyhow::Result<TestApp> {
             base64::engine::general_purpose::STANDARD.encode([42u8; 32]),
         ),
         (
+            "PRIZE_DATA_KEY".into(),
+            base64::engine::general_purpose::STANDARD.encode([43u8; 32]),
+        ),
+        (
             "ADMIN_SECRET_KEY".into(),
             "test-admin-secret-key-0123456789abcdef".into(),
         ),

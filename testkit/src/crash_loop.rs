@@ -173,6 +173,10 @@ pub async fn run(config: &CrashLoop) -> anyhow::Result<Report> {
             "PHONE_ENCRYPTION_KEY",
             base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
         ),
+        (
+            "PRIZE_DATA_KEY",
+            base64::engine::general_purpose::STANDARD.encode([17u8; 32]),
+        ),
         ("BROADCAST_RATE", config.rate.to_string()),
         ("PAID_BROADCAST", (config.rate > 30).to_string()),
     ]

@@ -68,6 +68,8 @@ impl StuckClaims {
 pub struct BotSettings {
     pub telegram: TelegramSettings,
     pub phone_key: PhoneKey,
+    /// Seals raffle seeds (bot admins create raffles) and winners' documents.
+    pub prize_key: crate::pii::PrizeKey,
 }
 
 impl Bot {

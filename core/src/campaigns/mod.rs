@@ -10,6 +10,7 @@ mod deliveries;
 pub mod draw;
 mod lifecycle;
 pub mod raffle;
+pub mod raffle_spec;
 pub mod runner;
 
 use std::sync::Arc;

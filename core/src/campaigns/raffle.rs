@@ -52,6 +52,8 @@ pub struct Raffles {
     pub settings: Arc<CampaignSettings>,
     /// Winner messages are outbox rows, sent through it.
     pub sender: crate::outbox::Sender,
+    /// Opens the raffle's sealed seed at its draw.
+    pub prize_key: crate::pii::PrizeKey,
 }
 
 /// Draws up to `winner_count` distinct winners from `snapshot` (`(user_id, tickets)`),

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use super::pieces::{self, *};
 use super::{load, ConfigError, Env};
-use crate::pii::PhoneKey;
+use crate::pii::{PhoneKey, PrizeKey};
 
 /// `from_env` and `from_lookup` for a settings type with a `read(&Env)`.
 macro_rules! loaders {
@@ -38,6 +38,8 @@ pub struct TelegramWebhookSettings {
     pub telegram: TelegramSettings,
     pub promo: PromoSettings,
     pub phone_key: PhoneKey,
+    /// Bot admins create raffles (sealing their seeds); winners send documents.
+    pub prize_key: PrizeKey,
     pub queues: QueueSettings,
     /// The broadcasts' rate: notices take slots of the same length from the shared
     /// schedule, so a notice never costs a fast broadcast more than one slot.
@@ -71,6 +73,7 @@ impl TelegramWebhookSettings {
         "REQUIRED_CHANNEL_URL",
         "PAID_IMAGE_FALLBACK",
         "PHONE_ENCRYPTION_KEY",
+        "PRIZE_DATA_KEY",
         "RECEIPTS_QUEUE_URL",
         "CAMPAIGNS_QUEUE_URL",
         "SQS_ENDPOINT_URL",
@@ -86,6 +89,7 @@ impl TelegramWebhookSettings {
             telegram: TelegramSettings::read(env)?,
             promo: PromoSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
+            prize_key: pieces::read_prize_key(env)?,
             queues: QueueSettings::read(env)?,
             campaigns: CampaignSettings::read(env)?,
         })
@@ -166,6 +170,8 @@ pub struct CampaignRunnerSettings {
     pub queues: QueueSettings,
     /// Where a broadcast's uploaded photo is read from for its first send.
     pub uploads: UploadSettings,
+    /// Opens a raffle's sealed seed at its draw.
+    pub prize_key: PrizeKey,
 }
 
 loaders!(CampaignRunnerSettings);
@@ -185,6 +191,7 @@ impl CampaignRunnerSettings {
         "AWS_REGION",
         "UPLOADS_BUCKET",
         "UPLOADS_S3_ENDPOINT_URL",
+        "PRIZE_DATA_KEY",
     ];
 
     fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
@@ -194,6 +201,7 @@ impl CampaignRunnerSettings {
             campaigns: CampaignSettings::read(env)?,
             queues: QueueSettings::read(env)?,
             uploads: UploadSettings::read(env)?,
+            prize_key: pieces::read_prize_key(env)?,
         })
     }
 }
@@ -205,6 +213,8 @@ pub struct AdminApiSettings {
     pub store: StoreSettings,
     pub admin: AdminSettings,
     pub phone_key: PhoneKey,
+    /// Raffles created in the panel seal their seeds; owners open winners' documents.
+    pub prize_key: PrizeKey,
     /// The environment's promotion settings: the defaults the panel shows and resets to.
     pub promo: PromoSettings,
     /// Where uploaded images keep their bytes.
@@ -224,6 +234,7 @@ impl AdminApiSettings {
         "ADMIN_SESSION_IDLE_MINUTES",
         "ADMIN_SESSION_MAX_HOURS",
         "PHONE_ENCRYPTION_KEY",
+        "PRIZE_DATA_KEY",
         "PROMO_NAME",
         "PROMO_PRIZES",
         "PROMO_START_DATE",
@@ -251,6 +262,7 @@ impl AdminApiSettings {
             store: StoreSettings::read(env)?,
             admin: AdminSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
+            prize_key: pieces::read_prize_key(env)?,
             promo: PromoSettings::read(env)?,
             uploads: UploadSettings::read(env)?,
             queues: QueueSettings::read(env)?,
@@ -300,6 +312,7 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub promo: PromoSettings,
     pub phone_key: PhoneKey,
+    pub prize_key: PrizeKey,
     pub admin: AdminSettings,
     pub panel: PanelSettings,
     pub proverkacheka: ProverkaChekaSettings,
@@ -338,6 +351,7 @@ impl Settings {
         "REQUIRED_CHANNEL_URL",
         "PAID_IMAGE_FALLBACK",
         "PHONE_ENCRYPTION_KEY",
+        "PRIZE_DATA_KEY",
         "ADMIN_SECRET_KEY",
         "ADMIN_SESSION_IDLE_MINUTES",
         "ADMIN_SESSION_MAX_HOURS",
@@ -367,6 +381,7 @@ impl Settings {
             telegram: TelegramSettings::read(env)?,
             promo: PromoSettings::read(env)?,
             phone_key: pieces::read_phone_key(env)?,
+            prize_key: pieces::read_prize_key(env)?,
             admin: AdminSettings::read(env)?,
             panel: PanelSettings::read(env)?,
             proverkacheka: ProverkaChekaSettings::read(env)?,
@@ -407,7 +422,12 @@ mod tests {
             Function {
                 name: "telegram-webhook",
                 reads: TelegramWebhookSettings::READS,
-                requires: &["BOT_TOKEN", "WEBHOOK_SECRET", "PHONE_ENCRYPTION_KEY"],
+                requires: &[
+                    "BOT_TOKEN",
+                    "WEBHOOK_SECRET",
+                    "PHONE_ENCRYPTION_KEY",
+                    "PRIZE_DATA_KEY",
+                ],
                 load: |l| TelegramWebhookSettings::from_lookup(l).map(|s| format!("{s:?}")),
             },
             Function {
@@ -419,13 +439,13 @@ mod tests {
             Function {
                 name: "campaign-runner",
                 reads: CampaignRunnerSettings::READS,
-                requires: &["BOT_TOKEN"],
+                requires: &["BOT_TOKEN", "PRIZE_DATA_KEY"],
                 load: |l| CampaignRunnerSettings::from_lookup(l).map(|s| format!("{s:?}")),
             },
             Function {
                 name: "admin-api",
                 reads: AdminApiSettings::READS,
-                requires: &["ADMIN_SECRET_KEY", "PHONE_ENCRYPTION_KEY"],
+                requires: &["ADMIN_SECRET_KEY", "PHONE_ENCRYPTION_KEY", "PRIZE_DATA_KEY"],
                 load: |l| AdminApiSettings::from_lookup(l).map(|s| format!("{s:?}")),
             },
             Function {
@@ -437,7 +457,12 @@ mod tests {
             Function {
                 name: "promo",
                 reads: Settings::READS,
-                requires: &["WEBHOOK_SECRET", "PHONE_ENCRYPTION_KEY", "ADMIN_SECRET_KEY"],
+                requires: &[
+                    "WEBHOOK_SECRET",
+                    "PHONE_ENCRYPTION_KEY",
+                    "ADMIN_SECRET_KEY",
+                    "PRIZE_DATA_KEY",
+                ],
                 load: |l| Settings::from_lookup(l).map(|s| format!("{s:?}")),
             },
         ]
@@ -470,6 +495,10 @@ mod tests {
             (
                 "PHONE_ENCRYPTION_KEY",
                 base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            ),
+            (
+                "PRIZE_DATA_KEY",
+                base64::engine::general_purpose::STANDARD.encode([8u8; 32]),
             ),
             ("PROMO_NAME", "Лето".to_owned()),
             ("PROMO_PRIZES", "Приз".to_owned()),
@@ -517,6 +546,7 @@ mod tests {
             "REDIS_URL" => "memcached://x",
             "BIND_ADDR" => "localhost",
             "PHONE_ENCRYPTION_KEY" => "c2hvcnQ=",
+            "PRIZE_DATA_KEY" => "not base64!",
             "PROMO_START_DATE" => "01.02.2026",
             "PROMO_END_DATE" => "2026-13-01",
             "RECEIPT_LIMIT_PER_HOUR" => "0",
@@ -636,6 +666,7 @@ mod tests {
         let vars = everything();
         let phone_key = &vars["PHONE_ENCRYPTION_KEY"];
         let admin_key = &vars["ADMIN_SECRET_KEY"];
+        let prize_key = &vars["PRIZE_DATA_KEY"];
         for function in functions() {
             let debug = run(&function, &vars).unwrap_or_else(|e| panic!("{e}"));
             for secret in [
@@ -645,6 +676,7 @@ mod tests {
                 DATABASE_PASSWORD,
                 phone_key,
                 admin_key,
+                prize_key,
                 "a long panel password",
             ] {
                 assert!(!debug.contains(secret), "{} shows {secret}", function.name);
@@ -728,7 +760,12 @@ mod tests {
     fn base() -> Vars {
         only(
             &everything(),
-            &["WEBHOOK_SECRET", "ADMIN_SECRET_KEY", "PHONE_ENCRYPTION_KEY"],
+            &[
+                "WEBHOOK_SECRET",
+                "ADMIN_SECRET_KEY",
+                "PHONE_ENCRYPTION_KEY",
+                "PRIZE_DATA_KEY",
+            ],
         )
     }
 

@@ -113,6 +113,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "base64 of 32 random bytes; encrypts phone numbers (required)",
     ),
     (
+        "PRIZE_DATA_KEY",
+        None,
+        "base64 of 32 random bytes; seals raffle seeds until their draw and winners' documents (required)",
+    ),
+    (
         "PROMO_NAME",
         Some("Промо-акция"),
         "promotion name shown to shoppers",

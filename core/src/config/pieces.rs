@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 
 use super::{load, ConfigError, Env};
-use crate::pii::PhoneKey;
+use crate::pii::{PhoneKey, PrizeKey};
 
 /// The token the sandbox's fake Bot API is addressed with.
 pub const SANDBOX_BOT_TOKEN: &str = "100000:sandbox-token";
@@ -441,18 +441,38 @@ pub fn phone_key(lookup: impl Fn(&str) -> Option<String>) -> Result<PhoneKey, Co
 }
 
 pub(super) fn read_phone_key(env: &Env<'_>) -> Result<PhoneKey, ConfigError> {
-    const NAME: &str = "PHONE_ENCRYPTION_KEY";
-    let value = env.required(
-        NAME,
+    let key = read_key(
+        env,
+        "PHONE_ENCRYPTION_KEY",
         "base64 of 32 random bytes, e.g. `openssl rand -base64 32`",
     )?;
+    Ok(PhoneKey::new(key))
+}
+
+/// A required base64 variable of exactly 32 bytes.
+fn read_key(
+    env: &Env<'_>,
+    name: &'static str,
+    hint: &'static str,
+) -> Result<[u8; 32], ConfigError> {
+    let value = env.required(name, hint)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value.as_bytes())
-        .map_err(|_| ConfigError::new(NAME, "is not valid base64"))?;
-    let key: [u8; 32] = bytes
+        .map_err(|_| ConfigError::new(name, "is not valid base64"))?;
+    bytes
         .try_into()
-        .map_err(|_| ConfigError::new(NAME, "must decode to exactly 32 bytes"))?;
-    Ok(PhoneKey::new(key))
+        .map_err(|_| ConfigError::new(name, "must decode to exactly 32 bytes"))
+}
+
+/// `PRIZE_DATA_KEY`, required wherever raffle seeds or winners' documents are sealed or
+/// opened: the webhook and the panel create raffles and take documents, the runner draws.
+pub(super) fn read_prize_key(env: &Env<'_>) -> Result<PrizeKey, ConfigError> {
+    let key = read_key(
+        env,
+        "PRIZE_DATA_KEY",
+        "base64 of 32 random bytes, e.g. `openssl rand -base64 32` (not the phone key)",
+    )?;
+    Ok(PrizeKey::new(key))
 }
 
 /// `ADMIN_IDS`: the bot's admins, also told when the ProverkaCheka quota runs out.

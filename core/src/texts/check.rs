@@ -69,6 +69,18 @@ pub fn placeholders(template: &str) -> Result<Vec<Placeholder>, TextProblem> {
 
 /// Checks an operator's `body` for `key` in `lang`.
 pub fn check_override(key: TextKey, lang: Lang, body: &str) -> Result<(), TextProblem> {
+    let allowed: Vec<String> = placeholders(default_text(key, lang))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    check_template(body, &allowed, lang)
+}
+
+/// Checks an operator's template that may use the placeholders `allowed` (a raffle's win
+/// message, a bot text): length, no markup, known placeholders, plural forms for `lang`.
+pub fn check_template(body: &str, allowed: &[&str], lang: Lang) -> Result<(), TextProblem> {
     let length = body.chars().count();
     if body.trim().is_empty() || length > MAX_CHARS {
         return Err(TextProblem {
@@ -83,13 +95,8 @@ pub fn check_override(key: TextKey, lang: Lang, body: &str) -> Result<(), TextPr
                 .into(),
         });
     }
-    let allowed: Vec<String> = placeholders(default_text(key, lang))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
     for placeholder in placeholders(body)? {
-        if !allowed.contains(&placeholder.name) {
+        if !allowed.contains(&placeholder.name.as_str()) {
             let known = if allowed.is_empty() {
                 "this text takes none".to_owned()
             } else {

@@ -21,6 +21,10 @@ fn promo(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
             "PHONE_ENCRYPTION_KEY",
             base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
         )
+        .env(
+            "PRIZE_DATA_KEY",
+            base64::engine::general_purpose::STANDARD.encode([19u8; 32]),
+        )
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

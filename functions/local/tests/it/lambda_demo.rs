@@ -65,6 +65,10 @@ fn start_demo(database_url: &str, out: &std::path::Path) -> Demo {
             "PHONE_ENCRYPTION_KEY",
             base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
         )
+        .env(
+            "PRIZE_DATA_KEY",
+            base64::engine::general_purpose::STANDARD.encode([15u8; 32]),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

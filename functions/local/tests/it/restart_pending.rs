@@ -64,6 +64,10 @@ fn serve(
             "PHONE_ENCRYPTION_KEY",
             base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
         )
+        .env(
+            "PRIZE_DATA_KEY",
+            base64::engine::general_purpose::STANDARD.encode([17u8; 32]),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

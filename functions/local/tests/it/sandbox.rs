@@ -60,6 +60,10 @@ fn serve(database_url: &str, env: &[(&str, &str)]) -> Served {
             "PHONE_ENCRYPTION_KEY",
             base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
         )
+        .env(
+            "PRIZE_DATA_KEY",
+            base64::engine::general_purpose::STANDARD.encode([13u8; 32]),
+        )
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
