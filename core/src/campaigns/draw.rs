@@ -14,6 +14,10 @@ use sha2::{Digest, Sha256};
 
 /// Stored with every draw made by [`draw`]; a change to anything below needs a new one.
 pub const ALGORITHM: &str = "promo-draw/v2: sha256-ctr, fenwick, weighted-without-replacement";
+/// The variant for raffles where one user may win several prizes: each pick removes only
+/// the winning ticket, so a holder of many tickets may be picked again.
+pub const ALGORITHM_TICKETS: &str =
+    "promo-draw/v2: sha256-ctr, fenwick, tickets-without-replacement";
 /// Domain separation of the draw key: no other hash of the project starts like this.
 const KEY_PREFIX: &[u8] = b"promo-draw/v2\0";
 
@@ -80,6 +84,36 @@ impl Snapshot {
         self.total
     }
 
+    /// The canonical text that [`Snapshot::hash`] hashes, as it is stored and published.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut text = Vec::with_capacity(self.users.len() * 12);
+        for (user, tickets) in self.users.iter().zip(&self.tickets) {
+            text.extend_from_slice(format!("{user}:{tickets}\n").as_bytes());
+        }
+        text
+    }
+
+    /// Reads a canonical text back; `Err` says which line is not `user:tickets` in order.
+    pub fn parse(text: &[u8]) -> Result<Snapshot, String> {
+        let mut snapshot = Snapshot::new();
+        let text = std::str::from_utf8(text).map_err(|_| "the snapshot is not UTF-8".to_owned())?;
+        for (number, line) in text.lines().enumerate() {
+            let entry = line.split_once(':').and_then(|(user, tickets)| {
+                Some((user.parse::<i64>().ok()?, tickets.parse::<i64>().ok()?))
+            });
+            let Some((user, tickets)) = entry else {
+                return Err(format!("line {} is not user:tickets", number + 1));
+            };
+            snapshot
+                .push(user, tickets)
+                .map_err(|e| format!("line {}: {e}", number + 1))?;
+        }
+        if !text.is_empty() && !text.ends_with('\n') {
+            return Err("the last line does not end with a newline".to_owned());
+        }
+        Ok(snapshot)
+    }
+
     /// Lowercase hex SHA-256 of the canonical text; the snapshot is still usable.
     pub fn hash(&self) -> String {
         hex(&self.hasher.clone().finalize())
@@ -95,6 +129,32 @@ impl Snapshot {
 /// `2^64 − (2^64 mod T)` (T = tickets still in play) and uses `word mod T` as a ticket
 /// index: the winner is the user whose tickets, counted in snapshot order, hold that index.
 pub fn draw(snapshot: &Snapshot, seed: &[u8; 32], picks: usize) -> Vec<(i64, i64)> {
+    sample(snapshot, seed, picks, false)
+}
+
+/// [`ALGORITHM_TICKETS`]: as [`draw`], but a pick takes only the winning ticket out of
+/// play, so one user may win several picks (a raffle that allows multiple wins). Each
+/// pick reports the user's tickets in the snapshot.
+pub fn draw_tickets(snapshot: &Snapshot, seed: &[u8; 32], picks: usize) -> Vec<(i64, i64)> {
+    sample(snapshot, seed, picks, true)
+}
+
+/// The draw of `algorithm` (one of [`ALGORITHM`], [`ALGORITHM_TICKETS`]); `None` for
+/// another name.
+pub fn draw_with(
+    algorithm: &str,
+    snapshot: &Snapshot,
+    seed: &[u8; 32],
+    picks: usize,
+) -> Option<Vec<(i64, i64)>> {
+    match algorithm {
+        ALGORITHM => Some(draw(snapshot, seed, picks)),
+        ALGORITHM_TICKETS => Some(draw_tickets(snapshot, seed, picks)),
+        _ => None,
+    }
+}
+
+fn sample(snapshot: &Snapshot, seed: &[u8; 32], picks: usize, by_ticket: bool) -> Vec<(i64, i64)> {
     let snapshot_hash = snapshot.hasher.clone().finalize();
     let mut key = Sha256::new();
     key.update(KEY_PREFIX);
@@ -103,13 +163,18 @@ pub fn draw(snapshot: &Snapshot, seed: &[u8; 32], picks: usize) -> Vec<(i64, i64
     let mut words = Words::new(key.finalize().into());
     let mut tree = Fenwick::new(&snapshot.tickets);
     let mut remaining = snapshot.total;
-    let mut winners = Vec::with_capacity(picks.min(snapshot.users.len()));
+    let mut winners = Vec::with_capacity(if by_ticket {
+        picks.min(usize::try_from(remaining).unwrap_or(usize::MAX))
+    } else {
+        picks.min(snapshot.users.len())
+    });
     while winners.len() < picks && remaining > 0 {
         let index = words.below(remaining);
         let at = tree.find(index);
         let tickets = snapshot.tickets[at];
-        tree.add(at, tickets, false);
-        remaining -= tickets;
+        let taken = if by_ticket { 1 } else { tickets };
+        tree.add(at, taken, false);
+        remaining -= taken;
         winners.push((
             snapshot.users[at],
             i64::try_from(tickets).unwrap_or(i64::MAX),
@@ -327,6 +392,43 @@ mod tests {
             })
             .sum();
         assert!(chi2 < 13.82, "χ² = {chi2}, counts {counts:?}");
+    }
+
+    #[test]
+    fn with_multiple_wins_a_big_holder_wins_several_picks_and_no_ticket_twice() {
+        let s = snapshot(&[(1, 1000), (2, 1), (3, 1)]);
+        let picks = draw_tickets(&s, &seed(5), 10);
+        assert_eq!(picks.len(), 10);
+        assert!(
+            picks.iter().filter(|(u, _)| *u == 1).count() >= 8,
+            "{picks:?}"
+        );
+        assert!(picks
+            .iter()
+            .all(|(u, t)| *t == if *u == 1 { 1000 } else { 1 }));
+        // Three tickets in all: three picks at most, each ticket once.
+        let small = snapshot(&[(1, 2), (2, 1)]);
+        let all = draw_tickets(&small, &seed(5), 10);
+        assert_eq!(all.iter().filter(|(u, _)| *u == 1).count(), 2);
+        assert_eq!(all.iter().filter(|(u, _)| *u == 2).count(), 1);
+        assert_eq!(draw_with(ALGORITHM_TICKETS, &s, &seed(5), 10), Some(picks));
+        assert_eq!(draw_with("no such algorithm", &s, &seed(5), 10), None);
+    }
+
+    #[test]
+    fn the_canonical_text_reads_back_to_the_same_snapshot_and_garbage_is_named() {
+        let s = snapshot(&[(3, 7), (10, 1), (11, 250)]);
+        assert_eq!(s.canonical(), b"3:7\n10:1\n11:250\n".to_vec());
+        let back = Snapshot::parse(&s.canonical()).expect("canonical");
+        assert_eq!(back.hash(), s.hash());
+        assert_eq!(
+            back.entries().collect::<Vec<_>>(),
+            s.entries().collect::<Vec<_>>()
+        );
+        assert!(Snapshot::parse(b"").is_ok_and(|e| e.participants() == 0));
+        for bad in [&b"3:7\n2:1\n"[..], b"3:x\n", b"3:7", b"3:0\n", b"\xff\n"] {
+            assert!(Snapshot::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -18,8 +18,9 @@ use anyhow::Context;
 use rand::RngCore;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::raffle_spec::Slot;
 use crate::config::CampaignSettings;
 use crate::db::PgPool;
 use crate::outbox::{Delivery, NewMessage, Purpose};
@@ -182,8 +183,8 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         return Ok(None);
     }
 
-    let (prize, winner_count) = match parse_content(&content) {
-        Ok(parsed) => parsed,
+    let plan = match plan_of(app, &tx, campaign_id, &content).await? {
+        Ok(plan) => plan,
         Err(reason) => {
             tracing::warn!(campaign_id, reason, "raffle failed");
             tx.execute(
@@ -204,71 +205,61 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         }
     };
 
-    // Ordered by user id: the snapshot's order is part of what makes the draw
-    // reproducible. Banned users are excluded by `status = 'registered'`, the panel's
-    // test shoppers by `is_test`.
-    let rows = tx
-        .query(
-            "SELECT u.id, SUM(t.amount)::BIGINT
-             FROM users u JOIN tickets t ON t.user_id = u.id AND t.bot_id = u.bot_id
-             WHERE u.bot_id = $1 AND u.status = 'registered' AND NOT u.is_test
-             GROUP BY u.id HAVING SUM(t.amount) > 0
-             ORDER BY u.id",
-            &[&app.bot_id],
-        )
-        .await
-        .context("snapshotting tickets")?;
-    let mut snapshot = super::draw::Snapshot::new();
-    for row in &rows {
-        // Sorted by id and positive by the query: a refusal here is a broken query.
-        snapshot
-            .push(row.get(0), row.get(1))
-            .context("building the ticket snapshot")?;
-    }
-
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
-    let winners = super::draw::draw(&snapshot, &seed, winner_count as usize);
+    let snapshot = snapshot_tickets(&tx, app.bot_id, &plan.eligibility).await?;
+    let (algorithm, picks) = if plan.multiple_wins {
+        let picks = super::draw::draw_tickets(&snapshot, &plan.seed, plan.slots.len());
+        (super::draw::ALGORITHM_TICKETS, picks)
+    } else {
+        let picks = super::draw::draw(&snapshot, &plan.seed, plan.slots.len());
+        (super::draw::ALGORITHM, picks)
+    };
     let participants = i32::try_from(snapshot.participants()).unwrap_or(i32::MAX);
     let ticket_total = i64::try_from(snapshot.tickets()).unwrap_or(i64::MAX);
+    let winner_count = i32::try_from(plan.slots.len())?;
 
     let draw_id: i64 = tx
         .query_one(
             "INSERT INTO raffle_draws
-                 (bot_id, campaign_id, prize, winner_count, seed, ticket_snapshot, algorithm,
-                  snapshot_hash, seed_commitment, participants, tickets)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                 (bot_id, campaign_id, prize, winner_count, seed, snapshot, algorithm,
+                  snapshot_hash, seed_commitment, participants, tickets, multiple_wins, burned)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
             &[
                 &app.bot_id,
                 &campaign_id,
-                &prize,
+                &plan.title,
                 &winner_count,
-                &seed.as_slice(),
-                &snapshot_json(&snapshot.entries().collect::<Vec<_>>()),
-                &super::draw::ALGORITHM,
+                &plan.seed.as_slice(),
+                &snapshot.canonical(),
+                &algorithm,
                 &snapshot.hash(),
-                &super::draw::commitment(&seed),
+                &plan.commitment,
                 &participants,
                 &ticket_total,
+                &plan.multiple_wins,
+                &plan.burn,
             ],
         )
         .await
         .context("recording the draw")?
         .get(0);
-    for (position, (user_id, tickets)) in winners.iter().enumerate() {
-        let position = i32::try_from(position + 1)?;
-        let tickets = i32::try_from(*tickets).unwrap_or(i32::MAX);
-        tx.execute(
-            "INSERT INTO raffle_winners (draw_id, bot_id, user_id, position, tickets_at_draw)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&draw_id, &app.bot_id, user_id, &position, &tickets],
-        )
-        .await
-        .context("recording a winner")?;
+    record_picks(&tx, app.bot_id, draw_id, &plan, &picks).await?;
+    if plan.burn {
+        let burned = tx
+            .execute(
+                &format!(
+                    "UPDATE tickets SET burned_by_draw = {draw_id}
+                     WHERE id IN (SELECT t.id {})",
+                    eligible_from_where(app.bot_id, &plan.eligibility)
+                ),
+                &[],
+            )
+            .await
+            .context("burning the draw's tickets")?;
+        tracing::info!(campaign_id, draw_id, burned, "tickets burned");
     }
     let error = (snapshot.participants() == 0)
         .then_some("no participants: nobody held tickets at the draw");
-    let total = i32::try_from(winners.len())?;
+    let total = i32::try_from(picks.len().min(plan.winners()))?;
     tx.execute(
         "UPDATE campaigns
          SET status = 'completed', total = $2, error = $3,
@@ -283,16 +274,239 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         campaign_id,
         draw_id,
         participants = snapshot.participants(),
-        winners = winners.len(),
+        picks = picks.len(),
         "raffle drawn"
     );
     Ok(Some(RaffleOutcome {
         status: "completed".into(),
         draw_id: Some(draw_id),
         newly_drawn: true,
-        winners: winners.len(),
+        winners: total as usize,
         notified: 0,
     }))
+}
+
+/// Which tickets a draw counts (besides the fixed rules: registered, not a test shopper,
+/// accepted receipts or manual grants, not burned by an earlier draw).
+#[derive(Debug, Clone, Default)]
+struct Eligibility {
+    window_from: Option<chrono::NaiveDateTime>,
+    window_to: Option<chrono::NaiveDateTime>,
+    time_zone: String,
+}
+
+/// Everything the draw of one raffle needs.
+struct Plan {
+    title: String,
+    seed: [u8; 32],
+    commitment: String,
+    slots: Vec<Slot>,
+    /// `raffle_prizes.id` by prize index; `None` for a raffle made before the model.
+    prize_ids: Vec<Option<i64>>,
+    multiple_wins: bool,
+    burn: bool,
+    eligibility: Eligibility,
+}
+
+impl Plan {
+    /// Picks that win (not reserves).
+    fn winners(&self) -> usize {
+        self.slots.iter().filter(|slot| !slot.reserve).count()
+    }
+}
+
+/// The raffle's plan: from its model, opening its sealed seed (which must match the
+/// commitment published at creation), or for a raffle created before the model, from its
+/// content with a seed drawn now. `Ok(Err)` is a reason to fail the raffle.
+async fn plan_of(
+    app: &Raffles,
+    tx: &impl deadpool_postgres::GenericClient,
+    campaign_id: i64,
+    content: &Value,
+) -> anyhow::Result<Result<Plan, String>> {
+    let Some(raffle) = super::raffle_spec::load(tx, app.bot_id, campaign_id).await? else {
+        let (prize, winner_count) = match parse_content(content) {
+            Ok(parsed) => parsed,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let mut seed = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        return Ok(Ok(Plan {
+            title: prize,
+            commitment: super::draw::commitment(&seed),
+            seed,
+            slots: super::raffle_spec::slots(&[winner_count], 0),
+            prize_ids: vec![None],
+            multiple_wins: false,
+            burn: false,
+            eligibility: Eligibility::default(),
+        }));
+    };
+    let Ok(seed) = app.prize_key.open_seed(campaign_id, &raffle.seed_sealed) else {
+        return Ok(Err(
+            "the raffle's sealed seed does not open with this PRIZE_DATA_KEY".to_owned(),
+        ));
+    };
+    if super::draw::commitment(&seed) != raffle.seed_commitment {
+        return Ok(Err(
+            "the raffle's seed does not match its published commitment".to_owned(),
+        ));
+    }
+    Ok(Ok(Plan {
+        title: raffle.spec.title.clone(),
+        seed,
+        commitment: raffle.seed_commitment.clone(),
+        slots: raffle.slots(),
+        prize_ids: raffle.prizes.iter().map(|p| Some(p.id)).collect(),
+        multiple_wins: raffle.spec.multiple_wins,
+        burn: raffle.spec.burn_tickets,
+        eligibility: Eligibility {
+            window_from: raffle.spec.window_from,
+            window_to: raffle.spec.window_to,
+            time_zone: raffle.spec.time_zone.clone(),
+        },
+    }))
+}
+
+/// `FROM … WHERE …` of the eligible ticket grants (aliases `t`, `u`, `r`). COPY takes no
+/// parameters, so the values are written in: integers, timestamps chrono formats, and a
+/// time zone with its quotes doubled.
+fn eligible_from_where(bot_id: i64, eligibility: &Eligibility) -> String {
+    let mut sql = format!(
+        "FROM tickets t
+         JOIN users u ON u.id = t.user_id
+         LEFT JOIN receipts r ON r.id = t.receipt_id
+         WHERE t.bot_id = {bot_id} AND u.bot_id = {bot_id}
+           AND u.status = 'registered' AND NOT u.is_test
+           AND t.burned_by_draw IS NULL
+           AND (t.receipt_id IS NULL OR r.status = 'accepted')"
+    );
+    if eligibility.window_from.is_some() || eligibility.window_to.is_some() {
+        let zone = eligibility.time_zone.replace('\'', "''");
+        // A receipt counts by its printed purchase time, a manual grant by when it was
+        // made, in the promo's time zone.
+        let at = format!("COALESCE(r.receipt_at, t.created_at AT TIME ZONE '{zone}')");
+        if let Some(from) = eligibility.window_from {
+            sql.push_str(&format!(
+                " AND {at} >= TIMESTAMP '{}'",
+                from.format("%Y-%m-%d %H:%M:%S")
+            ));
+        }
+        if let Some(to) = eligibility.window_to {
+            sql.push_str(&format!(
+                " AND {at} < TIMESTAMP '{}'",
+                to.format("%Y-%m-%d %H:%M:%S")
+            ));
+        }
+    }
+    sql
+}
+
+/// The eligible tickets per user, streamed out of Postgres in user order (COPY, so a
+/// million participants never sit in memory as rows), into the draw's snapshot.
+async fn snapshot_tickets(
+    tx: &deadpool_postgres::Transaction<'_>,
+    bot_id: i64,
+    eligibility: &Eligibility,
+) -> anyhow::Result<super::draw::Snapshot> {
+    use futures::StreamExt;
+    let query = format!(
+        "COPY (SELECT t.user_id, SUM(t.amount)::BIGINT {}
+               GROUP BY t.user_id HAVING SUM(t.amount) > 0
+               ORDER BY t.user_id) TO STDOUT",
+        eligible_from_where(bot_id, eligibility)
+    );
+    let stream = tx
+        .copy_out(query.as_str())
+        .await
+        .context("snapshotting tickets")?;
+    futures::pin_mut!(stream);
+    let mut snapshot = super::draw::Snapshot::new();
+    let mut carry: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        carry.extend_from_slice(&chunk.context("reading the ticket snapshot")?);
+        let complete = carry.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        for line in carry[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let (user_id, tickets) = copy_row(line).context("a snapshot row")?;
+            // Sorted by id and positive by the query: a refusal here is a broken query.
+            snapshot
+                .push(user_id, tickets)
+                .context("building the ticket snapshot")?;
+        }
+        carry.drain(..complete);
+    }
+    anyhow::ensure!(carry.is_empty(), "the ticket snapshot ended mid-row");
+    Ok(snapshot)
+}
+
+/// `user_id<TAB>tickets` of COPY's text format.
+fn copy_row(line: &[u8]) -> Option<(i64, i64)> {
+    let line = std::str::from_utf8(line).ok()?;
+    let (user, tickets) = line.split_once('\t')?;
+    Some((user.parse().ok()?, tickets.parse().ok()?))
+}
+
+/// One `raffle_winners` row per pick, with its prize and whether it wins or reserves;
+/// winners start their claim now, with the deadline of the bot's setting.
+async fn record_picks(
+    tx: &impl deadpool_postgres::GenericClient,
+    bot_id: i64,
+    draw_id: i64,
+    plan: &Plan,
+    picks: &[(i64, i64)],
+) -> anyhow::Result<()> {
+    let mut positions = Vec::with_capacity(picks.len());
+    let mut users = Vec::with_capacity(picks.len());
+    let mut tickets = Vec::with_capacity(picks.len());
+    let mut prizes: Vec<Option<i64>> = Vec::with_capacity(picks.len());
+    let mut reserves = Vec::with_capacity(picks.len());
+    for (index, ((user_id, held), slot)) in picks.iter().zip(&plan.slots).enumerate() {
+        positions.push(i32::try_from(index + 1)?);
+        users.push(*user_id);
+        tickets.push(i32::try_from(*held).unwrap_or(i32::MAX));
+        prizes.push(plan.prize_ids.get(slot.prize).copied().flatten());
+        reserves.push(slot.reserve);
+    }
+    let hours = deadline_hours(tx, bot_id).await?;
+    tx.execute(
+        "INSERT INTO raffle_winners
+             (draw_id, bot_id, user_id, position, tickets_at_draw, prize_id, is_reserve,
+              claim_status, activated_at, claim_deadline)
+         SELECT $1, $2, p.user_id, p.position, p.tickets, p.prize_id, p.reserve,
+                CASE WHEN p.reserve THEN 'reserve' ELSE 'notified' END,
+                CASE WHEN p.reserve THEN NULL ELSE now() END,
+                CASE WHEN p.reserve OR p.prize_id IS NULL THEN NULL
+                     ELSE now() + make_interval(hours => $8) END
+         FROM unnest($3::int[], $4::bigint[], $5::int[], $6::bigint[], $7::bool[])
+              AS p(position, user_id, tickets, prize_id, reserve)",
+        &[
+            &draw_id, &bot_id, &positions, &users, &tickets, &prizes, &reserves, &hours,
+        ],
+    )
+    .await
+    .context("recording the picks")?;
+    Ok(())
+}
+
+/// The winner's time to claim, in hours: the `claim_deadline_hours` setting, else 72.
+async fn deadline_hours(
+    client: &impl deadpool_postgres::GenericClient,
+    bot_id: i64,
+) -> anyhow::Result<i32> {
+    let row = client
+        .query_opt(
+            "SELECT value FROM settings WHERE bot_id = $1 AND key = 'claim_deadline_hours'",
+            &[&bot_id],
+        )
+        .await?;
+    Ok(row
+        .and_then(|row| row.get::<_, Value>(0).as_i64())
+        .and_then(|h| i32::try_from(h).ok())
+        .filter(|h| (1..=720).contains(h))
+        .unwrap_or(72))
 }
 
 /// `{"prize": "...", "winner_count": N}`; the error is shown to the operator.
@@ -366,9 +580,10 @@ pub async fn verify_draw(
     let client = pool.get().await?;
     let Some(row) = client
         .query_opt(
-            "SELECT algorithm, seed, seed_commitment, snapshot_hash, ticket_snapshot, winner_count,
-                    prize, drawn_at
-             FROM raffle_draws WHERE id = $1 AND bot_id = $2",
+            "SELECT d.algorithm, d.seed, d.seed_commitment, d.snapshot_hash, d.ticket_snapshot,
+                    d.winner_count, d.prize, d.drawn_at, d.snapshot, r.seed_commitment
+             FROM raffle_draws d LEFT JOIN raffles r ON r.campaign_id = d.campaign_id
+             WHERE d.id = $1 AND d.bot_id = $2",
             &[&draw_id, &bot_id],
         )
         .await?
@@ -379,10 +594,12 @@ pub async fn verify_draw(
     let seed_bytes: Vec<u8> = row.get(1);
     let seed_commitment: Option<String> = row.get(2);
     let snapshot_hash: Option<String> = row.get(3);
-    let stored: Value = row.get(4);
+    let stored_json: Option<Value> = row.get(4);
     let winner_count: i32 = row.get(5);
     let prize: String = row.get(6);
     let drawn_at: chrono::DateTime<chrono::Utc> = row.get(7);
+    let stored_text: Option<Vec<u8>> = row.get(8);
+    let published: Option<String> = row.get(9);
     let recorded: Vec<(i64, i64)> = client
         .query(
             "SELECT user_id, tickets_at_draw::BIGINT FROM raffle_winners
@@ -393,36 +610,71 @@ pub async fn verify_draw(
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
+    drop(client);
     let mut problems = Vec::new();
     let seed: [u8; 32] = seed_bytes.as_slice().try_into().unwrap_or_else(|_| {
         problems.push(format!("the seed is {} bytes, not 32", seed_bytes.len()));
         [0u8; 32]
     });
-    let entries = snapshot_from_json(&stored).unwrap_or_else(|| {
-        problems.push("the stored snapshot is not a list of {user_id, tickets}".to_owned());
-        Vec::new()
-    });
     let picks = usize::try_from(winner_count).unwrap_or(0);
-    let (recomputed, recomputed_snapshot_hash) = if algorithm == super::draw::ALGORITHM {
-        let mut snapshot = super::draw::Snapshot::new();
-        for (user_id, tickets) in &entries {
-            if let Err(error) = snapshot.push(*user_id, *tickets) {
-                problems.push(format!("the stored snapshot is malformed: {error}"));
-                break;
+    let (snapshot, entries) = match (&stored_text, &stored_json) {
+        (Some(text), _) => match super::draw::Snapshot::parse(text) {
+            Ok(snapshot) => {
+                let entries = snapshot.entries().collect();
+                (Some(snapshot), entries)
             }
+            Err(error) => {
+                problems.push(format!("the stored snapshot is malformed: {error}"));
+                (None, Vec::new())
+            }
+        },
+        (None, Some(json)) => {
+            let entries = snapshot_from_json(json).unwrap_or_else(|| {
+                problems.push("the stored snapshot is not a list of {user_id, tickets}".to_owned());
+                Vec::new()
+            });
+            let mut snapshot = super::draw::Snapshot::new();
+            let mut valid = true;
+            for (user_id, tickets) in &entries {
+                if let Err(error) = snapshot.push(*user_id, *tickets) {
+                    valid = false;
+                    if algorithm != ALGORITHM_V1 {
+                        problems.push(format!("the stored snapshot is malformed: {error}"));
+                    }
+                    break;
+                }
+            }
+            (valid.then_some(snapshot), entries)
         }
+        (None, None) => {
+            problems.push("the draw has no stored snapshot".to_owned());
+            (None, Vec::new())
+        }
+    };
+    let (recomputed, recomputed_snapshot_hash) = if algorithm == ALGORITHM_V1 {
+        (draw_winners(&entries, picks, seed), None)
+    } else if let Some(snapshot) = &snapshot {
         if seed_commitment.as_deref() != Some(super::draw::commitment(&seed).as_str()) {
             problems.push("the seed does not match its commitment".to_owned());
+        }
+        if published.is_some() && published != seed_commitment {
+            problems.push(
+                "the draw's commitment is not the one published when the raffle was created"
+                    .to_owned(),
+            );
         }
         let hash = snapshot.hash();
         if snapshot_hash.as_deref() != Some(hash.as_str()) {
             problems.push("the stored snapshot does not match its recorded hash".to_owned());
         }
-        (super::draw::draw(&snapshot, &seed, picks), Some(hash))
-    } else if algorithm == ALGORITHM_V1 {
-        (draw_winners(&entries, picks, seed), None)
+        match super::draw::draw_with(&algorithm, snapshot, &seed, picks) {
+            Some(redone) => (redone, Some(hash)),
+            None => {
+                problems.push(format!("unknown algorithm {algorithm:?}"));
+                (Vec::new(), Some(hash))
+            }
+        }
     } else {
-        problems.push(format!("unknown algorithm {algorithm:?}"));
         (Vec::new(), None)
     };
     if recomputed != recorded {
@@ -445,17 +697,7 @@ pub async fn verify_draw(
     }))
 }
 
-/// The snapshot as stored in `raffle_draws.ticket_snapshot`.
-pub fn snapshot_json(snapshot: &[(i64, i64)]) -> Value {
-    Value::Array(
-        snapshot
-            .iter()
-            .map(|(user_id, tickets)| json!({ "user_id": user_id, "tickets": tickets }))
-            .collect(),
-    )
-}
-
-/// Reads a stored `ticket_snapshot` back, for verifying a draw.
+/// Reads a `ticket_snapshot` of a draw made before the canonical text was stored.
 pub fn snapshot_from_json(value: &Value) -> Option<Vec<(i64, i64)>> {
     value
         .as_array()?
@@ -493,6 +735,7 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
                  FROM raffle_winners w
                  JOIN users u ON u.id = w.user_id
                  WHERE w.draw_id = $1 AND w.notified_at IS NULL AND w.position > $2
+                   AND w.claim_status <> 'reserve'
                  ORDER BY w.position LIMIT 1
                  FOR UPDATE OF w SKIP LOCKED",
                 &[&draw_id, &last_position],
@@ -552,11 +795,13 @@ async fn write_winner_messages(
 ) -> anyhow::Result<()> {
     let rows = client
         .query(
-            "SELECT w.id, u.id, u.telegram_id, u.language, d.prize
+            "SELECT w.id, u.id, u.telegram_id, u.language, COALESCE(p.name, d.prize)
              FROM raffle_winners w
              JOIN users u ON u.id = w.user_id
              JOIN raffle_draws d ON d.id = w.draw_id
+             LEFT JOIN raffle_prizes p ON p.id = w.prize_id
              WHERE w.draw_id = $1 AND w.notified_at IS NULL AND u.reachable
+               AND w.claim_status <> 'reserve'
              ORDER BY w.position",
             &[&draw_id],
         )
@@ -612,6 +857,7 @@ async fn record_counters(app: &Raffles, campaign_id: i64, draw_id: i64) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn seed(n: u64) -> [u8; 32] {
         let mut seed = [0u8; 32];

@@ -100,20 +100,27 @@ async fn record(State(api): State<AdminApi>, Path(id): Path<i64>) -> Result<Resp
 )]
 async fn snapshot(State(api): State<AdminApi>, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let client = api.pool.get().await.map_err(db)?;
-    let stored: serde_json::Value = client
+    let row = client
         .query_opt(
-            "SELECT ticket_snapshot FROM raffle_draws WHERE id = $1 AND bot_id = $2",
+            "SELECT snapshot, ticket_snapshot FROM raffle_draws WHERE id = $1 AND bot_id = $2",
             &[&id, &api.bot_id],
         )
         .await
         .map_err(db)?
-        .ok_or_else(|| ApiError::not_found(format!("no draw {id}")))?
-        .get(0);
-    let entries = crate::raffle::snapshot_from_json(&stored).unwrap_or_default();
-    let text: String = entries
-        .iter()
-        .map(|(user, tickets)| format!("{user}:{tickets}\n"))
-        .collect();
+        .ok_or_else(|| ApiError::not_found(format!("no draw {id}")))?;
+    // Draws since the model store the canonical text; older ones a JSON list.
+    let text: Vec<u8> = match row.get::<_, Option<Vec<u8>>>(0) {
+        Some(text) => text,
+        None => row
+            .get::<_, Option<serde_json::Value>>(1)
+            .as_ref()
+            .and_then(crate::raffle::snapshot_from_json)
+            .unwrap_or_default()
+            .iter()
+            .map(|(user, tickets)| format!("{user}:{tickets}\n"))
+            .collect::<String>()
+            .into_bytes(),
+    };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

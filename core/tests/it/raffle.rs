@@ -7,7 +7,7 @@ use std::time::Duration;
 use promo_core::campaigns::draw::{commitment, draw, Snapshot, ALGORITHM};
 use promo_core::jobs::CampaignJob;
 use promo_core::queue::{JobError, JobMessage, QueueName};
-use promo_core::raffle::{run_raffle, snapshot_from_json, verify_draw};
+use promo_core::raffle::{run_raffle, verify_draw};
 use promo_testkit::telegram::{Failure, Updates};
 use promo_testkit::{spawn_app, spawn_app_with, TestApp, TestConfig};
 use serde_json::{json, Value};
@@ -118,23 +118,19 @@ async fn the_draw_is_reproducible_from_the_recorded_seed_and_snapshot() {
         .await
         .expect("db")
         .query_one(
-            "SELECT seed, ticket_snapshot, algorithm, winner_count, prize
+            "SELECT seed, snapshot, algorithm, winner_count, prize
              FROM raffle_draws WHERE campaign_id = $1",
             &[&id],
         )
         .await
         .expect("draw");
     let seed: Vec<u8> = row.get(0);
-    let entries = snapshot_from_json(&row.get::<_, Value>(1)).expect("snapshot");
+    let snapshot = Snapshot::parse(&row.get::<_, Vec<u8>>(1)).expect("canonical snapshot");
     assert_eq!(row.get::<_, String>(2), ALGORITHM);
     assert_eq!(row.get::<_, i32>(3), 4);
     assert_eq!(row.get::<_, String>(4), "iPhone");
-    assert_eq!(entries.len(), 12);
+    assert_eq!(snapshot.participants(), 12);
     let seed: [u8; 32] = seed.try_into().expect("32-byte seed");
-    let mut snapshot = Snapshot::new();
-    for (user, tickets) in &entries {
-        snapshot.push(*user, *tickets).expect("sorted, positive");
-    }
 
     let again: Vec<(i64, i32)> = draw(&snapshot, &seed, 4)
         .into_iter()
@@ -186,7 +182,8 @@ async fn a_recorded_draw_verifies_and_any_tampering_with_it_is_detected() {
     client
         .execute(
             "UPDATE raffle_draws
-             SET ticket_snapshot = jsonb_set(ticket_snapshot, '{0,tickets}', '999')
+             SET snapshot = overlay(snapshot PLACING convert_to(':999', 'UTF8')
+                                    FROM position(':'::bytea IN snapshot) FOR 2)
              WHERE id = $1",
             &[&draw_id],
         )
@@ -251,18 +248,18 @@ async fn the_snapshot_holds_only_registered_users_with_a_positive_balance() {
     let id = raffle(&app, "Кофемашина", 3).await;
     run_job(&app, id).await.expect("job");
 
-    let snapshot: Value = app
+    let snapshot: Vec<u8> = app
         .db()
         .await
         .expect("db")
         .query_one(
-            "SELECT ticket_snapshot FROM raffle_draws WHERE campaign_id = $1",
+            "SELECT snapshot FROM raffle_draws WHERE campaign_id = $1",
             &[&id],
         )
         .await
         .expect("draw")
         .get(0);
-    assert_eq!(snapshot, json!([{ "user_id": holder, "tickets": 2 }]));
+    assert_eq!(snapshot, format!("{holder}:2\n").into_bytes());
     assert_eq!(winners(&app, id).await, vec![(holder, 1, 2, true)]);
 }
 
