@@ -170,6 +170,11 @@ impl RaffleSpec {
         .len()
     }
 
+    /// How many picks win a prize (the rest are reserves).
+    pub fn winners(&self) -> usize {
+        self.prizes.iter().map(|p| p.quantity.max(0) as usize).sum()
+    }
+
     /// Checks everything the runner and the shopper's messages rely on; `now` decides
     /// whether a schedule is in the past.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), SpecProblem> {
@@ -307,7 +312,7 @@ pub async fn create(
     let campaign = NewCampaign {
         kind: "raffle",
         // What the campaign list shows; the runner reads the `raffles` row.
-        content: json!({ "prize": spec.title.trim(), "winner_count": spec.picks() }),
+        content: json!({ "prize": spec.title.trim(), "winner_count": spec.winners() }),
         audience: json!({}),
         scheduled_for: spec.scheduled_for,
         paid_broadcast: false,

@@ -954,9 +954,24 @@ async fn a_confirmed_raffle_becomes_a_scheduled_raffle_campaign() {
     let rows = campaigns(&app).await;
     assert_eq!(rows.len(), 1);
     let id: i64 = rows[0].get("id");
+    let commitment: String = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT seed_commitment FROM raffles WHERE campaign_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("the raffle's model")
+        .get(0);
+    assert_eq!(commitment.len(), 64);
     assert_eq!(
         text_of(&pressed.sends[0]),
-        format!("✅ Розыгрыш №{id} запущен. Победители появятся в разделе «🏆 Победители».")
+        format!(
+            "✅ Розыгрыш №{id} запущен. Победители появятся в разделе «🏆 Победители».\n\n\
+             Обязательство (SHA-256 зерна), опубликовано до розыгрыша: {commitment}"
+        )
     );
     assert!(is_main_menu(&pressed.sends[0]));
     assert_eq!(rows[0].get::<_, String>("kind"), "raffle");
@@ -972,8 +987,8 @@ async fn a_confirmed_raffle_becomes_a_scheduled_raffle_campaign() {
     assert_eq!(rows[0].get::<_, String>("created_via"), "bot");
     let audit = audit(&app).await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].get::<_, String>("action"), "campaign.create");
-    assert_eq!(audit[0].get::<_, Value>("details")["kind"], "raffle");
+    assert_eq!(audit[0].get::<_, String>("action"), "raffle.created");
+    assert_eq!(audit[0].get::<_, Value>("details")["seed_commitment"], commitment);
 
     let again = late_tap(&app, ADMIN, "adm:rf:go", pressed.message_id).await;
     assert_eq!(again.as_deref(), Some(STALE));

@@ -2,10 +2,9 @@
 //! the raffle engine draws it like one started from the panel.
 
 use crate::t;
-use serde_json::json;
 
 use super::state::{self, AdminState};
-use super::store::{self, NewCampaign};
+use super::store;
 use super::{actions, done, prompt, restore_on_error, save, Conversation, Input};
 use crate::telegram::{OutgoingMessage, SendMessage};
 
@@ -76,20 +75,20 @@ pub(super) async fn create(
     prize: String,
     winner_count: i32,
 ) -> anyhow::Result<Vec<OutgoingMessage>> {
-    let campaign = NewCampaign {
-        kind: "raffle",
-        content: json!({ "prize": prize, "winner_count": winner_count }),
-        scheduled_for: None,
-    };
-    let created =
-        store::create_campaign(conversation.app, conversation.user.telegram_id, &campaign).await;
+    let created = store::create_raffle(
+        conversation.app,
+        conversation.user.telegram_id,
+        &prize,
+        winner_count,
+    )
+    .await;
     let state = AdminState::RaffleConfirm {
         prize,
         winner_count,
     };
-    let id = restore_on_error(conversation, state, created).await?;
+    let created = restore_on_error(conversation, state, created).await?;
     tracing::info!(
-        campaign_id = id,
+        campaign_id = created.campaign_id,
         admin = conversation.user.telegram_id,
         winner_count,
         "raffle created from the bot"
@@ -97,7 +96,10 @@ pub(super) async fn create(
     done(
         conversation,
         t!("admin_raffle_started"),
-        &[("id", &id.to_string())],
+        &[
+            ("id", &created.campaign_id.to_string()),
+            ("commitment", &created.seed_commitment),
+        ],
     )
     .await
 }

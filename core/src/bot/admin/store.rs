@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::state::{moscow, UserQuery};
 use crate::audit::{self, Actor};
 use crate::bot::Bot;
+use crate::t;
 use crate::texts::Lang;
 
 /// Figures for the 📊 statistics message. Receipts and uploads are different things: a
@@ -156,6 +157,56 @@ pub struct NewCampaign {
     pub kind: &'static str,
     pub content: Value,
     pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// A raffle from the bot's quick flow: one prize for `winner_count` winners, one reserve
+/// per prize, drawn now, with the default win message. Its seed is sealed and its
+/// commitment returned, to be shown to the admin at once.
+pub async fn create_raffle(
+    app: &Bot,
+    admin_telegram_id: i64,
+    prize: &str,
+    winner_count: i32,
+) -> anyhow::Result<crate::campaigns::raffle_spec::CreatedRaffle> {
+    use crate::campaigns::raffle_spec::{self, PrizeSpec, RaffleKind, RaffleMessage, RaffleSpec};
+    let promo = app.promo.current().await;
+    let win_text = app
+        .texts
+        .get(t!("raffle_won"), Lang::Ru)
+        .await;
+    let spec = RaffleSpec {
+        title: prize.to_owned(),
+        kind: RaffleKind::Final,
+        window_from: None,
+        window_to: None,
+        time_zone: promo.time_zone.clone(),
+        prizes: vec![PrizeSpec {
+            name: prize.to_owned(),
+            quantity: winner_count,
+            value_rub: 0,
+            photo: None,
+        }],
+        multiple_wins: false,
+        burn_tickets: false,
+        reserves_per_prize: 1,
+        win_message: RaffleMessage {
+            text: win_text,
+            photo: None,
+        },
+        lose_message: None,
+        notify_losers: false,
+        scheduled_for: None,
+    };
+    spec.validate(chrono::Utc::now())
+        .map_err(|problem| anyhow::anyhow!("the bot's raffle is not valid: {problem}"))?;
+    let mut client = app.pool.get().await?;
+    let tx = client.transaction().await?;
+    let by = Actor::Bot {
+        telegram_id: admin_telegram_id,
+    };
+    let created = raffle_spec::create(&tx, app.bot_id, &by, &spec, &app.settings.prize_key).await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 /// Inserts the campaign as `scheduled` (the trigger announces it to the listen-bridge)

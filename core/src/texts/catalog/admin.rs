@@ -98,8 +98,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "admin_raffle_started",
-        "✅ Розыгрыш №{id} запущен. Победители появятся в разделе «🏆 Победители».",
-        "✅ Raffle #{id} started. The winners will appear under «🏆 Winners».",
+        "✅ Розыгрыш №{id} запущен. Победители появятся в разделе «🏆 Победители».\n\nОбязательство (SHA-256 зерна), опубликовано до розыгрыша: {commitment}",
+        "✅ Raffle #{id} started. The winners will appear under «🏆 Winners».\n\nCommitment (SHA-256 of the seed), published before the draw: {commitment}",
     ),
     (
         "admin_winners_empty",
