@@ -3,13 +3,15 @@
 its snapshot, with nothing but the Python standard library, and say whether the result
 matches the published commitment and winners.
 
-    python3 infra/verify_draw.py --seed <64 hex> --picks N [--commitment <64 hex>]
-        [--snapshot-hash <64 hex>] [--winners FILE] < snapshot.txt
+    python3 infra/verify_draw.py --seed <64 hex> --picks N [--multiple-wins]
+        [--commitment <64 hex>] [--snapshot-hash <64 hex>] [--winners FILE] < snapshot.txt
 
 snapshot.txt is the canonical snapshot: one line "user_id:tickets" per participant,
 ascending user_id, tickets > 0. It prints the snapshot hash and the winners in pick
 order ("user_id:tickets" per line); with --commitment, --snapshot-hash or --winners it
-checks them and exits 1 on any mismatch.
+checks them and exits 1 on any mismatch. --multiple-wins redoes a draw of a raffle where
+one user may win several prizes ("tickets-without-replacement": a pick takes only the
+winning ticket out of play).
 
 This file is an independent implementation of core/src/campaigns/draw.rs: a test runs
 both on the same data and compares.
@@ -39,7 +41,7 @@ def below(stream, n):
             return word % n
 
 
-def draw(entries, seed, picks):
+def draw(entries, seed, picks, by_ticket=False):
     canonical = "".join(f"{u}:{t}\n" for u, t in entries).encode()
     snapshot_hash = hashlib.sha256(canonical).digest()
     key = hashlib.sha256(KEY_PREFIX + seed + snapshot_hash).digest()
@@ -55,9 +57,10 @@ def draw(entries, seed, picks):
             if index < w:
                 break
             index -= w
-        winners.append((entries[at][0], weights[at]))
-        remaining -= weights[at]
-        weights[at] = 0
+        winners.append((entries[at][0], entries[at][1]))
+        taken = 1 if by_ticket else weights[at]
+        remaining -= taken
+        weights[at] -= taken
     return snapshot_hash.hex(), winners
 
 
@@ -82,6 +85,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", required=True)
     parser.add_argument("--picks", type=int, required=True)
+    parser.add_argument("--multiple-wins", action="store_true")
     parser.add_argument("--commitment")
     parser.add_argument("--snapshot-hash")
     parser.add_argument("--winners")
@@ -94,7 +98,7 @@ def main():
         matches = hashlib.sha256(seed).hexdigest() == args.commitment.lower()
         print(f"commitment: {'matches' if matches else 'DOES NOT MATCH'}")
         ok &= matches
-    snapshot_hash, winners = draw(read_snapshot(sys.stdin), seed, args.picks)
+    snapshot_hash, winners = draw(read_snapshot(sys.stdin), seed, args.picks, args.multiple_wins)
     print(f"snapshot: {snapshot_hash}")
     if args.snapshot_hash is not None:
         matches = snapshot_hash == args.snapshot_hash.lower()

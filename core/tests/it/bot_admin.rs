@@ -988,7 +988,10 @@ async fn a_confirmed_raffle_becomes_a_scheduled_raffle_campaign() {
     let audit = audit(&app).await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].get::<_, String>("action"), "raffle.created");
-    assert_eq!(audit[0].get::<_, Value>("details")["seed_commitment"], commitment);
+    assert_eq!(
+        audit[0].get::<_, Value>("details")["seed_commitment"],
+        commitment
+    );
 
     let again = late_tap(&app, ADMIN, "adm:rf:go", pressed.message_id).await;
     assert_eq!(again.as_deref(), Some(STALE));

@@ -90,3 +90,46 @@ fn the_python_reference_draws_the_same_winners_and_refuses_a_tampered_snapshot()
         let _ = std::fs::remove_file(&winners_file);
     }
 }
+
+#[test]
+fn with_multiple_wins_the_python_reference_draws_the_same_repeated_winners() {
+    use promo_core::campaigns::draw::draw_tickets;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2027);
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let mut snapshot = Snapshot::new();
+    let mut text = String::new();
+    // A few big holders among many small ones, so repeats are certain.
+    for user in 1..=300i64 {
+        let tickets = if user % 100 == 0 {
+            5_000
+        } else {
+            rng.gen_range(1..5)
+        };
+        snapshot.push(user, tickets).expect("entry");
+        text.push_str(&format!("{user}:{tickets}\n"));
+    }
+    let winners = draw_tickets(&snapshot, &seed, 30);
+    let big: usize = winners.iter().filter(|(u, _)| u % 100 == 0).count();
+    assert!(big > 3, "the big holders win several picks: {winners:?}");
+    let winners_file =
+        std::env::temp_dir().join(format!("promo-draw-tickets-{}.txt", std::process::id()));
+    let listed: String = winners.iter().map(|(u, t)| format!("{u}:{t}\n")).collect();
+    std::fs::write(&winners_file, &listed).expect("winners file");
+    let mut args = vec![
+        "--seed".to_owned(),
+        promo_core::campaigns::draw::hex(&seed),
+        "--picks".to_owned(),
+        "30".to_owned(),
+        "--winners".to_owned(),
+        winners_file.display().to_string(),
+    ];
+    // Without the flag the reference draws other winners: the mode is part of the record.
+    let (code, out) = verify(&args, &text);
+    assert_eq!(code, 1, "{out}");
+    args.push("--multiple-wins".to_owned());
+    let (code, out) = verify(&args, &text);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("winners: match"), "{out}");
+    let _ = std::fs::remove_file(&winners_file);
+}

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::helpers::{give_tickets, ADMIN};
 
 /// A registered shopper; returns `users.id`.
-async fn shopper(app: &TestApp, telegram_id: i64, language: &str, status: &str) -> i64 {
+pub(crate) async fn shopper(app: &TestApp, telegram_id: i64, language: &str, status: &str) -> i64 {
     app.db()
         .await
         .expect("db")
@@ -48,7 +48,7 @@ async fn raffle(app: &TestApp, prize: &str, winner_count: i64) -> i64 {
 }
 
 /// Runs the campaign job the way the campaigns queue does.
-async fn run_job(app: &TestApp, campaign_id: i64) -> Result<(), JobError> {
+pub(crate) async fn run_job(app: &TestApp, campaign_id: i64) -> Result<(), JobError> {
     let body = serde_json::to_string(&CampaignJob::Run { campaign_id }).expect("json");
     let message = JobMessage {
         message_id: "m1".into(),

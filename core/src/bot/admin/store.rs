@@ -170,10 +170,7 @@ pub async fn create_raffle(
 ) -> anyhow::Result<crate::campaigns::raffle_spec::CreatedRaffle> {
     use crate::campaigns::raffle_spec::{self, PrizeSpec, RaffleKind, RaffleMessage, RaffleSpec};
     let promo = app.promo.current().await;
-    let win_text = app
-        .texts
-        .get(t!("raffle_won"), Lang::Ru)
-        .await;
+    let win_text = app.texts.get(t!("raffle_won"), Lang::Ru).await;
     let spec = RaffleSpec {
         title: prize.to_owned(),
         kind: RaffleKind::Final,
