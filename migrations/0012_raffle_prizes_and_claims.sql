@@ -49,6 +49,16 @@ ALTER TABLE raffle_draws
     ADD COLUMN IF NOT EXISTS multiple_wins BOOLEAN NOT NULL DEFAULT FALSE,
     ADD COLUMN IF NOT EXISTS burned BOOLEAN NOT NULL DEFAULT FALSE;
 
+-- 15 MB of canonical text per million participants: stored as is, not compressed, so
+-- the draw's transaction does not spend its time in pglz.
+ALTER TABLE raffle_draws ALTER COLUMN snapshot SET STORAGE EXTERNAL;
+
+-- The draw's message to those who did not win goes out as a broadcast of its own,
+-- materialised in the draw's transaction; each delivery carries its placeholder values.
+ALTER TABLE raffle_draws ADD COLUMN IF NOT EXISTS losers_campaign_id BIGINT
+    REFERENCES campaigns (id) ON DELETE SET NULL;
+ALTER TABLE campaign_deliveries ADD COLUMN IF NOT EXISTS vars JSONB;
+
 -- An intermediate draw that burns tickets marks the grants it used.
 ALTER TABLE tickets ADD COLUMN IF NOT EXISTS burned_by_draw BIGINT
     REFERENCES raffle_draws (id) ON DELETE SET NULL;

@@ -80,6 +80,33 @@ impl CampaignContent {
         Ok(content)
     }
 
+    /// The content with its text's placeholders filled from `vars` (an object of strings
+    /// and numbers), for one recipient.
+    pub fn personalized(&self, vars: &Value) -> CampaignContent {
+        let values: Vec<(String, String)> = vars
+            .as_object()
+            .map(|map| {
+                map.iter()
+                    .map(|(name, value)| {
+                        let value = match value {
+                            Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        };
+                        (name.clone(), value)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let args: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        CampaignContent {
+            text: crate::texts::render_template(&self.text, &args),
+            ..self.clone()
+        }
+    }
+
     /// The `sendMessage` call for one chat.
     pub fn message(&self, chat_id: i64, paid_broadcast: bool) -> SendMessage {
         let mut message = SendMessage::new(chat_id, self.text.clone());

@@ -27,6 +27,9 @@ pub(super) struct Delivery {
     pub(super) user_id: i64,
     pub(super) chat_id: i64,
     pub(super) attempts: i32,
+    /// Placeholder values of this recipient's text (a raffle's message to those who did
+    /// not win); `None` sends the content as it is.
+    pub(super) vars: Option<serde_json::Value>,
 }
 
 /// What a send did to its delivery row.
@@ -67,7 +70,7 @@ pub(super) async fn claim(
                  FOR UPDATE SKIP LOCKED)
                AND EXISTS (SELECT 1 FROM campaign_runners
                            WHERE runner_id = $3 AND lease_until > now())
-             RETURNING d.id, d.user_id, d.chat_id, d.attempts",
+             RETURNING d.id, d.user_id, d.chat_id, d.attempts, d.vars",
             &[&campaign_id, &limit, &runner],
         )
         .await
@@ -79,6 +82,7 @@ pub(super) async fn claim(
             user_id: row.get(1),
             chat_id: row.get(2),
             attempts: row.get(3),
+            vars: row.get(4),
         })
         .collect();
     batch.sort_by_key(|d| d.id);

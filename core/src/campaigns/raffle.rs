@@ -243,6 +243,16 @@ async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOu
         .context("recording the draw")?
         .get(0);
     record_picks(&tx, app.bot_id, draw_id, &plan, &picks).await?;
+    if let Some(losers) =
+        write_losers_campaign(&tx, app.bot_id, draw_id, &plan, &snapshot, &picks).await?
+    {
+        tracing::info!(
+            campaign_id,
+            draw_id,
+            losers_campaign = losers,
+            "losers will be told"
+        );
+    }
     if plan.burn {
         let burned = tx
             .execute(
@@ -306,6 +316,8 @@ struct Plan {
     multiple_wins: bool,
     burn: bool,
     eligibility: Eligibility,
+    /// Told to every participant who won nothing, when the raffle says so.
+    losers_message: Option<super::raffle_spec::RaffleMessage>,
 }
 
 impl Plan {
@@ -340,6 +352,7 @@ async fn plan_of(
             multiple_wins: false,
             burn: false,
             eligibility: Eligibility::default(),
+            losers_message: None,
         }));
     };
     let Ok(seed) = app.prize_key.open_seed(campaign_id, &raffle.seed_sealed) else {
@@ -365,6 +378,11 @@ async fn plan_of(
             window_to: raffle.spec.window_to,
             time_zone: raffle.spec.time_zone.clone(),
         },
+        losers_message: raffle
+            .spec
+            .lose_message
+            .clone()
+            .filter(|_| raffle.spec.notify_losers),
     }))
 }
 
@@ -489,6 +507,72 @@ async fn record_picks(
     .await
     .context("recording the picks")?;
     Ok(())
+}
+
+/// The message to everyone in the snapshot who won no prize (reserves included: they
+/// have not won yet), as a broadcast of its own materialised here, in the draw's
+/// transaction: each participant is told exactly once, by the campaign engine and its
+/// delivery ledger, at the broadcast rate. Each delivery carries the recipient's
+/// `{name}`, `{tickets}` and `{prize}` (the raffle's title). `None` when nobody is to be
+/// told.
+async fn write_losers_campaign(
+    tx: &impl deadpool_postgres::GenericClient,
+    bot_id: i64,
+    draw_id: i64,
+    plan: &Plan,
+    snapshot: &super::draw::Snapshot,
+    picks: &[(i64, i64)],
+) -> anyhow::Result<Option<i64>> {
+    let Some(message) = &plan.losers_message else {
+        return Ok(None);
+    };
+    let winners: std::collections::HashSet<i64> = picks
+        .iter()
+        .zip(&plan.slots)
+        .filter(|(_, slot)| !slot.reserve)
+        .map(|((user_id, _), _)| *user_id)
+        .collect();
+    let (users, tickets): (Vec<i64>, Vec<i64>) = snapshot
+        .entries()
+        .filter(|(user_id, _)| !winners.contains(user_id))
+        .unzip();
+    let campaign = super::create::NewCampaign {
+        kind: "broadcast",
+        content: serde_json::json!({ "text": message.text, "photo": message.photo }),
+        audience: serde_json::json!({ "raffle_losers": draw_id }),
+        scheduled_for: None,
+        paid_broadcast: false,
+    };
+    let losers =
+        super::create::insert_scheduled(tx, bot_id, &crate::audit::Actor::System, &campaign)
+            .await?;
+    tx.execute(
+        "INSERT INTO campaign_deliveries (campaign_id, bot_id, user_id, chat_id, vars)
+         SELECT $1, $2, u.id, u.telegram_id,
+                jsonb_build_object('name', COALESCE(u.first_name, ''), 'tickets', s.tickets,
+                                   'prize', $5::TEXT)
+         FROM unnest($3::BIGINT[], $4::BIGINT[]) AS s(user_id, tickets)
+         JOIN users u ON u.id = s.user_id
+         WHERE u.bot_id = $2 AND u.reachable
+         ORDER BY u.id",
+        &[&losers, &bot_id, &users, &tickets, &plan.title],
+    )
+    .await
+    .context("materialising the losers' messages")?;
+    tx.execute(
+        "UPDATE campaigns
+         SET materialized_at = now(),
+             total = (SELECT count(*) FROM campaign_deliveries WHERE campaign_id = $1)::INT
+         WHERE id = $1",
+        &[&losers],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE raffle_draws SET losers_campaign_id = $2 WHERE id = $1",
+        &[&draw_id, &losers],
+    )
+    .await?;
+    Ok(Some(losers))
 }
 
 /// The winner's time to claim, in hours: the `claim_deadline_hours` setting, else 72.

@@ -529,7 +529,13 @@ impl<'a> Slice<'a> {
     fn launch(&mut self, delivery: Delivery) {
         self.uploading = self.content.needs_upload();
         let file = self.photo.clone().filter(|_| self.uploading);
-        let request = self.content.request(delivery.chat_id, self.paid_broadcast);
+        let request = match &delivery.vars {
+            Some(vars) => self
+                .content
+                .personalized(vars)
+                .request(delivery.chat_id, self.paid_broadcast),
+            None => self.content.request(delivery.chat_id, self.paid_broadcast),
+        };
         let (method, params) = (request.method(), request.params());
         let telegram = self.app.telegram.clone();
         let record = self.record.clone();
@@ -809,6 +815,7 @@ mod tests {
             user_id: 2,
             chat_id: 3,
             attempts,
+            vars: None,
         }
     }
 

@@ -416,3 +416,73 @@ async fn a_seed_that_does_not_open_fails_the_raffle_with_the_reason_and_draws_no
     );
     assert!(app.telegram.sent_messages().is_empty());
 }
+
+#[tokio::test]
+async fn everyone_who_won_nothing_is_told_once_by_name_and_the_winners_are_not() {
+    let app = spawn_app().await.expect("app");
+    let mut chats = Vec::new();
+    for n in 0..6 {
+        let id = shopper(&app, 7_600 + n, "ru", "registered").await;
+        give_tickets(&app, id, (n + 1) as i32).await;
+        chats.push(7_600 + n);
+    }
+    let mut told = spec(vec![prize("Велосипед", 1, 20_000)]);
+    told.reserves_per_prize = 1;
+    told.notify_losers = true;
+    told.lose_message = Some(RaffleMessage {
+        text: "{name}, в этот раз не повезло. У вас {tickets|билет|билета|билетов} — ждём вас в финале «{prize}»!".into(),
+        photo: None,
+    });
+    let created = create(&app, &told).await;
+    run_job(&app, created.campaign_id).await.expect("draw");
+    let losers: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT losers_campaign_id FROM raffle_draws WHERE campaign_id = $1",
+            &[&created.campaign_id],
+        )
+        .await
+        .expect("draw")
+        .get(0);
+    // The losers' broadcast is a campaign like any other; a second run sends nothing more.
+    run_job(&app, losers).await.expect("losers");
+    run_job(&app, losers).await.expect("losers again");
+    let winner: i64 = picks(&app, created.campaign_id).await[0].1;
+    let winner_chat: i64 = app
+        .db()
+        .await
+        .expect("db")
+        .query_one("SELECT telegram_id FROM users WHERE id = $1", &[&winner])
+        .await
+        .expect("winner")
+        .get(0);
+
+    let sent = app.telegram.sent_messages();
+    let consolation: Vec<_> = sent
+        .iter()
+        .filter(|m| m.text.contains("не повезло"))
+        .collect();
+    assert_eq!(consolation.len(), 5, "{sent:?}");
+    let told_chats: HashSet<i64> = consolation.iter().map(|m| m.chat_id).collect();
+    assert_eq!(told_chats.len(), 5);
+    assert!(!told_chats.contains(&winner_chat));
+    // Иван holds n + 1 tickets: the count and its noun agree.
+    let third = consolation
+        .iter()
+        .find(|m| m.chat_id == 7_602)
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    if winner_chat != 7_602 {
+        assert_eq!(
+            third,
+            "Иван, в этот раз не повезло. У вас 3 билета — ждём вас в финале «Финальный розыгрыш»!"
+        );
+    }
+    assert_eq!(
+        sent.iter().filter(|m| m.chat_id == winner_chat).count(),
+        1,
+        "the winner gets the win message only"
+    );
+}
