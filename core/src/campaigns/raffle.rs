@@ -126,7 +126,7 @@ pub struct RaffleOutcome {
 /// only notifies winners still waiting for their message. Fails (so the queue retries)
 /// when a winner could not be notified for a transient reason.
 pub async fn run_raffle(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
-    let Some(mut outcome) = draw(app, campaign_id).await? else {
+    let Some(mut outcome) = draw_raffle(app, campaign_id).await? else {
         return Ok(None);
     };
     if let Some(draw_id) = outcome.draw_id {
@@ -140,8 +140,9 @@ pub async fn run_raffle(app: &Raffles, campaign_id: i64) -> anyhow::Result<Optio
     Ok(Some(outcome))
 }
 
-/// The transactional part: lock, look for a draw, snapshot, draw, record, complete.
-async fn draw(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
+/// The transactional part of [`run_raffle`], without notifying anyone (the bench times
+/// it): lock, look for a draw, snapshot, draw, record, complete.
+pub async fn draw_raffle(app: &Raffles, campaign_id: i64) -> anyhow::Result<Option<RaffleOutcome>> {
     let mut client = app.pool.get().await?;
     let tx = client.transaction().await?;
     // The row lock serialises concurrent jobs for this campaign: the second one waits
