@@ -970,3 +970,128 @@ async fn the_list_pages_newest_first_by_campaign_id() {
     assert_eq!(second["raffles"][0]["id"], ids[0]);
     assert!(second["next_before_id"].is_null());
 }
+
+/// A JSON value of the kinds a form or a script might send in any field.
+fn garbage() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-3i64..12).prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "\\PC{0,30}".prop_map(Value::from),
+        Just(json!("\u{0}")),
+        Just(json!("я".repeat(1_500))),
+        Just(json!("upload:1")),
+        Just(json!("9999-12-31T23:59")),
+        Just(json!("0001-01-01")),
+        Just(json!("+275760-09-13T00:00:00Z")),
+        Just(json!("2031-02-29T10:00")),
+        Just(json!("{name} {prize} {tickets} {unknown}")),
+        Just(json!({"text": "{name}", "photo": "upload:0"})),
+        Just(json!([{"name": "x", "quantity": 10000, "value_rub": 1}])),
+    ];
+    leaf.prop_recursive(2, 12, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            prop::collection::vec(
+                (
+                    prop::sample::select(&["name", "quantity", "value_rub", "photo", "text"][..]),
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|pairs| {
+                Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+        ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_value_in_any_field_of_a_new_raffle_gets_a_5xx() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let app = spawn_app().await.expect("app");
+    let manager = operator(&app, "mona", "manager").await;
+    let fields = [
+        "/title",
+        "/kind",
+        "/window_from",
+        "/window_to",
+        "/prizes",
+        "/prizes/0",
+        "/prizes/0/name",
+        "/prizes/0/quantity",
+        "/prizes/1/value_rub",
+        "/prizes/1/photo",
+        "/multiple_wins",
+        "/burn_tickets",
+        "/reserves_per_prize",
+        "/win_message",
+        "/win_message/text",
+        "/lose_message",
+        "/notify_losers",
+        "/scheduled_for",
+    ];
+    let runtime = tokio::runtime::Handle::current();
+    let case = (
+        prop::collection::vec((prop::sample::select(fields.to_vec()), garbage()), 1..3),
+        prop::bool::weighted(0.5),
+    );
+    let created = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 150,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case, |(changes, from_valid)| {
+        let mut body = if from_valid { request() } else { json!({}) };
+        for (pointer, value) in &changes {
+            // Through an existing parent only: `prizes/0/...` needs `prizes` to be a list.
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            match body.pointer_mut(parent) {
+                Some(Value::Object(fields)) => {
+                    fields.insert(key.to_owned(), value.clone());
+                }
+                Some(Value::Array(items)) => {
+                    if let Some(item) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                        *item = value.clone();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (status, answer) =
+            tokio::task::block_in_place(|| runtime.block_on(create(&app, &manager, body.clone())));
+        prop_assert!(status < 500, "{body} → {status} {answer}");
+        prop_assert!(
+            status == 201 || answer["error"].is_string(),
+            "{body} → {status} {answer}"
+        );
+        if status == 201 {
+            created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok::<(), TestCaseError>(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    // Not vacuous: some changes leave a valid raffle.
+    assert!(created.into_inner() > 0);
+    // Whatever was created reads back.
+    let (status, list) = api(&app, &manager, Method::GET, "/api/raffles?limit=100", None).await;
+    assert_eq!(status, 200, "{list}");
+    for raffle in list["raffles"].as_array().into_iter().flatten() {
+        let (status, detail) = api(
+            &app,
+            &manager,
+            Method::GET,
+            &format!("/api/raffles/{}", raffle["id"]),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{detail}");
+    }
+}
