@@ -253,4 +253,12 @@ mod tests {
         assert_eq!(super::public_name("  Пётр "), "Пётр");
         assert_eq!(super::public_name(""), "");
     }
+
+    #[test]
+    fn a_reroll_is_explained_by_the_claim_it_ended_with_and_nothing_else() {
+        for reason in ["expired", "declined", "disqualified"] {
+            assert_eq!(super::reroll_reason(reason), reason);
+        }
+        assert_eq!(super::reroll_reason("handed_over"), "other");
+    }
 }
