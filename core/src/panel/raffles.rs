@@ -244,22 +244,20 @@ async fn schedule_of(
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(Some(at.with_timezone(&Utc)));
     }
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .any(|format| NaiveDateTime::parse_from_str(text, format).is_ok());
+    if !local {
+        return Err(refuse(
+            "scheduled_for",
+            "scheduled_for must be YYYY-MM-DDTHH:MM in the promotion's time zone, or RFC 3339 \
+             (2026-06-01T12:00:00+03:00)",
+        ));
+    }
+    // The campaigns' own conversion: the same zone rules and the same "not in the past".
     super::campaigns::scheduled_time(client, text, time_zone)
         .await
         .map(Some)
-        .map_err(|e| {
-            if e.field.as_deref() == Some("scheduled_for") {
-                refuse(
-                    "scheduled_for",
-                    format!(
-                        "{}; or RFC 3339 (2026-06-01T12:00:00+03:00), in the future",
-                        e.message
-                    ),
-                )
-            } else {
-                e
-            }
-        })
 }
 
 /// The request as a model, or the first field that cannot be one. What the model itself
