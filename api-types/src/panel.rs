@@ -567,28 +567,112 @@ pub struct PromoSettingsView {
     pub changed: Vec<String>,
 }
 
-/// A raffle that has been drawn (`GET /api/raffles`): its prize, how many winners it
-/// asked for and how many it has.
+/// `POST /api/raffles`: a raffle to create. Every field but `title`, `kind` and `prizes`
+/// has a default; a missing field is refused by name like a wrong one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRaffleRequest {
+    #[serde(default)]
+    pub title: String,
+    /// `intermediate` or `final`.
+    #[serde(default)]
+    pub kind: String,
+    /// The receipts counted, by their printed purchase time (local): from `window_from`
+    /// (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`) up to `window_to`, where a date alone means
+    /// through the end of that day. Absent: open on that side.
+    #[serde(default)]
+    pub window_from: Option<String>,
+    #[serde(default)]
+    pub window_to: Option<String>,
+    /// In draw order: picks fill the first prize's winners first.
+    #[serde(default)]
+    pub prizes: Vec<RafflePrize>,
+    /// Whether one shopper may win several prizes (false).
+    #[serde(default)]
+    pub multiple_wins: bool,
+    /// Whether an intermediate draw uses up the tickets it counted (false).
+    #[serde(default)]
+    pub burn_tickets: bool,
+    /// Reserve winners drawn for each prize, 0 to 100 (1).
+    #[serde(default = "one")]
+    pub reserves_per_prize: i64,
+    /// What a winner is sent; placeholders `{name}`, `{prize}`, `{tickets}`. Absent: a
+    /// Russian congratulation naming the prize.
+    #[serde(default)]
+    pub win_message: Option<RaffleMessageBody>,
+    /// What the others are sent when `notify_losers` is true.
+    #[serde(default)]
+    pub lose_message: Option<RaffleMessageBody>,
+    #[serde(default)]
+    pub notify_losers: bool,
+    /// When to draw: `YYYY-MM-DDTHH:MM` in the promotion's time zone, or RFC 3339.
+    /// Absent: at once.
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A prize as an operator enters it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RafflePrize {
+    #[serde(default)]
+    pub name: String,
+    /// How many of it are drawn, 1 to 10,000.
+    #[serde(default)]
+    pub quantity: i64,
+    /// Its value in rubles; above 4,000 the winner hands in documents first.
+    #[serde(default)]
+    pub value_rub: i64,
+    /// `upload:<id>`, a URL or a Telegram `file_id`.
+    #[serde(default)]
+    pub photo: Option<String>,
+}
+
+/// A win or lose message: the text (a caption under the photo when there is one).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleMessageBody {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub photo: Option<String>,
+}
+
+/// A raffle in the list (`GET /api/raffles`), keyed by its campaign id. The draw's
+/// fields are `null` until it is drawn.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaffleRow {
-    pub draw_id: i64,
-    pub campaign_id: i64,
-    pub prize: String,
-    pub winner_count: i64,
-    pub winners: i64,
-    pub drawn_at: String,
-    /// The draw's algorithm (`docs/DRAW.md` for v2).
-    pub algorithm: String,
-    /// `SHA-256(seed)` and the snapshot's SHA-256; `null` for draws made before v2.
+    /// The raffle's campaign id.
+    pub id: i64,
+    pub title: String,
+    /// `intermediate` or `final`; `null` for a raffle made before raffles had prizes.
+    pub kind: Option<String>,
+    /// The campaign's: `scheduled`, `completed`, `cancelled`, `failed`, ...
+    pub status: String,
+    /// When it is drawn; `null`: as soon as it was created.
+    pub scheduled_for: Option<String>,
+    pub created_at: String,
+    /// How many prizes, and how many picks the draw makes (winners and reserves).
+    pub prizes: i64,
+    pub picks: i64,
+    /// `SHA-256(seed)`, public from creation on; `null` for draws made before v2.
     pub seed_commitment: Option<String>,
-    pub snapshot_hash: Option<String>,
+    pub draw_id: Option<i64>,
+    pub drawn_at: Option<String>,
     pub participants: Option<i64>,
-    /// Where anyone can check it: `/api/public/draws/<id>`.
-    pub public_url: String,
+    pub tickets: Option<i64>,
+    /// The draw's public record: `/api/public/draws/<draw_id>`.
+    pub public_url: Option<String>,
+    /// The raffle's public record, before and after the draw: `/api/public/raffles/<id>`.
+    pub record_url: String,
 }
 
-/// `GET /api/raffles`, newest draw first.
+/// `GET /api/raffles`, newest first.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RafflePage {
@@ -596,21 +680,100 @@ pub struct RafflePage {
     pub next_before_id: Option<i64>,
 }
 
-/// One winner as the panel lists it: the phone is always the masked one here (the full
-/// number comes from the export or `GET /api/users/{id}/phone`, both audited).
+/// `GET /api/raffles/{id}`: the raffle as decided, its draw and its picks.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleDetail {
+    pub raffle: RaffleRow,
+    /// `null` for a raffle made before raffles had prizes (its prize is the title).
+    pub spec: Option<RaffleSpecView>,
+    /// `null` until the draw.
+    pub draw: Option<RaffleDrawView>,
+    /// Every pick by position (empty before the draw).
+    pub picks: Vec<RaffleWinner>,
+}
+
+/// What an operator decided about a raffle.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleSpecView {
+    /// `YYYY-MM-DDTHH:MM` local, the window's start (inclusive) and end (exclusive).
+    pub window_from: Option<String>,
+    pub window_to: Option<String>,
+    pub time_zone: String,
+    pub prizes: Vec<RafflePrizeView>,
+    pub multiple_wins: bool,
+    pub burn_tickets: bool,
+    pub reserves_per_prize: i64,
+    pub win_message: RaffleMessageBody,
+    pub lose_message: Option<RaffleMessageBody>,
+    pub notify_losers: bool,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RafflePrizeView {
+    pub id: i64,
+    /// 1-based draw order.
+    pub position: i64,
+    pub name: String,
+    pub quantity: i64,
+    pub value_rub: i64,
+    pub photo: Option<String>,
+    /// Whether its winner hands in documents before it is handed over (value > 4,000 ₽).
+    pub needs_documents: bool,
+}
+
+/// A raffle's draw: the revealed seed and what anyone needs to redo it, and whether the
+/// server's redo just now matched.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaffleDrawView {
+    pub draw_id: i64,
+    pub drawn_at: String,
+    pub algorithm: String,
+    /// 64 hex digits, revealed by the draw.
+    pub seed: String,
+    pub seed_commitment: Option<String>,
+    pub snapshot_hash: Option<String>,
+    pub participants: i64,
+    pub tickets: i64,
+    pub verified: bool,
+    pub problems: Vec<String>,
+    pub public_url: String,
+}
+
+/// One pick of a draw: the prize it won or reserves and its claim. The phone is always
+/// the masked one here (the full number comes from the export or
+/// `GET /api/users/{id}/phone`, both audited).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaffleWinner {
+    /// The pick's own id.
+    pub id: i64,
     pub position: i64,
+    pub prize_id: Option<i64>,
+    /// The prize's name (the draw's prize for a raffle made before raffles had prizes).
+    pub prize: String,
+    /// Drawn as a reserve of the prize (it stays one when it is called up).
+    pub reserve: bool,
     pub user_id: i64,
     pub name: String,
     pub username: Option<String>,
     pub phone_masked: Option<String>,
     pub tickets_at_draw: i64,
+    /// `reserve`, `notified`, `confirmed`, `documents_received`, `handed_over`,
+    /// `expired`, `declined`, `disqualified` or `unused`.
+    pub claim_status: String,
+    pub claim_deadline: Option<String>,
     pub notified_at: Option<String>,
+    /// The position of the pick that took this one's prize over.
+    pub replaced_by: Option<i64>,
+    /// Why this pick's claim ended, as recorded.
+    pub ended_reason: Option<String>,
 }
 
-/// `GET /api/raffles/{draw_id}/winners`, by position.
+/// `GET /api/raffles/{id}/winners`, by position.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaffleWinners {
@@ -835,12 +998,48 @@ pub struct TestChatReset {
     pub tickets: i64,
 }
 
+/// `GET /api/public/raffles/{id}`: a raffle's public record. Before the draw it holds
+/// the commitment the draw will be checked against; after it, the draw itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicRaffle {
+    /// The raffle's campaign id.
+    pub id: i64,
+    pub title: String,
+    /// `intermediate` or `final`; `null` for a raffle made before raffles had prizes.
+    pub kind: Option<String>,
+    pub status: String,
+    pub scheduled_for: Option<String>,
+    pub prizes: Vec<PublicPrize>,
+    pub picks: i64,
+    /// `SHA-256(seed)`, published before the draw.
+    pub seed_commitment: Option<String>,
+    /// `null` until the draw.
+    pub draw: Option<PublicDraw>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicPrize {
+    pub position: i64,
+    pub name: String,
+    pub quantity: i64,
+    pub value_rub: i64,
+}
+
 /// `GET /api/public/draws/{id}`: a draw's public record, enough for anyone to redo it
 /// (`docs/DRAW.md`, `infra/verify_draw.py` with the snapshot from `…/snapshot.txt`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicDraw {
     pub draw_id: i64,
+    /// The raffle's campaign id (`/api/public/raffles/<id>`).
+    pub campaign_id: i64,
+    pub title: String,
+    pub kind: Option<String>,
+    /// The prizes in draw order (empty for a draw made before raffles had prizes: its
+    /// one prize is `prize`).
+    pub prizes: Vec<PublicPrize>,
     pub prize: String,
     pub drawn_at: String,
     pub algorithm: String,
@@ -856,6 +1055,8 @@ pub struct PublicDraw {
     pub picks: i64,
     /// In pick order; a shopper is named by first name and initial only.
     pub winners: Vec<PublicWinner>,
+    /// Prizes passed on to a reserve after the draw, in the order they happened.
+    pub rerolls: Vec<PublicReroll>,
     /// What redoing the draw on the server found just now.
     pub verified: bool,
     pub problems: Vec<String>,
@@ -870,4 +1071,19 @@ pub struct PublicWinner {
     pub tickets: i64,
     /// `Анна С.`
     pub name: String,
+    /// The prize this pick won or reserves.
+    pub prize: String,
+    pub reserve: bool,
+}
+
+/// A prize that went from one pick to a reserve, and why (never anyone's data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicReroll {
+    /// The pick that lost the prize, and the one that took it over.
+    pub position: i64,
+    pub replaced_by: i64,
+    pub prize: String,
+    /// `expired` (not confirmed in time), `declined` or `disqualified`.
+    pub reason: String,
 }

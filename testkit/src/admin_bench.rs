@@ -1063,9 +1063,9 @@ async fn plan_cases(
             .unwrap_or_default()
         })
         .collect();
-    let draw_id: i64 = client
+    let raffle_id: i64 = client
         .query_one(
-            "SELECT id FROM raffle_draws WHERE bot_id = $1 ORDER BY id DESC LIMIT 1",
+            "SELECT campaign_id FROM raffle_draws WHERE bot_id = $1 ORDER BY id DESC LIMIT 1",
             &[&bot_id],
         )
         .await?
@@ -1174,14 +1174,14 @@ async fn plan_cases(
             name: "winners export CSV",
             target: ms(2000),
             target_percentile: 100,
-            paths: vec![format!("/api/raffles/{draw_id}/winners.csv")],
+            paths: vec![format!("/api/raffles/{raffle_id}/winners.csv")],
             export: true,
         },
         PlannedCase {
             name: "winners export XLSX",
             target: ms(2000),
             target_percentile: 100,
-            paths: vec![format!("/api/raffles/{draw_id}/winners.xlsx")],
+            paths: vec![format!("/api/raffles/{raffle_id}/winners.xlsx")],
             export: true,
         },
     ])

@@ -164,7 +164,7 @@ async fn create(
 
 /// `YYYY-MM-DDTHH:MM[:SS]` in `tz`, as an instant; refused when it is in the past
 /// (more than a minute: the operator's clock may be a little behind).
-async fn scheduled_time(
+pub(super) async fn scheduled_time(
     client: &deadpool_postgres::Object,
     local: &str,
     tz: &str,

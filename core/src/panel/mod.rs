@@ -1,8 +1,8 @@
 //! The admin API behind the panel (`/api/*`): sign-in and sessions ([`auth`],
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
-//! ([`texts`]), the promotion's settings ([`settings`]), raffle winners and their exports
-//! ([`winners`]), costs ([`costs`]), images for broadcasts ([`uploads`]), the test
+//! ([`texts`]), the promotion's settings ([`settings`]), raffles ([`raffles`]), their winners and
+//! exports ([`winners`]), their public records ([`public`]), costs ([`costs`]), images for broadcasts ([`uploads`]), the test
 //! chat ([`test_chat`]),
 //! and the API's own OpenAPI document and docs page ([`openapi`]).
 //!
@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod failed;
 pub mod openapi;
 pub mod public;
+pub mod raffles;
 pub mod receipts;
 pub mod session;
 pub mod settings;
@@ -55,6 +56,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(failed::routes())
         .merge(texts::routes())
         .merge(settings::routes())
+        .merge(raffles::routes())
         .merge(winners::routes())
         .merge(public::routes())
         .merge(costs::routes())

@@ -89,7 +89,11 @@ pub(super) fn routes() -> Router<AdminApi> {
         super::settings::show,
         super::settings::change,
         super::settings::reset,
-        super::winners::list,
+        super::raffles::list,
+        super::raffles::create,
+        super::raffles::detail,
+        super::raffles::cancel,
+        super::public::raffle,
         super::public::record,
         super::public::snapshot,
         super::winners::winners,
@@ -115,10 +119,10 @@ pub(super) fn routes() -> Router<AdminApi> {
         (name = "failed-work", description = "Jobs and messages given up"),
         (name = "texts", description = "The bot's texts"),
         (name = "settings", description = "The promotion's settings"),
-        (name = "raffles", description = "Draws, their winners and exports"),
+        (name = "raffles", description = "Raffles: create, list, cancel; their draws, winners and exports"),
         (name = "costs", description = "What the promotion costs"),
         (name = "uploads", description = "Images for broadcasts"),
-        (name = "public", description = "Draws' public records: anyone may check a draw"),
+        (name = "public", description = "Raffles' and draws' public records: anyone may check a draw"),
     )
 )]
 pub struct PanelApi;

@@ -1,5 +1,6 @@
-//! Raffle winners: `GET /api/raffles` (the draws so far), `GET /api/raffles/{draw_id}/winners`
-//! (masked phones) and the exports `GET /api/raffles/{draw_id}/winners.csv` and `.xlsx`.
+//! Raffle winners: `GET /api/raffles/{id}/winners` (every pick of the raffle's draw with
+//! its prize and claim, masked phones) and the exports `GET /api/raffles/{id}/winners.csv`
+//! and `.xlsx`, keyed by the raffle's campaign id.
 //!
 //! Whoever hands over prizes calls the winners, so an export carries full phones for an
 //! owner or a manager; a viewer's export has the masked ones. Every export writes its
@@ -14,159 +15,51 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use promo_api_types::panel::{RafflePage, RaffleRow, RaffleWinner, RaffleWinners};
-use serde::Deserialize;
+use promo_api_types::panel::{RaffleRow, RaffleWinner, RaffleWinners};
 use serde_json::json;
 
+use super::raffles::{load_picks, load_row};
 use super::session::{Role, Session};
-use super::{db, internal, next_before, page_limit, timestamp, Params};
+use super::{db, internal};
 use crate::api_error::ApiError;
 use crate::app::AdminApi;
 
 pub(super) fn routes() -> Router<AdminApi> {
     Router::new()
-        .route("/api/raffles", get(list))
-        .route("/api/raffles/{draw_id}/winners", get(winners))
-        .route("/api/raffles/{draw_id}/winners.csv", get(export_csv))
-        .route("/api/raffles/{draw_id}/winners.xlsx", get(export_xlsx))
+        .route("/api/raffles/{id}/winners", get(winners))
+        .route("/api/raffles/{id}/winners.csv", get(export_csv))
+        .route("/api/raffles/{id}/winners.xlsx", get(export_xlsx))
 }
 
-const MAX_PAGE: i64 = 100;
-
-const RAFFLE_COLUMNS: &str = "d.id, d.campaign_id, d.prize, d.winner_count::BIGINT,
-    (SELECT count(*) FROM raffle_winners w WHERE w.draw_id = d.id), d.drawn_at,
-    d.algorithm, d.seed_commitment, d.snapshot_hash, d.participants::BIGINT";
-
-fn raffle_row_of(row: &tokio_postgres::Row) -> RaffleRow {
-    RaffleRow {
-        draw_id: row.get(0),
-        campaign_id: row.get(1),
-        prize: row.get(2),
-        winner_count: row.get(3),
-        winners: row.get(4),
-        drawn_at: timestamp(row.get(5)),
-        algorithm: row.get(6),
-        seed_commitment: row.get(7),
-        snapshot_hash: row.get(8),
-        participants: row.get(9),
-        public_url: format!("/api/public/draws/{}", row.get::<_, i64>(0)),
-    }
-}
-
-/// The winners of one draw by position. Column 6 is the sealed phone, 7 the masked one.
-const WINNERS: &str = "SELECT w.position::BIGINT, u.id, COALESCE(u.full_name, u.first_name),
-        u.username, w.tickets_at_draw::BIGINT, w.notified_at, u.phone_ciphertext, u.phone_masked
-     FROM raffle_winners w JOIN users u ON u.id = w.user_id
-     WHERE w.draw_id = $1 AND w.bot_id = $2
-     ORDER BY w.position";
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-struct ListQuery {
-    before_id: Option<i64>,
-    limit: Option<i64>,
-}
-
-/// The draws so far, newest first.
+/// A raffle's picks by position (masked phones); none before the draw.
 #[utoipa::path(
     get,
-    path = "/api/raffles",
+    path = "/api/raffles/{id}/winners",
     tag = "raffles",
     extensions(("x-role" = json!("viewer"))),
-    params(ListQuery),
+    params(("id" = i64, Path, description = "the raffle's campaign id")),
     responses(
-        (status = 200, description = "a page of draws", body = promo_api_types::panel::RafflePage),
-        (status = 400, description = "`limit` is out of range", body = promo_api_types::ApiError),
-    )
-)]
-async fn list(
-    State(api): State<AdminApi>,
-    session: Session,
-    Params(query): Params<ListQuery>,
-) -> Result<Response, ApiError> {
-    session.require(Role::Viewer)?;
-    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
-    let client = api.pool.get().await.map_err(db)?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {RAFFLE_COLUMNS} FROM raffle_draws d
-                 WHERE d.bot_id = $1 AND ($2::BIGINT IS NULL OR d.id < $2)
-                 ORDER BY d.id DESC LIMIT $3"
-            ),
-            &[&api.bot_id, &query.before_id, &limit],
-        )
-        .await
-        .map_err(db)?;
-    let raffles: Vec<RaffleRow> = rows.iter().map(raffle_row_of).collect();
-    let next_before_id = next_before(raffles.iter().map(|r| r.draw_id), limit);
-    Ok(Json(RafflePage {
-        raffles,
-        next_before_id,
-    })
-    .into_response())
-}
-
-async fn load_raffle(
-    client: &impl deadpool_postgres::GenericClient,
-    bot_id: i64,
-    draw_id: i64,
-) -> Result<RaffleRow, ApiError> {
-    client
-        .query_opt(
-            &format!(
-                "SELECT {RAFFLE_COLUMNS} FROM raffle_draws d WHERE d.id = $1 AND d.bot_id = $2"
-            ),
-            &[&draw_id, &bot_id],
-        )
-        .await
-        .map_err(db)?
-        .map(|row| raffle_row_of(&row))
-        .ok_or_else(|| ApiError::not_found(format!("no raffle draw {draw_id}")))
-}
-
-fn winner_of(row: &tokio_postgres::Row) -> RaffleWinner {
-    RaffleWinner {
-        position: row.get(0),
-        user_id: row.get(1),
-        name: row.get(2),
-        username: row.get(3),
-        tickets_at_draw: row.get(4),
-        notified_at: row
-            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(5)
-            .map(timestamp),
-        phone_masked: row.get(7),
-    }
-}
-
-/// A draw's winners by position (masked phones).
-#[utoipa::path(
-    get,
-    path = "/api/raffles/{draw_id}/winners",
-    tag = "raffles",
-    extensions(("x-role" = json!("viewer"))),
-    params(("draw_id" = i64, Path, description = "the draw's id")),
-    responses(
-        (status = 200, description = "the draw and its winners", body = promo_api_types::panel::RaffleWinners),
-        (status = 404, description = "no such draw", body = promo_api_types::ApiError),
+        (status = 200, description = "the raffle and its picks", body = promo_api_types::panel::RaffleWinners),
+        (status = 404, description = "no such raffle", body = promo_api_types::ApiError),
     )
 )]
 async fn winners(
     State(api): State<AdminApi>,
     session: Session,
-    Path(draw_id): Path<i64>,
+    Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     session.require(Role::Viewer)?;
     let client = api.pool.get().await.map_err(db)?;
-    let raffle = load_raffle(&client, api.bot_id, draw_id).await?;
-    let rows = client
-        .query(WINNERS, &[&draw_id, &api.bot_id])
-        .await
-        .map_err(db)?;
-    Ok(Json(RaffleWinners {
-        raffle,
-        winners: rows.iter().map(winner_of).collect(),
-    })
-    .into_response())
+    let raffle = load_row(&client, api.bot_id, id).await?;
+    let winners = match raffle.draw_id {
+        Some(draw_id) => load_picks(&client, api.bot_id, draw_id)
+            .await?
+            .into_iter()
+            .map(|pick| pick.winner)
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Json(RaffleWinners { raffle, winners }).into_response())
 }
 
 /// One exported line; `phone` is full or masked depending on who asked.
@@ -175,7 +68,9 @@ struct ExportRow {
     phone: Option<String>,
 }
 
-const HEADER: [&str; 7] = [
+/// The first seven columns are those of exports before raffles had prizes, so a sheet
+/// built on them keeps working; the prize and claim columns follow.
+const HEADER: [&str; 11] = [
     "position",
     "user_id",
     "name",
@@ -183,6 +78,10 @@ const HEADER: [&str; 7] = [
     "phone",
     "tickets_at_draw",
     "notified_at",
+    "prize",
+    "slot",
+    "claim_status",
+    "claim_deadline",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,22 +104,24 @@ impl Format {
 async fn export_rows(
     api: &AdminApi,
     session: &Session,
-    draw_id: i64,
+    id: i64,
     format: Format,
 ) -> Result<(RaffleRow, Vec<ExportRow>), ApiError> {
     session.require(Role::Viewer)?;
     let full_phones = session.role >= Role::Manager;
     let mut client = api.pool.get().await.map_err(db)?;
     let tx = client.transaction().await.map_err(db)?;
-    let raffle = load_raffle(&tx, api.bot_id, draw_id).await?;
-    let rows = tx
-        .query(WINNERS, &[&draw_id, &api.bot_id])
-        .await
-        .map_err(db)?;
-    let mut exported = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let winner = winner_of(row);
-        let sealed: Option<Vec<u8>> = if full_phones { row.get(6) } else { None };
+    let raffle = load_row(&tx, api.bot_id, id).await?;
+    let Some(draw_id) = raffle.draw_id else {
+        return Err(ApiError::conflict(format!(
+            "raffle {id} has not been drawn yet: there are no winners to export"
+        )));
+    };
+    let picks = load_picks(&tx, api.bot_id, draw_id).await?;
+    let mut exported = Vec::with_capacity(picks.len());
+    for pick in picks {
+        let winner = pick.winner;
+        let sealed = if full_phones { pick.sealed_phone } else { None };
         // A number that does not open (e.g. after a key change) is exported masked rather
         // than failing the whole list the operator needs to hand over prizes.
         let phone = match sealed.map(|bytes| api.phone_key.decrypt(&bytes)) {
@@ -238,8 +139,9 @@ async fn export_rows(
         api.bot_id,
         &session.actor(),
         "winners.export",
-        &format!("draw:{draw_id}"),
+        &format!("campaign:{id}"),
         &json!({
+            "campaign_id": id,
             "draw_id": draw_id,
             "format": format.as_str(),
             "full_phones": full_phones,
@@ -265,13 +167,28 @@ pub fn guard_cell(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn text_cells(row: &ExportRow) -> [String; 4] {
+/// The text cells in [`HEADER`] order: name, username, phone, notified_at, prize, slot,
+/// claim_status, claim_deadline.
+fn text_cells(row: &ExportRow) -> [String; 8] {
+    let winner = &row.winner;
     [
-        guard_cell(&row.winner.name).into_owned(),
-        guard_cell(row.winner.username.as_deref().unwrap_or("")).into_owned(),
+        guard_cell(&winner.name).into_owned(),
+        guard_cell(winner.username.as_deref().unwrap_or("")).into_owned(),
         guard_cell(row.phone.as_deref().unwrap_or("")).into_owned(),
-        row.winner.notified_at.clone().unwrap_or_default(),
+        winner.notified_at.clone().unwrap_or_default(),
+        guard_cell(&winner.prize).into_owned(),
+        slot(winner).to_owned(),
+        winner.claim_status.clone(),
+        winner.claim_deadline.clone().unwrap_or_default(),
     ]
+}
+
+fn slot(winner: &RaffleWinner) -> &'static str {
+    if winner.reserve {
+        "reserve"
+    } else {
+        "winner"
+    }
 }
 
 fn csv_bytes(rows: &[ExportRow]) -> anyhow::Result<Vec<u8>> {
@@ -282,7 +199,7 @@ fn csv_bytes(rows: &[ExportRow]) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(HEADER)?;
     for row in rows {
-        let [name, username, phone, notified_at] = text_cells(row);
+        let [name, username, phone, notified_at, prize, slot, claim, deadline] = text_cells(row);
         writer.write_record([
             row.winner.position.to_string(),
             row.winner.user_id.to_string(),
@@ -291,6 +208,10 @@ fn csv_bytes(rows: &[ExportRow]) -> anyhow::Result<Vec<u8>> {
             phone,
             row.winner.tickets_at_draw.to_string(),
             notified_at,
+            prize,
+            slot,
+            claim,
+            deadline,
         ])?;
     }
     writer
@@ -303,12 +224,12 @@ fn xlsx_bytes(raffle: &RaffleRow, rows: &[ExportRow]) -> anyhow::Result<Vec<u8>>
     let mut workbook = Workbook::new();
     let bold = CellFormat::new().set_bold();
     let sheet = workbook.add_worksheet();
-    sheet.set_name(format!("Draw {}", raffle.draw_id))?;
+    sheet.set_name(format!("Raffle {}", raffle.id))?;
     for (col, title) in (0u16..).zip(HEADER) {
         sheet.write_string_with_format(0, col, title, &bold)?;
     }
     for (line, row) in (1u32..).zip(rows) {
-        let [name, username, phone, notified_at] = text_cells(row);
+        let [name, username, phone, notified_at, prize, slot, claim, deadline] = text_cells(row);
         // Numbers stay numbers (sortable); text goes in as strings, never as formulas.
         sheet.write_number(line, 0, row.winner.position as f64)?;
         sheet.write_number(line, 1, row.winner.user_id as f64)?;
@@ -317,9 +238,14 @@ fn xlsx_bytes(raffle: &RaffleRow, rows: &[ExportRow]) -> anyhow::Result<Vec<u8>>
         sheet.write_string(line, 4, phone)?;
         sheet.write_number(line, 5, row.winner.tickets_at_draw as f64)?;
         sheet.write_string(line, 6, notified_at)?;
+        sheet.write_string(line, 7, prize)?;
+        sheet.write_string(line, 8, slot)?;
+        sheet.write_string(line, 9, claim)?;
+        sheet.write_string(line, 10, deadline)?;
     }
     sheet.set_column_width(2, 30)?;
     sheet.set_column_width(4, 18)?;
+    sheet.set_column_width(7, 24)?;
     Ok(workbook.save_to_buffer()?)
 }
 
@@ -342,25 +268,26 @@ fn attachment(content_type: &'static str, filename: String, bytes: Vec<u8>) -> R
 /// The winners as CSV (full phones for owner and manager; audited).
 #[utoipa::path(
     get,
-    path = "/api/raffles/{draw_id}/winners.csv",
+    path = "/api/raffles/{id}/winners.csv",
     tag = "raffles",
     extensions(("x-role" = json!("viewer"))),
-    params(("draw_id" = i64, Path, description = "the draw's id")),
+    params(("id" = i64, Path, description = "the raffle's campaign id")),
     responses(
-        (status = 200, description = "a CSV attachment", content_type = "text/csv", body = String),
-        (status = 404, description = "no such draw", body = promo_api_types::ApiError),
+        (status = 200, description = "a CSV attachment: the picks by position with their prize, slot (winner or reserve) and claim", content_type = "text/csv", body = String),
+        (status = 404, description = "no such raffle", body = promo_api_types::ApiError),
+        (status = 409, description = "the raffle has not been drawn yet", body = promo_api_types::ApiError),
     )
 )]
 async fn export_csv(
     State(api): State<AdminApi>,
     session: Session,
-    Path(draw_id): Path<i64>,
+    Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let (_, rows) = export_rows(&api, &session, draw_id, Format::Csv).await?;
+    let (_, rows) = export_rows(&api, &session, id, Format::Csv).await?;
     let bytes = csv_bytes(&rows).map_err(internal)?;
     Ok(attachment(
         "text/csv; charset=utf-8",
-        format!("winners-draw-{draw_id}.csv"),
+        format!("winners-raffle-{id}.csv"),
         bytes,
     ))
 }
@@ -368,21 +295,22 @@ async fn export_csv(
 /// The winners as an Excel workbook (full phones for owner and manager; audited).
 #[utoipa::path(
     get,
-    path = "/api/raffles/{draw_id}/winners.xlsx",
+    path = "/api/raffles/{id}/winners.xlsx",
     tag = "raffles",
     extensions(("x-role" = json!("viewer"))),
-    params(("draw_id" = i64, Path, description = "the draw's id")),
+    params(("id" = i64, Path, description = "the raffle's campaign id")),
     responses(
-        (status = 200, description = "an XLSX attachment", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
-        (status = 404, description = "no such draw", body = promo_api_types::ApiError),
+        (status = 200, description = "an XLSX attachment, the CSV's columns on sheet `Raffle <id>`", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 404, description = "no such raffle", body = promo_api_types::ApiError),
+        (status = 409, description = "the raffle has not been drawn yet", body = promo_api_types::ApiError),
     )
 )]
 async fn export_xlsx(
     State(api): State<AdminApi>,
     session: Session,
-    Path(draw_id): Path<i64>,
+    Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let (raffle, rows) = export_rows(&api, &session, draw_id, Format::Xlsx).await?;
+    let (raffle, rows) = export_rows(&api, &session, id, Format::Xlsx).await?;
     // Zipping the workbook is CPU work: off the async runtime, like password hashing.
     let bytes = tokio::task::spawn_blocking(move || xlsx_bytes(&raffle, &rows))
         .await
@@ -390,7 +318,7 @@ async fn export_xlsx(
         .map_err(internal)?;
     Ok(attachment(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        format!("winners-draw-{draw_id}.xlsx"),
+        format!("winners-raffle-{id}.xlsx"),
         bytes,
     ))
 }

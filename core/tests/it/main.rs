@@ -27,6 +27,7 @@ mod panel_dashboard;
 mod panel_failed_work;
 mod panel_fuzz;
 mod panel_openapi;
+mod panel_raffles;
 mod panel_receipts;
 mod panel_settings;
 mod panel_test_chat;

@@ -50,6 +50,14 @@ const KEYS: &[&str] = &[
     "contact",
     "phone",
     "message_id",
+    "title",
+    "prizes",
+    "quantity",
+    "value_rub",
+    "window_from",
+    "window_to",
+    "reserves_per_prize",
+    "win_message",
 ];
 
 /// Operations that end the fuzzing session itself; the auth tests cover them.

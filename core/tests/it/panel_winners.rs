@@ -1,6 +1,6 @@
-//! Raffle winners through HTTP: the draws list, a draw's winners with masked phones, and
-//! the CSV and XLSX exports read back (full phones for a manager, masked for a viewer,
-//! formulas defused, every export audited).
+//! Raffle winners through HTTP: the raffles list, a raffle's winners with masked phones,
+//! and the CSV and XLSX exports read back (full phones for a manager, masked for a viewer,
+//! formulas defused, every export audited), for a raffle drawn before raffles had prizes.
 
 use std::io::Cursor;
 use std::time::Instant;
@@ -15,6 +15,8 @@ use reqwest::Method;
 use crate::helpers::{api, operator, registered_shopper, Operator};
 
 const DRAW: i64 = 700001;
+/// The raffle's campaign: what the panel's routes are keyed by.
+const RAFFLE: i64 = 900001;
 
 /// A registered shopper with the phone +7999000<telegram id>; returns its id.
 async fn shopper(app: &TestApp, telegram_id: i64, name: &str, username: Option<&str>) -> i64 {
@@ -105,7 +107,7 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
 fn xlsx_rows(bytes: Vec<u8>) -> Vec<Vec<Data>> {
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).expect("xlsx");
     let range = workbook
-        .worksheet_range(&format!("Draw {DRAW}"))
+        .worksheet_range(&format!("Raffle {RAFFLE}"))
         .expect("sheet");
     range.rows().map(<[Data]>::to_vec).collect()
 }
@@ -134,18 +136,21 @@ async fn the_raffles_list_and_a_draws_winners_show_prize_counts_and_masked_phone
     let (status, body) = api(&app, &viewer, Method::GET, "/api/raffles", None).await;
     assert_eq!(status, 200, "{body}");
     let raffle = &body["raffles"][0];
+    assert_eq!(raffle["id"], RAFFLE);
     assert_eq!(raffle["draw_id"], DRAW);
-    assert_eq!(raffle["campaign_id"], 900001);
-    assert_eq!(raffle["prize"], "iPhone 16");
+    // Made before raffles had prizes: the draw's prize is the title, one prize.
+    assert_eq!(raffle["title"], "iPhone 16");
+    assert!(raffle["kind"].is_null());
+    assert_eq!(raffle["status"], "completed");
     assert_eq!(
-        (raffle["winner_count"].clone(), raffle["winners"].clone()),
-        (3.into(), 3.into())
+        (raffle["prizes"].clone(), raffle["picks"].clone()),
+        (1.into(), 3.into())
     );
     assert!(raffle["drawn_at"]
         .as_str()
         .is_some_and(|t| t.ends_with('Z')));
 
-    let path = format!("/api/raffles/{DRAW}/winners");
+    let path = format!("/api/raffles/{RAFFLE}/winners");
     let (status, body) = api(&app, &viewer, Method::GET, &path, None).await;
     assert_eq!(status, 200, "{body}");
     let winners = body["winners"].as_array().expect("winners");
@@ -158,6 +163,9 @@ async fn the_raffles_list_and_a_draws_winners_show_prize_counts_and_masked_phone
     assert_eq!(winners[0]["name"], "Анна Смирнова");
     assert_eq!(winners[0]["username"], "anna");
     assert_eq!(winners[0]["tickets_at_draw"], 10);
+    assert_eq!(winners[0]["prize"], "iPhone 16");
+    assert_eq!(winners[0]["reserve"], false);
+    assert_eq!(winners[0]["claim_status"], "notified");
     assert!(winners[0]["notified_at"].is_string());
     assert!(winners[1]["notified_at"].is_null());
     let masked = winners[0]["phone_masked"].as_str().unwrap_or_default();
@@ -183,12 +191,17 @@ async fn a_managers_csv_export_has_full_phones_defused_formulas_and_one_audit_ro
     let app = spawn_app().await.expect("app");
     let [anna, ..] = seeded(&app).await;
     let manager = operator(&app, "mona", "manager").await;
-    let file = download(&app, &manager, &format!("/api/raffles/{DRAW}/winners.csv")).await;
+    let file = download(
+        &app,
+        &manager,
+        &format!("/api/raffles/{RAFFLE}/winners.csv"),
+    )
+    .await;
     assert_eq!(file.status, 200);
     assert_eq!(file.content_type, "text/csv; charset=utf-8");
     assert_eq!(
         file.disposition,
-        format!("attachment; filename=\"winners-draw-{DRAW}.csv\"")
+        format!("attachment; filename=\"winners-raffle-{RAFFLE}.csv\"")
     );
     assert_eq!(file.cache, "no-store");
     let rows = csv_rows(&file.bytes);
@@ -203,14 +216,16 @@ async fn a_managers_csv_export_has_full_phones_defused_formulas_and_one_audit_ro
     assert_eq!(rows[1][2], "'=HYPERLINK(\"http://x\",\"win\")");
     assert_eq!(rows[2][2], "'-2+3");
     assert_eq!(rows[2][3], "");
+    assert_eq!(rows[0][7..], ["iPhone 16", "winner", "notified", ""]);
 
     let audited = exports(&app).await;
     assert_eq!(audited.len(), 1);
     let (target, actor, details) = &audited[0];
     assert_eq!(
         (target.as_str(), actor.as_str()),
-        (format!("draw:{DRAW}").as_str(), "panel:mona")
+        (format!("campaign:{RAFFLE}").as_str(), "panel:mona")
     );
+    assert_eq!(details["campaign_id"], RAFFLE);
     assert_eq!(details["draw_id"], DRAW);
     assert_eq!(details["full_phones"], true);
     assert_eq!(details["format"], "csv");
@@ -222,7 +237,12 @@ async fn a_viewers_xlsx_export_has_masked_phones_defused_formulas_and_says_so_in
     let app = spawn_app().await.expect("app");
     let [anna, ..] = seeded(&app).await;
     let viewer = operator(&app, "vic", "viewer").await;
-    let file = download(&app, &viewer, &format!("/api/raffles/{DRAW}/winners.xlsx")).await;
+    let file = download(
+        &app,
+        &viewer,
+        &format!("/api/raffles/{RAFFLE}/winners.xlsx"),
+    )
+    .await;
     assert_eq!(file.status, 200);
     assert_eq!(
         file.content_type,
@@ -230,11 +250,14 @@ async fn a_viewers_xlsx_export_has_masked_phones_defused_formulas_and_says_so_in
     );
     assert_eq!(
         file.disposition,
-        format!("attachment; filename=\"winners-draw-{DRAW}.xlsx\"")
+        format!("attachment; filename=\"winners-raffle-{RAFFLE}.xlsx\"")
     );
     let rows = xlsx_rows(file.bytes);
     assert_eq!(rows.len(), 4, "a header and three winners");
     assert_eq!(rows[0][4], Data::String("phone".into()));
+    assert_eq!(rows[0][8], Data::String("slot".into()));
+    assert_eq!(rows[1][7], Data::String("iPhone 16".into()));
+    assert_eq!(rows[1][8], Data::String("winner".into()));
     assert_eq!(rows[1][0], Data::Float(1.0));
     assert_eq!(rows[1][1], Data::Float(anna as f64));
     assert_eq!(rows[1][2], Data::String("Анна Смирнова".into()));
@@ -273,13 +296,13 @@ async fn exporting_needs_a_session_and_an_existing_draw_and_a_refusal_audits_not
     let refused = download(
         &app,
         &stranger,
-        &format!("/api/raffles/{DRAW}/winners.xlsx"),
+        &format!("/api/raffles/{RAFFLE}/winners.xlsx"),
     )
     .await;
     assert_eq!(refused.status, 401);
     assert!(exports(&app).await.is_empty());
     // An owner gets full phones like a manager.
-    let file = download(&app, &owner, &format!("/api/raffles/{DRAW}/winners.csv")).await;
+    let file = download(&app, &owner, &format!("/api/raffles/{RAFFLE}/winners.csv")).await;
     assert_eq!(csv_rows(&file.bytes)[0][4], "'+79990000001");
 }
 
@@ -297,7 +320,12 @@ async fn a_phone_that_no_longer_decrypts_is_exported_masked_and_the_rest_in_full
         .await
         .expect("corrupt");
     let manager = operator(&app, "mona", "manager").await;
-    let file = download(&app, &manager, &format!("/api/raffles/{DRAW}/winners.csv")).await;
+    let file = download(
+        &app,
+        &manager,
+        &format!("/api/raffles/{RAFFLE}/winners.csv"),
+    )
+    .await;
     assert_eq!(file.status, 200);
     let rows = csv_rows(&file.bytes);
     assert_eq!(
@@ -358,7 +386,7 @@ async fn ten_thousand_winners_export_within_two_seconds() {
         let file = download(
             &app,
             &manager,
-            &format!("/api/raffles/{DRAW}/winners.{format}"),
+            &format!("/api/raffles/{RAFFLE}/winners.{format}"),
         )
         .await;
         let took = started.elapsed();
@@ -391,6 +419,7 @@ async fn no_path_segment_or_query_sent_to_the_winners_and_costs_routes_gets_a_5x
         segment.prop_map(|id| format!("/api/raffles/{id}/winners.csv")),
         segment.prop_map(|id| format!("/api/raffles/{id}/winners.xlsx")),
         Just(format!("/api/raffles/{}/winners.csv", i64::MAX)),
+        Just(format!("/api/raffles/{RAFFLE}/winners.xlsx?x=1")),
         Just("/api/costs?days=2147483648&tz=UTC".to_owned()),
         Just("/api/costs?tz=%00".to_owned()),
     ];

@@ -48,7 +48,7 @@ enum Command {
     /// commitment, the snapshot against its hash, the winners against the algorithm.
     /// Exits 1 when anything does not match.
     VerifyDraw {
-        /// The draw's id (`GET /api/raffles`).
+        /// The draw's id (`draw_id` in `GET /api/raffles`).
         draw_id: i64,
     },
     /// Work for the functions under `cargo lambda watch`: fake Telegram and ProverkaCheka,
