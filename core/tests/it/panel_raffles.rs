@@ -469,20 +469,18 @@ async fn drawn(app: &TestApp, manager: &Operator) -> Drawn {
         .entries()
         .map(|(user, tickets)| format!("{user}:{tickets}\n"))
         .collect();
-    let json_snapshot = promo_core::raffle::snapshot_json(&snapshot.entries().collect::<Vec<_>>());
     let bot = app.app.bot_id;
     let draw_id: i64 = client
         .query_one(
             "INSERT INTO raffle_draws
-                 (bot_id, campaign_id, prize, winner_count, seed, ticket_snapshot, snapshot,
+                 (bot_id, campaign_id, prize, winner_count, seed, snapshot,
                   algorithm, snapshot_hash, seed_commitment, participants, tickets)
-             VALUES ($1, $2, 'Финальный розыгрыш', 5, $3, $4, $5, $6, $7, $8, 6, 21)
+             VALUES ($1, $2, 'Финальный розыгрыш', 5, $3, $4, $5, $6, $7, 6, 21)
              RETURNING id",
             &[
                 &bot,
                 &raffle_id,
                 &seed.as_slice(),
-                &json_snapshot,
                 &text.as_bytes(),
                 &draw::ALGORITHM,
                 &snapshot.hash(),
