@@ -54,6 +54,11 @@ impl Ending {
         }
     }
 
+    /// Whether a winner in claim status `status` may end this way.
+    pub fn may_end(self, status: &str) -> bool {
+        self.ends().contains(&status)
+    }
+
     /// The claim statuses this ending may end: a deadline only runs while nobody has
     /// confirmed, a winner declines before the documents are in, an operator may
     /// disqualify until the prize is handed over.
@@ -66,9 +71,9 @@ impl Ending {
     }
 }
 
-/// What [`end_and_promote`] did.
+/// What [`reroll_winner`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rerolled {
+pub enum Rerolled {
     /// The winner was not holding the prize in a status this ending ends (or is no
     /// winner of this bot): nothing changed.
     Untouched,
@@ -261,6 +266,20 @@ pub async fn reroll(
         Rerolled::Promoted(reserve) => Some(reserve),
         Rerolled::Untouched | Rerolled::Unclaimed => None,
     })
+}
+
+/// [`reroll`] for a caller that needs to tell "nothing to end" from "ended, no reserve
+/// left": the bot's decline and the panel's disqualification.
+pub async fn reroll_winner(
+    tx: &deadpool_postgres::Transaction<'_>,
+    bot_id: i64,
+    winner_id: i64,
+    ending: Ending,
+    reason: &str,
+    actor: &Actor,
+    texts: &Texts,
+) -> anyhow::Result<Rerolled> {
+    end_and_promote(tx, bot_id, winner_id, ending, reason, actor, texts, None).await
 }
 
 /// [`reroll`]; with `due_by`, only a winner whose deadline is not after it (the deadline
