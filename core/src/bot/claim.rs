@@ -435,7 +435,9 @@ fn full_name(text: &str) -> Option<String> {
     let cyrillic = |c: char| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё');
     let latin = |c: char| c.is_ascii_alphabetic();
     let word_ok = |word: &str| {
-        let letters_ok = word.chars().all(|c| cyrillic(c) || latin(c) || c == '-' || c == '\'');
+        let letters_ok = word
+            .chars()
+            .all(|c| cyrillic(c) || latin(c) || c == '-' || c == '\'');
         let edges_ok = word.chars().next().is_some_and(|c| cyrillic(c) || latin(c))
             && word.chars().last().is_some_and(|c| cyrillic(c) || latin(c));
         let one_script = !(word.chars().any(cyrillic) && word.chars().any(latin));
@@ -449,7 +451,10 @@ fn full_name(text: &str) -> Option<String> {
 
 /// 4 digits of the series and 6 of the number, spaces anywhere: `4510 123456`.
 fn passport(text: &str) -> Option<String> {
-    if !text.chars().all(|c| c.is_ascii_digit() || c.is_whitespace()) {
+    if !text
+        .chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace())
+    {
         return None;
     }
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
@@ -510,7 +515,13 @@ mod tests {
         assert_eq!(passport("4510 123456").as_deref(), Some("4510 123456"));
         assert_eq!(passport("45 10 123 456").as_deref(), Some("4510 123456"));
         assert_eq!(passport("4510123456").as_deref(), Some("4510 123456"));
-        for bad in ["4510 12345", "4510-123456", "451O 123456", "45101234567", ""] {
+        for bad in [
+            "4510 12345",
+            "4510-123456",
+            "451O 123456",
+            "45101234567",
+            "",
+        ] {
             assert_eq!(passport(bad), None, "{bad}");
         }
     }

@@ -464,7 +464,7 @@ pub async fn purge_documents(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Resul
             .query(
                 // No bot keeps documents for less than the shortest retention.
                 "SELECT DISTINCT bot_id FROM raffle_winners
-                 WHERE documents IS NOT NULL AND documents_at < $1 - make_interval(days => $2::INT)",
+                 WHERE documents IS NOT NULL AND documents_at < $1::TIMESTAMPTZ - make_interval(days => $2::INT)",
                 &[&now, &i32::try_from(*ClaimSettings::RETENTION_DAYS.start()).unwrap_or(30)],
             )
             .await
@@ -482,7 +482,7 @@ pub async fn purge_documents(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Resul
             .query(
                 "UPDATE raffle_winners SET documents = NULL, documents_purged_at = $2
                  WHERE bot_id = $1 AND documents IS NOT NULL
-                   AND documents_at < $2 - make_interval(days => $3::INT)
+                   AND documents_at < $2::TIMESTAMPTZ - make_interval(days => $3::INT)
                  RETURNING id, draw_id, documents_at",
                 &[&bot_id, &now, &i32::try_from(days).unwrap_or(1095)],
             )

@@ -38,6 +38,7 @@ mod queue_backends;
 mod queue_consumer;
 mod queue_lambda_batch;
 mod raffle;
+mod raffle_claims;
 mod receipt_verifier;
 mod receipts_fns;
 mod receipts_qr;
