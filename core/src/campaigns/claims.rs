@@ -250,7 +250,6 @@ fn prize_message(
 /// `raffle.prize_unclaimed` when no reserve is left. Returns the promoted reserve's id.
 /// A winner that is no longer holding the prize (ended already, handed over) is left as
 /// it is and `None` is returned.
-#[allow(clippy::too_many_arguments)]
 pub async fn reroll(
     tx: &deadpool_postgres::Transaction<'_>,
     bot_id: i64,

@@ -33,6 +33,17 @@ struct Drawn {
 /// the winner `notified` with a 72 h deadline and its message in the outbox, as the
 /// runner leaves it. Shoppers' Telegram ids start at `telegram_base`.
 async fn drawn(app: &TestApp, telegram_base: i64, value_rub: i64, reserves: usize) -> Drawn {
+    drawn_with_photo(app, telegram_base, value_rub, reserves, None).await
+}
+
+/// [`drawn`] with a picture of the prize.
+async fn drawn_with_photo(
+    app: &TestApp,
+    telegram_base: i64,
+    value_rub: i64,
+    reserves: usize,
+    photo: Option<String>,
+) -> Drawn {
     let bot_id = app.app.bot_id;
     let spec = RaffleSpec {
         title: "Финальный розыгрыш".into(),
@@ -44,7 +55,7 @@ async fn drawn(app: &TestApp, telegram_base: i64, value_rub: i64, reserves: usiz
             name: "iPhone 16".into(),
             quantity: 1,
             value_rub,
-            photo: None,
+            photo,
         }],
         multiple_wins: false,
         burn_tickets: false,
@@ -428,6 +439,48 @@ async fn a_winner_confirms_consents_and_hands_in_documents_that_only_an_owner_re
         409
     );
     assert_eq!(audit(&app, "claim.handed_over").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_uploaded_prize_picture_goes_with_the_message_as_its_bytes_and_the_buttons() {
+    let app = spawn_app().await.expect("app");
+    let manager = operator(&app, "manager6", "manager").await;
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([x as u8 * 3, y as u8 * 5, 7])
+    }))
+    .write_to(&mut png, image::ImageFormat::Png)
+    .expect("png");
+    let response = reqwest::Client::new()
+        .post(app.url("/api/uploads"))
+        .header(reqwest::header::COOKIE, &manager.cookie)
+        .header("X-CSRF-Token", &manager.csrf)
+        .header(reqwest::header::CONTENT_TYPE, "image/png")
+        .body(png.into_inner())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status().as_u16(), 201);
+    let upload: Value = response.json().await.expect("upload body");
+    let photo = upload["photo"].as_str().expect("upload:<id>").to_owned();
+    let raffle = drawn_with_photo(&app, 8100, 50_000, 0, Some(photo)).await;
+    send_outbox(&app).await;
+    let sent = sent_to(&app, raffle.winner.telegram_id);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].method, "sendPhoto");
+    assert!(
+        sent[0].params["photo"]["file"].is_object(),
+        "{:?}",
+        sent[0].params
+    );
+    assert!(sent[0].params["caption"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Иван, вы выиграли"));
+    assert_eq!(
+        callback_data(&sent[0].params)[0],
+        format!("claim:ok:{}", raffle.winner.winner_id)
+    );
 }
 
 #[tokio::test]
