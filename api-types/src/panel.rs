@@ -1087,3 +1087,56 @@ pub struct PublicReroll {
     /// `expired` (not confirmed in time), `declined` or `disqualified`.
     pub reason: String,
 }
+
+/// `POST /api/raffles/{id}/winners/{winner_id}/disqualify`: why (kept in the audit log
+/// and on the winner row), 3 to 500 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DisqualifyRequest {
+    pub reason: String,
+}
+
+/// One pick of a draw and its claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClaimWinner {
+    pub winner_id: i64,
+    pub draw_id: i64,
+    pub position: i64,
+    pub user_id: i64,
+    pub prize_id: Option<i64>,
+    pub prize: String,
+    /// Drawn as a reserve (it may hold the prize since).
+    pub is_reserve: bool,
+    /// `reserve`, `notified`, `confirmed`, `documents_received`, `handed_over`, `expired`,
+    /// `declined`, `disqualified` or `unused`.
+    pub claim_status: String,
+    pub claim_deadline: Option<String>,
+    pub handed_over_at: Option<String>,
+    pub ended_reason: Option<String>,
+    /// The reserve that took this pick's prize over.
+    pub replaced_by: Option<i64>,
+}
+
+/// The answer of a disqualification: the winner as it ended and the reserve that holds
+/// the prize now (`null` when no reserve was left: the prize stays unclaimed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reroll {
+    pub ended: ClaimWinner,
+    pub promoted: Option<ClaimWinner>,
+}
+
+/// `GET /api/raffles/{id}/winners/{winner_id}/documents` (owner; every view audited):
+/// what the winner handed in for the tax agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClaimDocuments {
+    pub winner_id: i64,
+    pub full_name: String,
+    /// `4510 123456`: series and number.
+    pub passport: String,
+    pub inn: String,
+    pub address: String,
+    pub submitted_at: String,
+}

@@ -71,7 +71,9 @@ impl App {
         let telegram = telegram_client(&settings.bot_api)?;
         let queue = connect_queue(&settings.queues).await;
         let images = Images::connect(&settings.uploads, stores.pool.clone()).await;
-        let sender = stores.sender(&telegram, settings.campaigns.broadcast_rate_per_second);
+        let sender = stores
+            .sender(&telegram, settings.campaigns.broadcast_rate_per_second)
+            .with_images(images.clone());
         // One copy for the bot, the verifier and the panel of this process, so a change
         // made in the panel is seen by all three at once.
         let promo = stores.live_promo(settings.promo.clone());
@@ -433,7 +435,9 @@ impl Stores {
         prize_key: PrizeKey,
     ) -> Campaigns {
         let sending = Arc::new(settings);
-        let sender = self.sender(telegram, sending.broadcast_rate_per_second);
+        let sender = self
+            .sender(telegram, sending.broadcast_rate_per_second)
+            .with_images(images.clone());
         Campaigns {
             pool: self.pool.clone(),
             bot_id: self.bot_id,

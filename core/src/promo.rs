@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use tokio::sync::RwLock;
 
-use crate::config::PromoSettings;
+use crate::config::{ClaimSettings, PromoSettings};
 use crate::db::PgPool;
 
 /// How stale another process's copy may be after an operator's change.
@@ -38,6 +38,8 @@ pub const FIELDS: &[&str] = &[
     "fraud_burst_uploads",
     "fraud_burst_window_minutes",
     "paid_image_fallback",
+    "claim_deadline_hours",
+    "claim_documents_retention_days",
 ];
 
 /// The last settings read and when.
@@ -236,6 +238,12 @@ pub fn set_field(settings: &mut PromoSettings, field: &str, value: &Value) -> Re
         "paid_image_fallback" => {
             settings.paid_image_fallback = value.as_bool().ok_or("must be true or false")?
         }
+        "claim_deadline_hours" => {
+            settings.claims.deadline_hours = claim_field(field, value)?;
+        }
+        "claim_documents_retention_days" => {
+            settings.claims.documents_retention_days = claim_field(field, value)?;
+        }
         _ => {
             return Err(format!(
                 "unknown setting; the settings are {}",
@@ -309,7 +317,32 @@ pub fn to_json(settings: &PromoSettings) -> serde_json::Map<String, Value> {
         "paid_image_fallback".into(),
         Value::from(settings.paid_image_fallback),
     );
+    map.insert(
+        "claim_deadline_hours".into(),
+        Value::from(settings.claims.deadline_hours),
+    );
+    map.insert(
+        "claim_documents_retention_days".into(),
+        Value::from(settings.claims.documents_retention_days),
+    );
     map
+}
+
+/// A claim setting's value in its range ([`ClaimSettings`]); also how the claims sweep
+/// reads a bot's stored value without the rest of the settings.
+pub fn claim_field(field: &str, value: &Value) -> Result<i64, String> {
+    let range = match field {
+        "claim_deadline_hours" => ClaimSettings::DEADLINE_HOURS,
+        "claim_documents_retention_days" => ClaimSettings::RETENTION_DAYS,
+        _ => return Err("not a claim setting".into()),
+    };
+    value.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
+        format!(
+            "must be a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -332,6 +365,7 @@ mod tests {
             required_channel: None,
             required_channel_url: None,
             fraud: Default::default(),
+            claims: Default::default(),
             paid_image_fallback: false,
         }
     }
@@ -406,6 +440,16 @@ mod tests {
         )
         .is_err());
         assert!(set_field(&mut settings, "fraud_burst_uploads", &Value::from(0)).is_err());
+        assert!(set_field(&mut settings, "claim_deadline_hours", &Value::from(0)).is_err());
+        assert!(set_field(&mut settings, "claim_deadline_hours", &Value::from(721)).is_err());
+        assert!(set_field(
+            &mut settings,
+            "claim_documents_retention_days",
+            &Value::from(29)
+        )
+        .is_err());
+        set_field(&mut settings, "claim_deadline_hours", &Value::from(24)).unwrap();
+        assert_eq!(settings.claims.deadline_hours, 24);
         assert!(set_field(&mut settings, "fraud_seller_daily_limit", &Value::from(2.5)).is_err());
         set_field(&mut settings, "fraud_seller_daily_limit", &Value::from(2)).unwrap();
         assert_eq!(settings.fraud.seller_daily_limit, 2);

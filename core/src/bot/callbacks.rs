@@ -14,7 +14,7 @@ use crate::telegram::{
 use crate::texts::Lang;
 use crate::users::{User, UserStatus};
 
-use super::{callback_query_id, faq, manual, profile, subscription, Conversation};
+use super::{callback_query_id, claim, faq, manual, profile, subscription, Conversation};
 
 /// Highest page number worth a database query; anything above is forged.
 const MAX_PAGE: i64 = 100_000;
@@ -27,6 +27,7 @@ enum Callback<'a> {
     Language(Lang),
     CheckSubscription,
     ManualEntry,
+    Claim(claim::Action, i64),
 }
 
 impl<'a> Callback<'a> {
@@ -41,6 +42,10 @@ impl<'a> Callback<'a> {
                     .filter(|page| (1..=MAX_PAGE).contains(page))?,
             ),
             (Some("lang"), Some(code), None) => Callback::Language(Lang::from_code(code)?),
+            (Some("claim"), Some(action), Some(id)) => Callback::Claim(
+                claim::Action::parse(action)?,
+                id.parse::<i64>().ok().filter(|id| *id > 0)?,
+            ),
             _ if data == subscription::CHECK => Callback::CheckSubscription,
             _ if data == manual::START => Callback::ManualEntry,
             _ => return None,
@@ -154,6 +159,9 @@ pub(crate) async fn handle(
         Some(Callback::CheckSubscription) => {
             subscription::check(&conversation, message_id, answer).await?
         }
+        Some(Callback::Claim(action, winner_id)) => {
+            claim::tap(&conversation, action, winner_id, message_id, answer).await?
+        }
         Some(Callback::ManualEntry) if registered => {
             let mut calls = vec![answer(None)];
             calls.extend(manual::start(&conversation).await?);
@@ -229,6 +237,10 @@ mod tests {
             Callback::parse("sub:check"),
             Some(Callback::CheckSubscription)
         );
+        assert_eq!(
+            Callback::parse("claim:consent:42"),
+            Some(Callback::Claim(claim::Action::Consent, 42))
+        );
         for forged in [
             "",
             "rc:p:0",
@@ -241,6 +253,12 @@ mod tests {
             "faq:m:1",
             "sub:check:1",
             "raffle:confirm:12",
+            "claim:ok:0",
+            "claim:ok:-3",
+            "claim:ok:x",
+            "claim:ok:99999999999999999999",
+            "claim:maybe:1",
+            "claim:ok:1:2",
         ] {
             assert_eq!(Callback::parse(forged), None, "{forged}");
         }

@@ -26,6 +26,14 @@ pub enum DialogueState {
         #[serde(default)]
         fields: super::manual::ManualFields,
     },
+    /// A winner answering the tax agent's questions; the answers so far are sealed
+    /// (base64 of the documents key's ciphertext, bound to the winner row).
+    ClaimDocuments {
+        winner_id: i64,
+        step: super::claim::DocumentStep,
+        #[serde(default)]
+        sealed: Option<String>,
+    },
 }
 
 /// Shortest and longest name accepted, in characters.

@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod callbacks;
+pub mod claim;
 mod context;
 pub mod dialogue;
 mod faq;
@@ -264,6 +265,24 @@ impl Conversation<'_> {
                 }
                 menu::open(self, button).await
             }
+            (
+                DialogueState::ClaimDocuments {
+                    winner_id,
+                    step,
+                    sealed,
+                },
+                Input::Text(text),
+                _,
+            ) => claim::receive(self, winner_id, step, sealed, text).await,
+            (
+                DialogueState::ClaimDocuments {
+                    winner_id,
+                    step,
+                    sealed,
+                },
+                _,
+                _,
+            ) => claim::repeat(self, winner_id, step, sealed).await,
             (state, Input::Photo { file_id, file_size }, _) => {
                 upload::receive_file(self, &state, upload::Upload::photo(file_id, file_size)).await
             }

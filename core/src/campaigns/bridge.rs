@@ -153,6 +153,10 @@ impl Bridge {
         if expired > 0 {
             tracing::debug!(expired, "expired dialogue states forgotten");
         }
+        drop(client);
+        // Winners past their claim deadline make way for their reserves; documents past
+        // their retention are deleted.
+        super::claims::sweep(&self.pool).await;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 pub mod audience;
 pub mod bridge;
+pub mod claims;
 pub mod content;
 pub mod control;
 pub mod create;

@@ -22,8 +22,9 @@ pub use functions::{
 };
 pub use pieces::{
     plausible_channel, plausible_time_zone, AdminSettings, BotApiSettings, CampaignSettings,
-    FraudThresholds, PanelSettings, PromoSettings, ProverkaChekaSettings, QueueSettings,
-    StoreSettings, TelegramSettings, UploadSettings, DEFAULT_TIME_ZONE, SANDBOX_BOT_TOKEN,
+    ClaimSettings, FraudThresholds, PanelSettings, PromoSettings, ProverkaChekaSettings,
+    QueueSettings, StoreSettings, TelegramSettings, UploadSettings, DEFAULT_TIME_ZONE,
+    SANDBOX_BOT_TOKEN,
 };
 
 /// A start-up configuration error; always names the variable at fault.

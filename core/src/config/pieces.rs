@@ -129,6 +129,8 @@ pub struct PromoSettings {
     pub required_channel_url: Option<String>,
     /// When a receipt is held for review, and what the panel flags.
     pub fraud: FraudThresholds,
+    /// How long a raffle winner has to claim, and how long their documents are kept.
+    pub claims: ClaimSettings,
     /// Send a picture we could not read to ProverkaCheka as `qrfile` (a paid call that
     /// usually finds no code either). Off: the shopper is asked for a sharper photo, the
     /// QR text or the printed fields instead.
@@ -183,6 +185,7 @@ impl PromoSettings {
             required_channel: required_channel(env.optional("REQUIRED_CHANNEL"))?,
             required_channel_url: env.optional("REQUIRED_CHANNEL_URL"),
             fraud: Default::default(),
+            claims: Default::default(),
             paid_image_fallback: env.boolean("PAID_IMAGE_FALLBACK")?,
         })
     }
@@ -573,6 +576,32 @@ impl Default for FraudThresholds {
             seller_daily_limit: 5,
             burst_uploads: 5,
             burst_window_minutes: 10,
+        }
+    }
+}
+
+/// A raffle winner's claim; operators tune it in the panel's settings (no environment
+/// variable, like [`FraudThresholds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimSettings {
+    /// Hours a winner has to confirm (and hand in documents) before the reserve wins.
+    pub deadline_hours: i64,
+    /// Days a winner's tax-agent documents are kept before they are deleted.
+    pub documents_retention_days: i64,
+}
+
+impl ClaimSettings {
+    pub const DEADLINE_HOURS: std::ops::RangeInclusive<i64> = 1..=720;
+    pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 30..=3650;
+}
+
+impl Default for ClaimSettings {
+    fn default() -> Self {
+        // Three years: how long Russian tax law has the organiser keep a tax agent's
+        // records of a prize.
+        ClaimSettings {
+            deadline_hours: 72,
+            documents_retention_days: 1095,
         }
     }
 }

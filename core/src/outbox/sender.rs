@@ -50,6 +50,8 @@ pub struct Sender {
     telegram: TelegramClient,
     limiter: RateLimiter,
     users: Users,
+    /// Where a `sendPhoto` of `upload:<id>` (a raffle prize's picture) finds its bytes.
+    images: crate::uploads::Images,
 }
 
 impl Sender {
@@ -65,10 +67,18 @@ impl Sender {
         Sender {
             users: Users::new(pool.clone(), bot_id),
             limiter: RateLimiter::new(redis, rate_per_second),
+            images: crate::uploads::Images::in_postgres(pool.clone()),
             pool,
             bot_id,
             telegram,
         }
+    }
+
+    /// Uploads kept where `images` keeps them (S3 with `UPLOADS_BUCKET`); without this,
+    /// only uploads kept in Postgres can be sent.
+    pub fn with_images(mut self, images: crate::uploads::Images) -> Self {
+        self.images = images;
+        self
     }
 
     /// The producer's fast path right after its commit: one attempt with at most `wait`
@@ -150,7 +160,30 @@ impl Sender {
         } else {
             self.telegram.clone()
         };
-        let result: Result<Value, TelegramError> = telegram.call(method, params).await;
+        let upload = params
+            .get("photo")
+            .and_then(Value::as_str)
+            .and_then(crate::campaigns::content::upload_id)
+            .filter(|_| method == "sendPhoto");
+        let result: Result<Value, TelegramError> = match upload {
+            None => telegram.call(method, params).await,
+            Some(id) => {
+                match crate::uploads::fetch(&self.pool, &self.images, self.bot_id, id).await {
+                    Ok(Some(file)) => send_upload(&telegram, method, params, &file).await,
+                    Ok(None) => {
+                        let reason = format!("the photo upload:{id} no longer exists");
+                        self.finish(outbox_id, "failed", Some(&reason)).await?;
+                        return Ok(Delivery::Failed);
+                    }
+                    Err(error) => {
+                        let reason = format!("{error:#}");
+                        self.put_back(outbox_id, Duration::from_secs(5), Some(&reason), true)
+                            .await?;
+                        return Ok(Delivery::Later);
+                    }
+                }
+            }
+        };
         match result {
             Ok(_) => {
                 self.finish(outbox_id, "sent", None).await?;
@@ -282,6 +315,37 @@ impl Sender {
             Some("failed" | "dead") => Delivery::Failed,
             _ => Delivery::NotOurs,
         })
+    }
+}
+
+/// `method` with the upload's bytes as the `photo` part of a multipart body. A test chat
+/// takes no files: it gets the call with the photo named, which its transcript records.
+async fn send_upload(
+    telegram: &TelegramClient,
+    method: &str,
+    params: &Value,
+    file: &crate::uploads::UploadFile,
+) -> Result<Value, TelegramError> {
+    if telegram.is_test_chat() {
+        return telegram.call(method, params).await;
+    }
+    let name = file.file_name();
+    let part = crate::telegram::FilePart {
+        field: "photo",
+        file_name: &name,
+        content_type: &file.content_type,
+        bytes: &file.bytes,
+    };
+    match telegram
+        .call_gated_with_file(method, params, part, async { Ok(true) }, || {})
+        .await
+    {
+        Ok(answer) => Ok(answer),
+        Err(crate::telegram::GatedCallError::Telegram(error)) => Err(error),
+        // Nothing reached Telegram: a transport fault, retried like one.
+        Err(crate::telegram::GatedCallError::Unsent { reason, .. }) => {
+            Err(TelegramError::Transport(reason))
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`session`]), panel users and the audit log ([`admins`]), the dashboard ([`dashboard`]), the shopper CRM ([`users`]), receipt review and moderation ([`receipts`]), campaigns with live progress
 //! ([`campaigns`]), failed work ([`failed`]), the bot's texts
 //! ([`texts`]), the promotion's settings ([`settings`]), raffles ([`raffles`]), their winners and
-//! exports ([`winners`]), their public records ([`public`]), costs ([`costs`]), images for broadcasts ([`uploads`]), the test
+//! exports ([`winners`]), prize claims ([`claims`]), their public records ([`public`]), costs ([`costs`]), images for broadcasts ([`uploads`]), the test
 //! chat ([`test_chat`]),
 //! and the API's own OpenAPI document and docs page ([`openapi`]).
 //!
@@ -14,6 +14,7 @@
 pub mod admins;
 pub mod auth;
 pub mod campaigns;
+pub mod claims;
 pub mod costs;
 pub mod dashboard;
 pub mod failed;
@@ -58,6 +59,7 @@ pub fn router(api: AdminApi) -> Router {
         .merge(settings::routes())
         .merge(raffles::routes())
         .merge(winners::routes())
+        .merge(claims::routes())
         .merge(public::routes())
         .merge(costs::routes())
         .merge(uploads::routes())

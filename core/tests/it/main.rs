@@ -39,6 +39,7 @@ mod queue_backends;
 mod queue_consumer;
 mod queue_lambda_batch;
 mod raffle;
+mod raffle_claims;
 mod raffle_model;
 mod receipt_verifier;
 mod receipts_fns;

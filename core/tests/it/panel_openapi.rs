@@ -48,6 +48,7 @@ fn operations(document: &Value) -> Vec<(String, String, &Value)> {
 /// A concrete path for a template: ids that exist nowhere, a real text key.
 fn concrete(path: &str) -> String {
     path.replace("{id}", "987654321")
+        .replace("{winner_id}", "987654321")
         .replace("{key}", "welcome")
         .replace("{lang}", "ru")
 }
