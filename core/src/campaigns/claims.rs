@@ -126,6 +126,11 @@ async fn setting(
         .unwrap_or(default))
 }
 
+/// The outbox dedup key of a winner's claim message: one message per pick, ever.
+pub fn message_key(winner_id: i64) -> String {
+    format!("winner:{winner_id}")
+}
+
 /// Writes winner `winner_id`'s prize message to the outbox (dedup key `winner:{id}`, so a
 /// second call writes nothing) in the caller's transaction: the raffle's win message for
 /// this winner, under the prize's (or the message's) photo, with the claim's buttons and
@@ -212,7 +217,7 @@ pub async fn write_claim_message(
         user_id: Some(user_id),
         chat_id,
         message: &message,
-        dedup_key: Some(format!("winner:{winner_id}")),
+        dedup_key: Some(message_key(winner_id)),
     };
     crate::outbox::insert_message(client, bot_id, &new).await?;
     Ok(())

@@ -10,7 +10,6 @@
 //! they are sent after the commit, each under a row lock, and `notified_at` is set only
 //! after a successful send: a re-run notifies only those not yet notified.
 
-use crate::t;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,11 +22,9 @@ use serde_json::Value;
 use super::raffle_spec::Slot;
 use crate::config::CampaignSettings;
 use crate::db::PgPool;
-use crate::outbox::{Delivery, NewMessage, Purpose};
+use crate::outbox::Delivery;
 use crate::store::Redis;
 use crate::telegram::TelegramClient;
-use crate::telegram::{OutgoingMessage, SendMessage};
-use crate::texts::Lang;
 use crate::texts::Texts;
 use crate::users::Users;
 
@@ -489,7 +486,7 @@ async fn record_picks(
         prizes.push(plan.prize_ids.get(slot.prize).copied().flatten());
         reserves.push(slot.reserve);
     }
-    let hours = deadline_hours(tx, bot_id).await?;
+    let hours = super::claims::deadline_hours(tx, bot_id).await?;
     tx.execute(
         "INSERT INTO raffle_winners
              (draw_id, bot_id, user_id, position, tickets_at_draw, prize_id, is_reserve,
@@ -498,7 +495,7 @@ async fn record_picks(
                 CASE WHEN p.reserve THEN 'reserve' ELSE 'notified' END,
                 CASE WHEN p.reserve THEN NULL ELSE now() END,
                 CASE WHEN p.reserve OR p.prize_id IS NULL THEN NULL
-                     ELSE now() + make_interval(hours => $8) END
+                     ELSE now() + make_interval(hours => ($8::BIGINT)::INT) END
          FROM unnest($3::int[], $4::bigint[], $5::int[], $6::bigint[], $7::bool[])
               AS p(position, user_id, tickets, prize_id, reserve)",
         &[
@@ -574,24 +571,6 @@ async fn write_losers_campaign(
     )
     .await?;
     Ok(Some(losers))
-}
-
-/// The winner's time to claim, in hours: the `claim_deadline_hours` setting, else 72.
-async fn deadline_hours(
-    client: &impl deadpool_postgres::GenericClient,
-    bot_id: i64,
-) -> anyhow::Result<i32> {
-    let row = client
-        .query_opt(
-            "SELECT value FROM settings WHERE bot_id = $1 AND key = 'claim_deadline_hours'",
-            &[&bot_id],
-        )
-        .await?;
-    Ok(row
-        .and_then(|row| row.get::<_, Value>(0).as_i64())
-        .and_then(|h| i32::try_from(h).ok())
-        .filter(|h| (1..=720).contains(h))
-        .unwrap_or(72))
 }
 
 /// `{"prize": "...", "winner_count": N}`; the error is shown to the operator.
@@ -820,7 +799,7 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
                  FROM raffle_winners w
                  JOIN users u ON u.id = w.user_id
                  WHERE w.draw_id = $1 AND w.notified_at IS NULL AND w.position > $2
-                   AND w.claim_status <> 'reserve'
+                   AND w.claim_status = 'notified'
                  ORDER BY w.position LIMIT 1
                  FOR UPDATE OF w SKIP LOCKED",
                 &[&draw_id, &last_position],
@@ -836,8 +815,12 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
             // Blocked the bot: a send would only earn another 403.
             continue;
         }
-        let Some(outbox_id) =
-            crate::outbox::find_by_key(&app.pool, app.bot_id, &winner_key(winner_id)).await?
+        let Some(outbox_id) = crate::outbox::find_by_key(
+            &app.pool,
+            app.bot_id,
+            &super::claims::message_key(winner_id),
+        )
+        .await?
         else {
             continue;
         };
@@ -866,10 +849,6 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
     Ok((notified, pending))
 }
 
-fn winner_key(winner_id: i64) -> String {
-    format!("winner:{winner_id}")
-}
-
 /// One outbox message per reachable winner of the draw, written once (the dedup key), in
 /// the caller's transaction: the draw's own, so the winners and their messages exist
 /// together; the notify step calls it again, which writes only what is missing.
@@ -880,42 +859,15 @@ async fn write_winner_messages(
 ) -> anyhow::Result<()> {
     let rows = client
         .query(
-            "SELECT w.id, u.id, u.telegram_id, u.language, COALESCE(p.name, d.prize)
-             FROM raffle_winners w
-             JOIN users u ON u.id = w.user_id
-             JOIN raffle_draws d ON d.id = w.draw_id
-             LEFT JOIN raffle_prizes p ON p.id = w.prize_id
+            "SELECT w.id FROM raffle_winners w JOIN users u ON u.id = w.user_id
              WHERE w.draw_id = $1 AND w.notified_at IS NULL AND u.reachable
-               AND w.claim_status <> 'reserve'
+               AND w.claim_status = 'notified'
              ORDER BY w.position",
             &[&draw_id],
         )
         .await?;
-    let mut messages = Vec::with_capacity(rows.len());
     for row in &rows {
-        let lang = Lang::from_code(row.get(3)).unwrap_or(Lang::Ru);
-        let prize: &str = row.get(4);
-        let text = app
-            .texts
-            .render(t!("raffle_won"), lang, &[("prize", prize)])
-            .await;
-        let chat_id: i64 = row.get(2);
-        messages.push((
-            row.get::<_, i64>(0),
-            row.get::<_, i64>(1),
-            chat_id,
-            OutgoingMessage::Send(SendMessage::new(chat_id, text)),
-        ));
-    }
-    for (winner_id, user_id, chat_id, message) in &messages {
-        let new = NewMessage {
-            purpose: Purpose::Winner,
-            user_id: Some(*user_id),
-            chat_id: *chat_id,
-            message,
-            dedup_key: Some(winner_key(*winner_id)),
-        };
-        crate::outbox::insert_message(client, app.bot_id, &new).await?;
+        super::claims::write_claim_message(client, app.bot_id, &app.texts, row.get(0)).await?;
     }
     Ok(())
 }

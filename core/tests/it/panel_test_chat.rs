@@ -550,7 +550,8 @@ async fn the_admin_api_function_runs_the_test_chat_without_a_bot_token() {
             "ADMIN_SECRET_KEY",
             "test-admin-secret-key-0123456789abcdef".to_owned(),
         ),
-        ("PHONE_ENCRYPTION_KEY", key),
+        ("PHONE_ENCRYPTION_KEY", key.clone()),
+        ("PRIZE_DATA_KEY", key),
         ("PROMO_NAME", "Хрустящее лето".to_owned()),
     ];
     let lambda = promo_core::config::AdminApiSettings::from_lookup(|name| {
