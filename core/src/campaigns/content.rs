@@ -8,7 +8,7 @@ use crate::telegram::{InlineKeyboardButton, OutgoingMessage, ReplyMarkup, SendMe
 
 const TEXT_LIMIT: usize = 4096;
 /// A photo that is one of the bot's uploads: `upload:<id>` (see `crate::uploads`).
-pub const UPLOAD_PHOTO_PREFIX: &str = "upload:";
+pub use crate::uploads::PHOTO_PREFIX as UPLOAD_PHOTO_PREFIX;
 const CAPTION_LIMIT: usize = 1024;
 
 /// Message content of a broadcast or single message, as stored in `campaigns.content`.
@@ -163,14 +163,7 @@ impl CampaignContent {
     }
 }
 
-/// The id in `upload:<id>`.
-pub fn upload_id(photo: &str) -> Option<i64> {
-    photo
-        .strip_prefix(UPLOAD_PHOTO_PREFIX)?
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-}
+pub use crate::uploads::photo_upload_id as upload_id;
 
 /// The `file_id` of the largest size of the photo in a sent message.
 pub(super) fn largest_photo_file_id(message: &Value) -> Option<String> {

@@ -163,7 +163,7 @@ impl Sender {
         let upload = params
             .get("photo")
             .and_then(Value::as_str)
-            .and_then(crate::campaigns::content::upload_id)
+            .and_then(crate::uploads::photo_upload_id)
             .filter(|_| method == "sendPhoto");
         let result: Result<Value, TelegramError> = match upload {
             None => telegram.call(method, params).await,

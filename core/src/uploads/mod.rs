@@ -1,4 +1,4 @@
-//! Images operators upload (broadcast photos; later raffle prizes and win messages):
+//! Images operators upload (broadcast photos, raffle prizes and win messages):
 //! the metadata in `uploads` (this module is its only writer, and of `upload_blobs`
 //! through [`store::PostgresImageStore`]), the bytes behind the [`store::ImageStore`]
 //! port, and the content check ([`inspect`]) that decides what an upload is.
@@ -19,6 +19,18 @@ use sha2::{Digest, Sha256};
 use crate::audit::Actor;
 use crate::db::PgPool;
 pub use store::{ImageStore, Images, PostgresImageStore, S3ImageStore};
+
+/// How a photo names one of the bot's uploads: `upload:<id>`.
+pub const PHOTO_PREFIX: &str = "upload:";
+
+/// The id in `upload:<id>`, when `photo` is one.
+pub fn photo_upload_id(photo: &str) -> Option<i64> {
+    photo
+        .strip_prefix(PHOTO_PREFIX)?
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+}
 
 /// One upload's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
