@@ -384,20 +384,28 @@ async fn plan_of(
     }))
 }
 
-/// `FROM … WHERE …` of the eligible ticket grants (aliases `t`, `u`, `r`). COPY takes no
-/// parameters, so the values are written in: integers, timestamps chrono formats, and a
-/// time zone with its quotes doubled.
+/// `FROM … WHERE …` of the eligible ticket grants (alias `t`). COPY takes no parameters,
+/// so the values are written in: integers, timestamps chrono formats, and a time zone
+/// with its quotes doubled.
+///
+/// Shaped for a million participants: the grants are read from a covering index in user
+/// order (`tickets_draw_idx`), and the few receipts that are not accepted and the few
+/// shoppers who may not take part are anti-joins on small partial indexes, so the draw
+/// never hashes every receipt and every shopper (migration 0012, BENCHMARKS.md).
 fn eligible_from_where(bot_id: i64, eligibility: &Eligibility) -> String {
-    let mut sql = format!(
-        "FROM tickets t
-         JOIN users u ON u.id = t.user_id
-         LEFT JOIN receipts r ON r.id = t.receipt_id
-         WHERE t.bot_id = {bot_id} AND u.bot_id = {bot_id}
-           AND u.status = 'registered' AND NOT u.is_test
-           AND t.burned_by_draw IS NULL
-           AND (t.receipt_id IS NULL OR r.status = 'accepted')"
-    );
-    if eligibility.window_from.is_some() || eligibility.window_to.is_some() {
+    let windowed = eligibility.window_from.is_some() || eligibility.window_to.is_some();
+    let mut sql = String::from("FROM tickets t");
+    if windowed {
+        sql.push_str(" LEFT JOIN receipts r ON r.id = t.receipt_id");
+    }
+    sql.push_str(&format!(
+        " WHERE t.bot_id = {bot_id} AND t.burned_by_draw IS NULL
+           AND NOT EXISTS (SELECT 1 FROM receipts x
+                           WHERE x.id = t.receipt_id AND x.status <> 'accepted')
+           AND NOT EXISTS (SELECT 1 FROM users u
+                           WHERE u.id = t.user_id AND (u.status <> 'registered' OR u.is_test))"
+    ));
+    if windowed {
         let zone = eligibility.time_zone.replace('\'', "''");
         // A receipt counts by its printed purchase time, a manual grant by when it was
         // made, in the promo's time zone.
