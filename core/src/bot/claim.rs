@@ -165,7 +165,8 @@ async fn confirm(
     let confirmed = client
         .execute(
             "UPDATE raffle_winners SET confirmed_at = COALESCE(confirmed_at, now())
-             WHERE id = $1 AND bot_id = $2 AND user_id = $3 AND claim_status = 'notified'",
+             WHERE id = $1 AND bot_id = $2 AND user_id = $3 AND claim_status = 'notified'
+               AND (claim_deadline IS NULL OR claim_deadline > now())",
             &[&winner.id, &conversation.app.bot_id, &conversation.user.id],
         )
         .await?;
@@ -208,6 +209,7 @@ async fn consent(
                      THEN w.claim_status ELSE 'confirmed' END
              WHERE w.id = $1 AND w.bot_id = $2 AND w.user_id = $3
                AND w.claim_status = 'notified' AND w.confirmed_at IS NOT NULL
+               AND (w.claim_deadline IS NULL OR w.claim_deadline > now())
              RETURNING w.claim_status",
             &[
                 &winner.id,
@@ -324,7 +326,8 @@ pub(crate) async fn receive(
              SET documents = $4, documents_at = now(), documents_purged_at = NULL,
                  claim_status = 'documents_received'
              WHERE id = $1 AND bot_id = $2 AND user_id = $3 AND claim_status = 'notified'
-               AND consent_at IS NOT NULL",
+               AND consent_at IS NOT NULL
+               AND (claim_deadline IS NULL OR claim_deadline > now())",
             &[
                 &winner_id,
                 &conversation.app.bot_id,

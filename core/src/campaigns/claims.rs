@@ -59,9 +59,10 @@ impl Ending {
         self.ends().contains(&status)
     }
 
-    /// The claim statuses this ending may end: a deadline only runs while nobody has
-    /// confirmed, a winner declines before the documents are in, an operator may
-    /// disqualify until the prize is handed over.
+    /// The claim statuses this ending may end: the deadline runs until the claim is
+    /// complete (confirmed with consent and, above 4,000 ₽, the documents in; past it the
+    /// bot takes no more steps), a winner declines before the documents are in, an
+    /// operator may disqualify until the prize is handed over.
     fn ends(self) -> &'static [&'static str] {
         match self {
             Ending::Expired => &["notified"],
@@ -341,12 +342,31 @@ async fn end_and_promote(
         return Ok(Rerolled::Untouched);
     };
     let prize_id: Option<i64> = ended.get(0);
+    let ended_user: i64 = ended.get(1);
+    // A "you won" still waiting in the outbox (a 429 pause, an early disqualification)
+    // must not reach someone who no longer holds the prize.
+    tx.execute(
+        "UPDATE outbox
+         SET status = 'discarded', updated_at = now(),
+             last_error = 'the prize passed on before this message was sent'
+         WHERE bot_id = $1 AND dedup_key = $2 AND status IN ('pending', 'relayed')",
+        &[&bot_id, &message_key(winner_id)],
+    )
+    .await
+    .context("withdrawing the unsent claim message")?;
+    // With multiple wins one user may also hold a reserve of the same prize: the prize
+    // never goes back to the user who just lost it, nor to anyone who declined or was
+    // disqualified in this draw.
     let reserve = tx
         .query_opt(
-            "SELECT id FROM raffle_winners
-             WHERE draw_id = $1 AND prize_id IS NOT DISTINCT FROM $2 AND claim_status = 'reserve'
-             ORDER BY position LIMIT 1",
-            &[&draw_id, &prize_id],
+            "SELECT id FROM raffle_winners r
+             WHERE r.draw_id = $1 AND r.prize_id IS NOT DISTINCT FROM $2
+               AND r.claim_status = 'reserve' AND r.user_id <> $3
+               AND NOT EXISTS (SELECT 1 FROM raffle_winners x
+                               WHERE x.draw_id = r.draw_id AND x.user_id = r.user_id
+                                 AND x.claim_status IN ('declined', 'disqualified'))
+             ORDER BY r.position LIMIT 1",
+            &[&draw_id, &prize_id, &ended_user],
         )
         .await
         .context("finding the next reserve")?
@@ -433,13 +453,14 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<usi
     };
     let mut texts: HashMap<i64, Texts> = HashMap::new();
     let mut ended = 0;
+    let mut failed = 0;
     for (winner_id, bot_id) in due {
         let texts = texts
             .entry(bot_id)
             .or_insert_with(|| Texts::new(pool.clone(), bot_id));
         let mut client = pool.get().await?;
         let tx = client.transaction().await?;
-        let rerolled = end_and_promote(
+        let rerolled = match end_and_promote(
             &tx,
             bot_id,
             winner_id,
@@ -449,11 +470,26 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<usi
             texts,
             Some(now),
         )
-        .await?;
+        .await
+        {
+            Ok(rerolled) => rerolled,
+            Err(error) => {
+                // One winner that cannot be re-rolled (a broken message, say) must not
+                // hold up every other bot's expiries: it is rolled back, logged and
+                // tried again on the next sweep.
+                tracing::warn!(winner_id, bot_id, error = %format!("{error:#}"), "expiry failed");
+                drop(tx);
+                failed += 1;
+                continue;
+            }
+        };
         tx.commit().await.context("committing the expiry")?;
         if rerolled != Rerolled::Untouched {
             ended += 1;
         }
+    }
+    if failed > 0 && ended == 0 {
+        anyhow::bail!("{failed} expired claims could not be re-rolled");
     }
     Ok(ended)
 }

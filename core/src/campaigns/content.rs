@@ -101,8 +101,19 @@ impl CampaignContent {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
+        // A filled-in name or title can take a text past Telegram's limit, which the
+        // template itself was checked against: cut it rather than have the send refused.
+        let limit = if self.photo.is_some() {
+            CAPTION_LIMIT
+        } else {
+            TEXT_LIMIT
+        };
+        let mut text = crate::texts::render_template(&self.text, &args);
+        if text.chars().count() > limit {
+            text = text.chars().take(limit - 1).collect::<String>() + "…";
+        }
         CampaignContent {
-            text: crate::texts::render_template(&self.text, &args),
+            text,
             ..self.clone()
         }
     }
@@ -192,6 +203,21 @@ fn parse_mode(mode: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_personalized_text_is_filled_once_and_cut_to_telegrams_limit() {
+        let content = CampaignContent::parse(&serde_json::json!({
+            "text": "{name}: {tickets|билет|билета|билетов}",
+            "photo": "upload:3"
+        }))
+        .expect("valid");
+        let one = content.personalized(&serde_json::json!({"name": "{tickets}", "tickets": 2}));
+        assert_eq!(one.text, "{tickets}: 2 билета");
+        let long =
+            content.personalized(&serde_json::json!({"name": "я".repeat(2000), "tickets": 1}));
+        assert_eq!(long.text.chars().count(), CAPTION_LIMIT);
+        assert!(long.text.ends_with('…'));
+    }
 
     #[test]
     fn content_is_validated_and_rendered_with_button_and_paid_flag() {

@@ -203,6 +203,14 @@ pub async fn draw_raffle(app: &Raffles, campaign_id: i64) -> anyhow::Result<Opti
         }
     };
 
+    if plan.burn {
+        // The burn below must mark exactly the grants the snapshot counted: no grant may
+        // be written in between (a few seconds of waiting for new tickets, only while an
+        // intermediate draw that burns runs).
+        tx.batch_execute("LOCK TABLE tickets IN SHARE MODE")
+            .await
+            .context("holding ticket grants for the burn")?;
+    }
     let snapshot = snapshot_tickets(&tx, app.bot_id, &plan.eligibility).await?;
     let (algorithm, picks) = if plan.multiple_wins {
         let picks = super::draw::draw_tickets(&snapshot, &plan.seed, plan.slots.len());
@@ -353,11 +361,17 @@ async fn plan_of(
             losers_message: None,
         }));
     };
-    let Ok(seed) = app.prize_key.open_seed(campaign_id, &raffle.seed_sealed) else {
-        return Ok(Err(
-            "the raffle's sealed seed does not open with this PRIZE_DATA_KEY".to_owned(),
-        ));
-    };
+    // A seed that does not open is this process's key, not the raffle: the job fails and
+    // is retried (then dead-lettered for an operator), and the raffle stays drawable once
+    // the runner has the right PRIZE_DATA_KEY.
+    let seed = app
+        .prize_key
+        .open_seed(campaign_id, &raffle.seed_sealed)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "raffle {campaign_id}: its sealed seed does not open with this PRIZE_DATA_KEY"
+            )
+        })?;
     if super::draw::commitment(&seed) != raffle.seed_commitment {
         return Ok(Err(
             "the raffle's seed does not match its published commitment".to_owned(),
@@ -692,6 +706,11 @@ pub async fn verify_draw(
     let (snapshot, entries) = match (&stored_text, &stored_json) {
         (Some(text), _) => match super::draw::Snapshot::parse(text) {
             Ok(snapshot) => {
+                // The hash is of the entries; bytes that parse to them but differ ("+5",
+                // "007", "\r\n") would verify here and not for someone hashing the file.
+                if snapshot.canonical() != *text {
+                    problems.push("the stored snapshot is not in canonical form".to_owned());
+                }
                 let entries = snapshot.entries().collect();
                 (Some(snapshot), entries)
             }

@@ -924,3 +924,81 @@ async fn a_draw_without_a_raffle_model_gets_the_plain_win_text_without_buttons()
         72
     );
 }
+
+#[tokio::test]
+async fn a_disqualified_winner_never_gets_the_prize_back_and_their_unsent_message_is_withdrawn() {
+    let app = spawn_app().await.expect("app");
+    let raffle = drawn(&app, 7700, 50_000, 2).await;
+    let (winner, same_user, next) = (raffle.winner, raffle.reserves[0], raffle.reserves[1]);
+    let client = app.db().await.expect("db");
+    // With multiple wins one shopper can hold the prize and a reserve of it.
+    client
+        .execute(
+            "UPDATE raffle_winners SET user_id = (SELECT user_id FROM raffle_winners WHERE id = $1)
+             WHERE id = $2",
+            &[&winner.winner_id, &same_user.winner_id],
+        )
+        .await
+        .expect("same shopper");
+    let manager = operator(&app, "manager9", "manager").await;
+    let (status, body) = api(
+        &app,
+        &manager,
+        Method::POST,
+        &format!(
+            "/api/raffles/{}/winners/{}/disqualify",
+            raffle.campaign_id, winner.winner_id
+        ),
+        Some(json!({"reason": "Чеки с чужих карт"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["promoted"]["winner_id"], json!(next.winner_id));
+    assert_eq!(claim(&app, same_user.winner_id).await.0, "reserve");
+    let withdrawn: String = client
+        .query_one(
+            "SELECT status FROM outbox WHERE bot_id = $1 AND dedup_key = $2",
+            &[&app.app.bot_id, &claims::message_key(winner.winner_id)],
+        )
+        .await
+        .expect("the winner's message")
+        .get(0);
+    assert_eq!(withdrawn, "discarded");
+    send_outbox(&app).await;
+    assert!(
+        sent_to(&app, winner.telegram_id).is_empty(),
+        "never told they won"
+    );
+    assert_eq!(sent_to(&app, next.telegram_id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_tap_after_the_deadline_changes_nothing_even_before_the_sweep_runs() {
+    let app = spawn_app().await.expect("app");
+    let raffle = drawn(&app, 7800, 500, 1).await;
+    let winner = raffle.winner;
+    let (_, _, message) = win_message(&app, winner).await;
+    app.db()
+        .await
+        .expect("db")
+        .execute(
+            "UPDATE raffle_winners SET claim_deadline = now() - interval '1 minute' WHERE id = $1",
+            &[&winner.winner_id],
+        )
+        .await
+        .expect("past the deadline");
+    let id = winner.winner_id;
+    let calls = tap(&app, winner.telegram_id, &format!("claim:ok:{id}"), message).await;
+    assert_eq!(
+        notice(&calls).as_deref(),
+        Some("Это действие больше недоступно.")
+    );
+    assert_eq!(claim(&app, id).await.0, "notified");
+    assert_eq!(
+        claims::expire_due(&app.app.pool, Utc::now())
+            .await
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(claim(&app, id).await.0, "expired");
+}

@@ -98,6 +98,19 @@ async fn draw_of(app: &TestApp, campaign_id: i64) -> (i64, String, Vec<u8>) {
     (row.get(0), row.get(1), row.get(2))
 }
 
+async fn draws_of(app: &TestApp, campaign_id: i64) -> i64 {
+    app.db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT count(*) FROM raffle_draws WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .expect("count")
+        .get(0)
+}
+
 fn at(day: u32, hour: u32) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2026, 6, day)
         .and_then(|d| d.and_hms_opt(hour, 0, 0))
@@ -194,6 +207,27 @@ async fn the_seed_committed_at_creation_is_the_one_the_draw_reveals_and_it_was_s
             .problems
             .iter()
             .any(|p| p.contains("published when the raffle was created")),
+        "{:?}",
+        check.problems
+    );
+
+    // The same entries written differently: they would hash differently for anyone
+    // checking the published file, so the server's check refuses them too.
+    client
+        .execute(
+            "UPDATE raffle_draws
+             SET snapshot = convert_to(replace(convert_from(snapshot, 'UTF8'), E'\n', E'\r\n'), 'UTF8')
+             WHERE id = $1",
+            &[&draw_id],
+        )
+        .await
+        .expect("rewrite");
+    let check = verify_draw(&app.app.pool, app.app.bot_id, draw_id)
+        .await
+        .expect("verify")
+        .expect("the draw");
+    assert!(
+        check.problems.iter().any(|p| p.contains("canonical")),
         "{:?}",
         check.problems
     );
@@ -375,7 +409,7 @@ async fn with_multiple_wins_one_big_holder_may_take_several_prizes_and_the_draw_
 }
 
 #[tokio::test]
-async fn a_seed_that_does_not_open_fails_the_raffle_with_the_reason_and_draws_nothing() {
+async fn a_seed_that_does_not_open_fails_the_job_and_draws_nothing_until_the_key_is_right() {
     let app = spawn_app().await.expect("app");
     let id = shopper(&app, 7_500, "ru", "registered").await;
     give_tickets(&app, id, 3).await;
@@ -383,6 +417,14 @@ async fn a_seed_that_does_not_open_fails_the_raffle_with_the_reason_and_draws_no
     let client = app.db().await.expect("db");
     // Another raffle's sealed seed moved onto this one: bound to its row, it won't open.
     let other = create(&app, &spec(vec![prize("Другой", 1, 100)])).await;
+    let own: Vec<u8> = client
+        .query_one(
+            "SELECT seed_sealed FROM raffles WHERE campaign_id = $1",
+            &[&created.campaign_id],
+        )
+        .await
+        .expect("sealed")
+        .get(0);
     client
         .execute(
             "UPDATE raffles SET seed_sealed = (SELECT seed_sealed FROM raffles WHERE campaign_id = $2)
@@ -391,30 +433,39 @@ async fn a_seed_that_does_not_open_fails_the_raffle_with_the_reason_and_draws_no
         )
         .await
         .expect("swap");
-    run_job(&app, created.campaign_id).await.expect("job");
-    let row = client
+    assert!(
+        run_job(&app, created.campaign_id).await.is_err(),
+        "retried, not given up"
+    );
+    assert_eq!(draws_of(&app, created.campaign_id).await, 0);
+    assert!(app.telegram.sent_messages().is_empty());
+    let status: String = client
         .query_one(
-            "SELECT status, error FROM campaigns WHERE id = $1",
+            "SELECT status FROM campaigns WHERE id = $1",
             &[&created.campaign_id],
         )
         .await
-        .expect("campaign");
-    assert_eq!(row.get::<_, String>(0), "failed");
-    assert!(row
-        .get::<_, Option<String>>(1)
-        .is_some_and(|e| e.contains("PRIZE_DATA_KEY")));
-    assert_eq!(
-        client
-            .query_one(
-                "SELECT count(*) FROM raffle_draws WHERE campaign_id = $1",
-                &[&created.campaign_id]
-            )
-            .await
-            .expect("count")
-            .get::<_, i64>(0),
-        0
-    );
-    assert!(app.telegram.sent_messages().is_empty());
+        .expect("campaign")
+        .get(0);
+    assert_eq!(status, "scheduled");
+
+    // Its own sealed seed back (the runner got the right key): the retry draws it.
+    client
+        .execute(
+            "UPDATE raffles SET seed_sealed = $2 WHERE campaign_id = $1",
+            &[&created.campaign_id, &own],
+        )
+        .await
+        .expect("restore");
+    run_job(&app, created.campaign_id).await.expect("retry");
+    assert_eq!(draws_of(&app, created.campaign_id).await, 1);
+    let (draw_id, recorded, _) = draw_of(&app, created.campaign_id).await;
+    assert_eq!(recorded, created.seed_commitment);
+    let check = verify_draw(&app.app.pool, app.app.bot_id, draw_id)
+        .await
+        .expect("verify")
+        .expect("draw");
+    assert!(check.verified(), "{:?}", check.problems);
 }
 
 #[tokio::test]
