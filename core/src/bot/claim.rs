@@ -110,10 +110,12 @@ pub(crate) async fn tap(
     let Some(replies) = done else {
         return unavailable(conversation, answer).await;
     };
-    let mut calls = vec![
-        answer(None),
-        remove_inline_keyboard(conversation.chat_id, message_id),
-    ];
+    let mut calls = vec![answer(None)];
+    // The consent button stays: tapping it again resumes the documents dialogue, the
+    // winner's way back after leaving it (a menu button, Cancel) before the deadline.
+    if action != Action::Consent {
+        calls.push(remove_inline_keyboard(conversation.chat_id, message_id));
+    }
     calls.extend(replies);
     Ok(calls)
 }

@@ -1002,3 +1002,51 @@ async fn a_tap_after_the_deadline_changes_nothing_even_before_the_sweep_runs() {
     );
     assert_eq!(claim(&app, id).await.0, "expired");
 }
+
+#[tokio::test]
+async fn a_winner_who_leaves_the_documents_halfway_resumes_them_from_the_consent_button() {
+    let app = spawn_app().await.expect("app");
+    let raffle = drawn(&app, 7900, 50_000, 1).await;
+    let winner = raffle.winner;
+    let id = winner.winner_id;
+    let (_, _, message) = win_message(&app, winner).await;
+    let calls = tap(&app, winner.telegram_id, &format!("claim:ok:{id}"), message).await;
+    let consent = calls
+        .iter()
+        .find(|c| c.method == "sendMessage")
+        .map(message_id)
+        .expect("the consent question");
+    let calls = tap(
+        &app,
+        winner.telegram_id,
+        &format!("claim:consent:{id}"),
+        consent,
+    )
+    .await;
+    assert!(last_text(&calls).starts_with("Фамилия, имя и отчество"));
+    assert!(
+        !calls.iter().any(|c| c.method == "editMessageReplyMarkup"),
+        "the consent button stays for coming back"
+    );
+    assert!(say(&app, winner.telegram_id, "Иванов Иван Иванович")
+        .await
+        .starts_with("Серия и номер паспорта"));
+    // Off to something else: the dialogue is left.
+    say(&app, winner.telegram_id, "/status").await;
+    assert!(!say(&app, winner.telegram_id, "4510 123456")
+        .await
+        .starts_with("ИНН"));
+    // The consent button brings the questions back, from the start.
+    let calls = tap(
+        &app,
+        winner.telegram_id,
+        &format!("claim:consent:{id}"),
+        consent,
+    )
+    .await;
+    assert!(
+        last_text(&calls).starts_with("Фамилия, имя и отчество"),
+        "{calls:#?}"
+    );
+    assert_eq!(claim(&app, id).await.0, "notified");
+}
