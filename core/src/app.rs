@@ -140,6 +140,8 @@ impl App {
             redis: self.redis.clone(),
             phone_key: self.settings.phone_key.clone(),
             prize_key: self.settings.prize_key.clone(),
+            #[cfg(all(feature = "http", feature = "panel-users"))]
+            public_records: Default::default(),
             admin: self.settings.admin.clone(),
             texts: self.texts.clone(),
             promo: self.bot.promo.clone(),
@@ -243,6 +245,9 @@ pub struct AdminApi {
     pub phone_key: PhoneKey,
     /// Seals new raffles' seeds; opens winners' documents for owners.
     pub prize_key: PrizeKey,
+    /// Public draw records redone recently (anyone may ask for them, no session).
+    #[cfg(all(feature = "http", feature = "panel-users"))]
+    pub public_records: crate::panel::public::RecordCache,
     /// The session key and lifetimes.
     pub admin: crate::config::AdminSettings,
     /// Shopper texts, for the messages operators' decisions send.
@@ -303,6 +308,8 @@ pub async fn connect_admin_api(settings: AdminApiSettings) -> anyhow::Result<Adm
         redis: stores.redis,
         phone_key: settings.phone_key,
         prize_key: settings.prize_key,
+        #[cfg(all(feature = "http", feature = "panel-users"))]
+        public_records: Default::default(),
         admin: settings.admin,
         promo,
         texts: stores.texts,

@@ -73,8 +73,41 @@ async fn prizes(
         .collect())
 }
 
-/// Draw `id`'s public record, redone by the server as it is read; `None`: no such draw.
+/// How long a public record, redone once, is served as it is: anyone may ask for it
+/// without a session, and redoing a draw of a million participants costs a quarter of a
+/// second of CPU.
+const RECORD_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Public records redone recently, by (bot, draw), kept by the admin API's state. Its
+/// lock is held while one is redone, so a process redoes at most one draw at a time
+/// however many ask at once; the others wait and then read the fresh record.
+#[derive(Clone, Default)]
+pub struct RecordCache(
+    std::sync::Arc<
+        tokio::sync::Mutex<std::collections::HashMap<(i64, i64), (std::time::Instant, PublicDraw)>>,
+    >,
+);
+
+/// Draw `id`'s public record, redone by the server (at most every
+/// [`RECORD_FRESH_FOR`]); `None`: no such draw.
 async fn public_draw(api: &AdminApi, id: i64) -> Result<Option<PublicDraw>, ApiError> {
+    let mut cache = api.public_records.0.lock().await;
+    cache.retain(|_, (at, _)| at.elapsed() < RECORD_FRESH_FOR);
+    if let Some((_, record)) = cache.get(&(api.bot_id, id)) {
+        return Ok(Some(record.clone()));
+    }
+    let record = redo_public_draw(api, id).await?;
+    if let Some(record) = &record {
+        cache.insert(
+            (api.bot_id, id),
+            (std::time::Instant::now(), record.clone()),
+        );
+    }
+    Ok(record)
+}
+
+/// Draw `id`'s public record, redone now.
+async fn redo_public_draw(api: &AdminApi, id: i64) -> Result<Option<PublicDraw>, ApiError> {
     let Some(check) = crate::raffle::verify_draw(&api.pool, api.bot_id, id)
         .await
         .map_err(internal)?

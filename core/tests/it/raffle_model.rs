@@ -537,3 +537,32 @@ async fn everyone_who_won_nothing_is_told_once_by_name_and_the_winners_are_not()
         "the winner gets the win message only"
     );
 }
+
+#[tokio::test]
+async fn many_readers_of_a_public_record_at_once_all_get_the_same_verified_record() {
+    let app = spawn_app().await.expect("app");
+    for n in 0..20 {
+        let id = shopper(&app, 7_950 + n, "ru", "registered").await;
+        give_tickets(&app, id, (n % 5 + 1) as i32).await;
+    }
+    let created = create(&app, &spec(vec![prize("Самокат", 2, 15_000)])).await;
+    run_job(&app, created.campaign_id).await.expect("draw");
+    let (draw_id, _, _) = draw_of(&app, created.campaign_id).await;
+    let url = app.url(&format!("/api/public/draws/{draw_id}"));
+    let readers = (0..20).map(|_| {
+        let url = url.clone();
+        async move {
+            let response = reqwest::get(url).await.expect("answer");
+            (
+                response.status().as_u16(),
+                response.text().await.expect("body"),
+            )
+        }
+    });
+    let answers = futures::future::join_all(readers).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    assert!(answers.iter().all(|(_, body)| *body == answers[0].1));
+    let record: serde_json::Value = serde_json::from_str(&answers[0].1).expect("json");
+    assert_eq!(record["verified"], true, "{record}");
+    assert_eq!(record["seed_commitment"], created.seed_commitment.as_str());
+}
