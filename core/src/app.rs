@@ -234,6 +234,19 @@ pub async fn connect_campaign_runner(
     ))
 }
 
+/// Public draw records redone recently, by (bot, draw), with when. The admin API's
+/// public route holds the lock while it redoes one, so a process redoes at most one
+/// draw at a time however many anonymous readers ask at once.
+#[cfg(all(feature = "http", feature = "panel-users"))]
+#[derive(Clone, Default)]
+pub struct PublicRecords(
+    pub Arc<tokio::sync::Mutex<std::collections::HashMap<(i64, i64), CachedRecord>>>,
+);
+
+/// A public record and when it was redone.
+#[cfg(all(feature = "http", feature = "panel-users"))]
+pub type CachedRecord = (std::time::Instant, promo_api_types::panel::PublicDraw);
+
 /// What `admin-api` serves with. It answers `/health` only so far; the session key and
 /// the phone key are here for the endpoints to come, so the deploy already hands them
 /// to this function and to no other.
@@ -247,7 +260,7 @@ pub struct AdminApi {
     pub prize_key: PrizeKey,
     /// Public draw records redone recently (anyone may ask for them, no session).
     #[cfg(all(feature = "http", feature = "panel-users"))]
-    pub public_records: crate::panel::public::RecordCache,
+    pub public_records: PublicRecords,
     /// The session key and lifetimes.
     pub admin: crate::config::AdminSettings,
     /// Shopper texts, for the messages operators' decisions send.

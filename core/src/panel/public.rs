@@ -78,16 +78,6 @@ async fn prizes(
 /// second of CPU.
 const RECORD_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Public records redone recently, by (bot, draw), kept by the admin API's state. Its
-/// lock is held while one is redone, so a process redoes at most one draw at a time
-/// however many ask at once; the others wait and then read the fresh record.
-#[derive(Clone, Default)]
-pub struct RecordCache(
-    std::sync::Arc<
-        tokio::sync::Mutex<std::collections::HashMap<(i64, i64), (std::time::Instant, PublicDraw)>>,
-    >,
-);
-
 /// Draw `id`'s public record, redone by the server (at most every
 /// [`RECORD_FRESH_FOR`]); `None`: no such draw.
 async fn public_draw(api: &AdminApi, id: i64) -> Result<Option<PublicDraw>, ApiError> {
