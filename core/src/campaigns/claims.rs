@@ -3,7 +3,7 @@
 //! sweeps that expire missed deadlines and delete documents after their retention.
 //!
 //! A winner row holds its prize while its `claim_status` is `notified`, `confirmed` or
-//! `documents_received`; every change of holder happens in [`reroll`], under a lock on
+//! `documents_received`; every change of holder happens in [`reroll_winner`], under a lock on
 //! the draw, so two re-rolls of one draw never promote the same reserve and a second
 //! re-roll of an ended winner does nothing.
 
@@ -250,31 +250,13 @@ fn prize_message(
 }
 
 /// Ends winner `winner_id` (`ending`, with `reason` for the record) and hands its prize to
-/// the next reserve of the same prize, in the caller's transaction: the reserve is
+/// the next reserve of the same prize, in the caller's transaction (the bot's decline, the
+/// panel's disqualification): the reserve is
 /// `notified` with a fresh deadline and its message in the outbox, the ended row points
 /// at it (`replaced_by`), and the audit log has `raffle.rerolled`, or
-/// `raffle.prize_unclaimed` when no reserve is left. Returns the promoted reserve's id.
+/// `raffle.prize_unclaimed` when no reserve is left.
 /// A winner that is no longer holding the prize (ended already, handed over) is left as
-/// it is and `None` is returned.
-pub async fn reroll(
-    tx: &deadpool_postgres::Transaction<'_>,
-    bot_id: i64,
-    winner_id: i64,
-    ending: Ending,
-    reason: &str,
-    actor: &Actor,
-    texts: &Texts,
-) -> anyhow::Result<Option<i64>> {
-    let rerolled =
-        end_and_promote(tx, bot_id, winner_id, ending, reason, actor, texts, None).await?;
-    Ok(match rerolled {
-        Rerolled::Promoted(reserve) => Some(reserve),
-        Rerolled::Untouched | Rerolled::Unclaimed => None,
-    })
-}
-
-/// [`reroll`] for a caller that needs to tell "nothing to end" from "ended, no reserve
-/// left": the bot's decline and the panel's disqualification.
+/// it is ([`Rerolled::Untouched`]); [`Rerolled::Unclaimed`] says no reserve was left.
 pub async fn reroll_winner(
     tx: &deadpool_postgres::Transaction<'_>,
     bot_id: i64,
@@ -287,7 +269,7 @@ pub async fn reroll_winner(
     end_and_promote(tx, bot_id, winner_id, ending, reason, actor, texts, None).await
 }
 
-/// [`reroll`]; with `due_by`, only a winner whose deadline is not after it (the deadline
+/// [`reroll_winner`]; with `due_by`, only a winner whose deadline is not after it (the deadline
 /// sweep re-checks under the lock what it selected without one).
 #[allow(clippy::too_many_arguments)]
 async fn end_and_promote(
@@ -433,7 +415,7 @@ async fn end_and_promote(
 }
 
 /// Every bot's winners still `notified` whose deadline is not after `now`: each one ends
-/// `expired` and its reserve is called ([`reroll`], one transaction each). Returns how
+/// `expired` and its reserve is called ([`reroll_winner`], one transaction each). Returns how
 /// many winners ended. Cheap when nothing is due (a partial index on the deadline).
 pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let due: Vec<(i64, i64)> = {
