@@ -133,30 +133,14 @@ impl PhoneKey {
     }
 
     /// Nonce || ciphertext+tag. A random 96-bit nonce per value is safe for the number of
-    /// phones a promotion will ever store.
+    /// phones a promotion will ever store. No associated data: phones sealed before the
+    /// prize key existed read the same.
     pub fn encrypt(&self, phone: &Phone) -> Vec<u8> {
-        let cipher = Aes256Gcm::new(&self.encryption.into());
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), phone.digits().as_bytes())
-            // AES-GCM encryption only fails for plaintexts beyond 64 GiB.
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        out
+        seal(&self.encryption, b"", phone.digits().as_bytes())
     }
 
     pub fn decrypt(&self, stored: &[u8]) -> Result<Phone, PiiError> {
-        if stored.len() <= NONCE_LEN {
-            return Err(PiiError::Undecryptable);
-        }
-        let (nonce, sealed) = stored.split_at(NONCE_LEN);
-        let cipher = Aes256Gcm::new(&self.encryption.into());
-        let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), sealed)
-            .map_err(|_| PiiError::Undecryptable)?;
+        let plain = open(&self.encryption, b"", stored).map_err(|_| PiiError::Undecryptable)?;
         let digits = String::from_utf8(plain).map_err(|_| PiiError::Undecryptable)?;
         Phone::parse(&digits).map_err(|_| PiiError::Undecryptable)
     }
