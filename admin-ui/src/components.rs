@@ -243,3 +243,151 @@ pub fn CampaignProgress(campaign: CampaignSummary) -> impl IntoView {
 pub fn value_of(event: &web_sys::Event) -> String {
     event_target_value(event)
 }
+
+// ---------------------------------------------------------------- paged lists
+
+/// A list read through `next_before_id`: the first page follows `path` (reactive, the
+/// request without `before_id`), [`Paged::more`] appends the next page, and
+/// [`Paged::reload`] reads the first page again keeping the rows shown meanwhile. An
+/// answer for a path no longer current is dropped, so typing fast never shows a stale page.
+pub struct Paged<T: Send + Sync + 'static> {
+    /// `None` while the first page loads.
+    pub rows: RwSignal<Option<Answer<Vec<T>>>>,
+    pub next: RwSignal<Option<i64>>,
+    pub more_busy: RwSignal<bool>,
+    pub more_error: RwSignal<Option<Failure>>,
+    version: RwSignal<u64>,
+    fetch: StoredValue<Box<dyn Fn(Option<i64>) + Send + Sync>>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Paged<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Paged<T> {}
+
+impl<T: Send + Sync + 'static> Paged<T> {
+    /// Appends the next page, when there is one and none is on its way.
+    pub fn more(&self) {
+        if self.more_busy.get_untracked() {
+            return;
+        }
+        if let Some(before) = self.next.get_untracked() {
+            self.more_busy.set(true);
+            self.more_error.set(None);
+            self.fetch.with_value(|fetch| fetch(Some(before)));
+        }
+    }
+
+    /// Reads the first page again (after a change), without a spinner.
+    pub fn reload(&self) {
+        self.version.update(|v| *v += 1);
+    }
+}
+
+/// Starts a [`Paged`] list of `GET path`, each page split into its rows and its
+/// `next_before_id` by `split`.
+pub fn paged<P, T>(
+    path: impl Fn() -> String + Send + Sync + 'static,
+    split: fn(P) -> (Vec<T>, Option<i64>),
+) -> Paged<T>
+where
+    P: serde::de::DeserializeOwned + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    let rows = RwSignal::new(None::<Answer<Vec<T>>>);
+    let next = RwSignal::new(None::<i64>);
+    let more_busy = RwSignal::new(false);
+    let more_error = RwSignal::new(None::<Failure>);
+    let version = RwSignal::new(0u64);
+    let path = Memo::new(move |_| path());
+    let generation = StoredValue::new(0u64);
+    let fetch = move |before: Option<i64>| {
+        let base = path.get_untracked();
+        let url = match before {
+            Some(id) => {
+                let joiner = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{joiner}before_id={id}")
+            }
+            None => base,
+        };
+        let Some(ticket) = generation.try_update_value(|g| {
+            if before.is_none() {
+                *g += 1;
+            }
+            *g
+        }) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let answer = crate::api::get::<P>(&url).await.map(split);
+            // The view may be gone, or a newer first page asked for, by now.
+            if generation.try_get_value() != Some(ticket) {
+                return;
+            }
+            match (before, answer) {
+                (None, Ok((list, after))) => {
+                    rows.set(Some(Ok(list)));
+                    next.set(after);
+                }
+                (None, Err(error)) => {
+                    rows.set(Some(Err(error)));
+                    next.set(None);
+                }
+                (Some(_), Ok((list, after))) => {
+                    rows.update(|shown| {
+                        if let Some(Ok(shown)) = shown {
+                            shown.extend(list);
+                        }
+                    });
+                    next.set(after);
+                    more_busy.set(false);
+                }
+                (Some(_), Err(error)) => {
+                    more_error.set(Some(error));
+                    more_busy.set(false);
+                }
+            }
+        });
+    };
+    Effect::new(move |previous: Option<String>| {
+        let current = path.get();
+        version.track();
+        if previous.as_ref() != Some(&current) {
+            rows.set(None);
+        }
+        more_busy.set(false);
+        more_error.set(None);
+        fetch(None);
+        current
+    });
+    Paged {
+        rows,
+        next,
+        more_busy,
+        more_error,
+        version,
+        fetch: StoredValue::new(Box::new(fetch)),
+    }
+}
+
+/// The "more" button under a [`Paged`] list, with its own busy and error states.
+#[component]
+pub fn MoreButton<T: Send + Sync + 'static>(
+    list: Paged<T>,
+    #[prop(into)] id: String,
+) -> impl IntoView {
+    view! {
+        {move || list.more_error.get().map(|error| view! { <ErrorBox error/> })}
+        {move || list.next.get().is_some().then(|| view! {
+            <div class="more-row">
+                <button class="btn" id=id.clone() type="button" disabled=move || list.more_busy.get()
+                    on:click=move |_| list.more()>
+                    {move || if list.more_busy.get() { t("Загружаем…", "Loading…") } else { t("Показать ещё", "Show more") }}
+                </button>
+            </div>
+        })}
+    }
+}

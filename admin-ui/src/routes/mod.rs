@@ -10,6 +10,7 @@ pub mod login;
 pub mod raffle_detail;
 pub mod raffle_new;
 pub mod raffles;
+pub mod receipt_view;
 pub mod receipts;
 pub mod settings;
 pub mod test_chat;
