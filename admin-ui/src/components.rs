@@ -121,7 +121,7 @@ pub fn ProgressBar(
 #[component]
 pub fn Badge(#[prop(into)] status: String) -> impl IntoView {
     let tone = match status.as_str() {
-        "accepted" | "done" | "finished" | "registered" | "confirmed" | "handed_over" | "sent"
+        "accepted" | "completed" | "registered" | "confirmed" | "handed_over" | "sent"
         | "active" => "good",
         "rejected" | "failed" | "banned" | "cancelled" | "disqualified" | "expired"
         | "declined" | "blocked" | "fns_invalid" | "dead" => "bad",
@@ -144,7 +144,8 @@ pub fn status_label(status: &str) -> String {
         "scheduled" => Some(("запланирована", "scheduled")),
         "queued" => Some(("в очереди", "queued")),
         "paused" => Some(("на паузе", "paused")),
-        "done" | "finished" => Some(("завершена", "finished")),
+        "completed" => Some(("завершена", "completed")),
+        "draft" => Some(("черновик", "draft")),
         "cancelled" => Some(("отменена", "cancelled")),
         "failed" => Some(("ошибка", "failed")),
         "registered" => Some(("зарегистрирован", "registered")),
@@ -170,7 +171,7 @@ pub fn status_label(status: &str) -> String {
 
 /// Statuses after which a campaign's counters no longer change.
 pub fn campaign_finished(status: &str) -> bool {
-    matches!(status, "done" | "finished" | "cancelled" | "failed")
+    matches!(status, "completed" | "cancelled" | "failed")
 }
 
 /// A campaign summary that follows `GET /api/campaigns/{id}/events` while the
