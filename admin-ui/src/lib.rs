@@ -5,6 +5,7 @@ pub mod api;
 pub mod components;
 pub mod routes;
 pub mod state;
+pub mod telegram_preview;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
