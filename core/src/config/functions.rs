@@ -3,6 +3,7 @@
 //! a test proves the loader looks at no other).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use secrecy::SecretString;
 
@@ -303,6 +304,9 @@ impl ListenBridgeSettings {
 pub struct Settings {
     pub store: StoreSettings,
     pub bind_addr: SocketAddr,
+    /// The built panel `promo serve` serves at `/`. In AWS the bundle is served from S3,
+    /// so no deployed function reads it.
+    pub panel_dir: Option<PathBuf>,
     /// In sandbox mode the token is [`SANDBOX_BOT_TOKEN`] and the URL the fake's.
     pub bot_api: BotApiSettings,
     /// No `BOT_TOKEN`: the fakes stand in for Telegram and ProverkaCheka.
@@ -330,6 +334,7 @@ impl Settings {
         "DATABASE_URL",
         "REDIS_URL",
         "BIND_ADDR",
+        "PANEL_DIR",
         "BOT_TOKEN",
         "TELEGRAM_API_URL",
         "WEBHOOK_BASE_URL",
@@ -375,6 +380,7 @@ impl Settings {
         Ok(Self {
             store: StoreSettings::read(env)?,
             bind_addr: pieces::bind_addr(env)?,
+            panel_dir: pieces::panel_dir(env),
             bot_api,
             sandbox,
             webhook_base_url: env.optional("WEBHOOK_BASE_URL"),
@@ -492,6 +498,7 @@ mod tests {
             ),
             ("REDIS_URL", "rediss://cache:6380".to_owned()),
             ("BIND_ADDR", "127.0.0.1:8081".to_owned()),
+            ("PANEL_DIR", "admin-ui/dist".to_owned()),
             (
                 "PHONE_ENCRYPTION_KEY",
                 base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
@@ -792,6 +799,8 @@ mod tests {
         assert!(settings.proverkacheka.token.is_none());
         // Uploaded images keep their bytes in Postgres unless a bucket is named.
         assert!(settings.uploads.bucket.is_none());
+        // No panel unless its folder is named (run.sh names admin-ui/dist).
+        assert!(settings.panel_dir.is_none());
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub const VARIABLES: &[(&str, Option<&str>, &str)] = &[
         "listen address of `promo serve`",
     ),
     (
+        "PANEL_DIR",
+        None,
+        "folder of the built panel (admin-ui/dist) that `promo serve` serves at /; unset = no panel",
+    ),
+    (
         "PHONE_ENCRYPTION_KEY",
         None,
         "base64 of 32 random bytes; encrypts phone numbers (required)",

@@ -2,6 +2,7 @@
 //! validation of the variables it reads.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
@@ -497,6 +498,12 @@ pub(super) fn bind_addr(env: &Env<'_>) -> Result<SocketAddr, ConfigError> {
     env.string("BIND_ADDR")
         .parse()
         .map_err(|_| ConfigError::new("BIND_ADDR", "must be an address like 127.0.0.1:8080"))
+}
+
+/// `PANEL_DIR`, the built panel. Not checked here: a folder without a bundle is served
+/// as the route listing with a line saying how to build it (`server::panel_bundle`).
+pub(super) fn panel_dir(env: &Env<'_>) -> Option<PathBuf> {
+    env.optional("PANEL_DIR").map(PathBuf::from)
 }
 
 pub(super) fn database_url(env: &Env<'_>) -> Result<SecretString, ConfigError> {

@@ -21,6 +21,7 @@ mod lambda_http_adapter;
 mod outages;
 mod outbox;
 mod panel_auth;
+mod panel_bundle;
 mod panel_campaigns;
 mod panel_costs;
 mod panel_dashboard;

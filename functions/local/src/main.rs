@@ -159,9 +159,15 @@ async fn serve() -> anyhow::Result<()> {
         fakes.invent_receipts(&app.settings.promo.target_keywords);
     }
 
-    // Only what this process really serves; `/` lists the same.
+    // Only what this process really serves; `/routes` lists the same.
     println!("promo is running");
-    println!("  index:         {base}/");
+    match promo_core::server::panel_bundle(&app.settings) {
+        Some(_) => println!("  panel:         {base}/"),
+        None => println!(
+            "  panel:         not built (infra/scripts/build-ui.sh, then PANEL_DIR=admin-ui/dist)"
+        ),
+    }
+    println!("  routes:        {base}{}", promo_core::server::ROUTES_PATH);
     println!("  health:        {base}/health");
     println!(
         "  webhook:       POST {base}{}",
@@ -176,7 +182,7 @@ async fn serve() -> anyhow::Result<()> {
     // Where the panel password lives, on every start (never the password itself).
     match &app.settings.panel.password {
         Some(_) => println!(
-            "  panel login:   {} (password from ADMIN_PANEL_PASSWORD); the panel itself is not served yet",
+            "  panel login:   {} (password from ADMIN_PANEL_PASSWORD)",
             app.settings.panel.user
         ),
         None => println!(
