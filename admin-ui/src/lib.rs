@@ -2,6 +2,7 @@
 //! request goes through `api`, and everything behind the login is drawn inside `Shell`.
 
 pub mod api;
+pub mod chat;
 pub mod components;
 pub mod routes;
 pub mod state;
