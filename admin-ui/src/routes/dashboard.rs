@@ -125,12 +125,15 @@ fn Chart(days: Vec<DailyFigures>) -> impl IntoView {
         return view! { <Empty text=Signal::derive(|| t("Нет данных.", "No data.").to_owned())/> }
             .into_any();
     }
-    let max = days
+    // Four gridlines at whole, even steps, so each is labelled with an exact count.
+    let peak = days
         .iter()
         .flat_map(|d| [d.users, d.receipts, d.tickets])
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
+        .max(1);
+    let tick = (peak + 3) / 4;
+    let max = (tick * 4) as f64;
     let step = if days.len() > 1 {
         (W - PAD_L - 8.0) / (days.len() - 1) as f64
     } else {
@@ -145,7 +148,7 @@ fn Chart(days: Vec<DailyFigures>) -> impl IntoView {
     ];
     let grid: Vec<_> = (0..=4)
         .map(|i| {
-            let value = (max * i as f64 / 4.0).round() as i64;
+            let value = tick * i;
             let gy = y(value);
             view! {
                 <line class="grid" x1=PAD_L x2=W - 4.0 y1=gy y2=gy/>

@@ -310,6 +310,15 @@ pub struct LogEntry {
     pub message: String,
 }
 
+/// The panel asks `GET /api/auth/session` at start to learn whether anyone is signed
+/// in; the 401 that says "no one" is the answer, not a failure, but Chromium logs every
+/// 4xx of a fetch as a network error.
+fn is_signed_out_probe(entry: &LogEntry) -> bool {
+    entry.source == "network"
+        && entry.message.contains("/api/auth/session ")
+        && entry.message.contains("status of 401")
+}
+
 // ------------------------------------------------------------------ the panel
 
 /// The stack and one browser on it. Dropping it ends the browser session.
@@ -503,7 +512,9 @@ impl Panel {
     pub async fn screenshot(&self, name: &str) {
         self.save_screenshot(&format!("{name}-desktop")).await;
         self.resize(PHONE).await;
-        // A frame for the layout to settle at the new width before the picture.
+        // Time for the layout to settle at the new width before the picture: the phone
+        // layout slides the navigation away (a 0.2 s transition).
+        tokio::time::sleep(Duration::from_millis(350)).await;
         let _ = self
             .browser
             .execute_async(
@@ -538,7 +549,7 @@ impl Panel {
         self.console_log()
             .await
             .into_iter()
-            .filter(|entry| entry.level == "SEVERE")
+            .filter(|entry| entry.level == "SEVERE" && !is_signed_out_probe(entry))
             .collect()
     }
 
