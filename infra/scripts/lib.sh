@@ -154,3 +154,18 @@ SECRETS
     set +a
     say "panel login: ${ADMIN_PANEL_USER:-admin}, password: ADMIN_PANEL_PASSWORD in $file"
 }
+
+# The operators' panel bundle in admin-ui/dist, built when missing or stale (a second or
+# so when up to date). Options go to build-ui.sh (--dev, --force).
+ensure_panel_bundle() {
+    infra/scripts/build-ui.sh "$@"
+}
+
+# Headless Chromium and its WebDriver for the browser tests (core/tests/browser).
+ensure_chromium() {
+    if command -v chromedriver >/dev/null 2>&1 \
+        && { [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1; }; then
+        return 0
+    fi
+    apt_install chromium chromium-driver
+}

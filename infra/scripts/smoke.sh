@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the README's commands as a user types them: `./infra/scripts/run.sh`
-# starts, answers /health and /start in the sandbox, stops on SIGINT, starts again on
-# the same database and still answers /start (a restarted sandbox used to be ignored)
-# and the README's panel sign-in,
+# starts, answers /health and /start in the sandbox, serves the panel at /, stops on
+# SIGINT, starts again on the same database and still answers /start (a restarted
+# sandbox used to be ignored) and the README's panel sign-in,
 # stops on SIGTERM; `cargo run -p promo -- migrate` works with the local secrets.
 #
 # It keeps to itself: its own database (promo_smoke), secrets file, bot slug and port
@@ -131,6 +131,18 @@ panel() {
     case $answer in *'"from":"bot"'*) ;; *) fail "the test chat got no reply: $answer" ;; esac
 }
 
+# The panel at / (run.sh builds it and sets PANEL_DIR): the bundle's own index.html,
+# and its wasm with the type browsers insist on for streaming compilation.
+panel_page() {
+    curl -sf --max-time 10 -o "$work/index.html" "$base/" || fail "GET / failed"
+    cmp -s "$work/index.html" admin-ui/dist/index.html \
+        || fail "GET / is not the panel's index.html: $(head -c 300 "$work/index.html")"
+    local type
+    type=$(curl -sf --max-time 10 -o /dev/null -w '%{content_type}' \
+        "$base/pkg/promo_admin_ui_bg.wasm") || fail "GET /pkg/promo_admin_ui_bg.wasm failed"
+    [ "$type" = application/wasm ] || fail "the panel's wasm is served as '$type'"
+}
+
 started_at=$(date +%s%N)
 psql_admin -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $SMOKE_DB WITH (FORCE)" >/dev/null
 redis_forget
@@ -138,6 +150,7 @@ redis_forget
 say "smoke: ./infra/scripts/run.sh, /start in the sandbox, Ctrl+C"
 start 1
 talk 1
+panel_page
 stop INT
 
 say "smoke: run.sh again on the same database, /start, SIGTERM"

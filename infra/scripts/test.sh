@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the workspace against real services: formatting, clippy, then all
-# tests with Postgres, Redis and the SQS emulator (moto) on 127.0.0.1, then the smoke test
-# of ./infra/scripts/run.sh itself (infra/scripts/smoke.sh).
+# tests with Postgres, Redis and the SQS emulator (moto) on 127.0.0.1 and the panel in
+# headless Chromium (the bundle built first), then the smoke test of
+# ./infra/scripts/run.sh itself (infra/scripts/smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . infra/scripts/lib.sh
@@ -10,6 +11,8 @@ ensure_rust
 ensure_postgres
 ensure_redis
 ensure_moto
+ensure_chromium
+ensure_panel_bundle
 
 # Every test creates its own database; drop them after the run (and any an interrupted
 # run or a developer's `cargo test` left behind before it). Each DROP DATABASE waits for
@@ -29,7 +32,10 @@ export PROMO_TEST_SQS_ENDPOINT=${PROMO_TEST_SQS_ENDPOINT:-http://127.0.0.1:$MOTO
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --exclude promo-admin-ui --all-targets --quiet -- -D warnings
+# The panel only builds for the browser.
+say "clippy -p promo-admin-ui (wasm32)"
+cargo clippy --quiet -p promo-admin-ui --target wasm32-unknown-unknown -- -D warnings
 # Each function builds promo-core with only its own features (no QR decoder in the
 # bridge and the runner, no HTTP server in the SQS functions); a workspace build
 # unifies them, so check each one alone.
@@ -41,7 +47,8 @@ say "api-types builds for the browser (wasm32)"
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown \
     || rustup target add wasm32-unknown-unknown
 cargo check --quiet -p promo-api-types --target wasm32-unknown-unknown
+# The browser tests (core/tests/browser) drive the bundle built above.
 say "cargo test"
-cargo test --workspace
+cargo test --workspace --exclude promo-admin-ui
 # The README's run command as a user types it: starts, answers, stops, starts again.
 infra/scripts/smoke.sh
