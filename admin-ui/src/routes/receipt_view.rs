@@ -286,11 +286,10 @@ fn Decision(id: i64, decided: Callback<(i64, String)>, reread: Callback<()>) -> 
     Effect::new(move |_| general.set(error.get().filter(|e| !e.is_field("reason"))));
     view! {
         <form class="stack decision" id="decision" on:submit=move |e| { e.prevent_default(); decide(true) } novalidate>
-            <h3>{move || t("Решение", "Decision")}</h3>
             <label class="field">
-                <span>{move || t("Причина", "Reason")}</span>
-                <textarea id="moderation-reason" bind:value=reason maxlength="500"
-                    placeholder=move || t("Для отказа обязательно: участник получит этот текст.", "Required to reject: the user receives this text.")
+                <span>{move || t("Решение: причина", "Decision: the reason")}</span>
+                <textarea id="moderation-reason" bind:value=reason maxlength="500" rows="2"
+                    placeholder=move || t("Для отказа обязательна: участник получит этот текст.", "Required to reject: the user receives this text.")
                     aria-invalid=move || error.get().is_some_and(|e| e.is_field("reason")).to_string()></textarea>
                 <FieldError error field="reason"/>
             </label>

@@ -64,7 +64,7 @@ pub fn Receipts() -> impl IntoView {
     let tabs: [(&str, &str, &str); 3] = [
         ("list", "Все чеки", "All receipts"),
         ("moderation", "Модерация", "Moderation"),
-        ("sellers", "Подозрительные продавцы", "Suspicious sellers"),
+        ("sellers", "Продавцы", "Sellers"),
     ];
     view! {
         <Page ru="Чеки" en="Receipts" id="receipts">
@@ -301,11 +301,12 @@ fn ReceiptList(query: Query, notice: RwSignal<Option<String>>) -> impl IntoView 
                 <input id="filter-to" type="date" bind:value=to aria-invalid=invalid("to")/>
                 <FieldError error field="to"/>
             </label>
-            <label class="check">
-                <input type="checkbox" id="filter-flagged" bind:checked=flagged/>
-                <span>{move || t("с сигналами", "flagged")}</span>
-            </label>
-            <div class="row">
+            <div class="row filter-actions">
+                <label class="check">
+                    <input type="checkbox" id="filter-flagged" bind:checked=flagged/>
+                    <span>{move || t("с сигналами", "flagged")}</span>
+                </label>
+                <span class="grow"></span>
                 <button class="btn btn-primary" id="filter-submit" type="submit">{move || t("Показать", "Apply")}</button>
                 <A href="/receipts" attr:class="btn btn-ghost" attr:id="filter-reset">{move || t("Сбросить", "Reset")}</A>
             </div>
@@ -356,18 +357,18 @@ fn ReceiptTable(rows: Vec<ReceiptRow>, query: Query) -> impl IntoView {
                         view! {
                             <tr data-receipt-id=r.id.to_string() data-status=r.status.clone()
                                 class:selected=move || open_id(query) == Some(selected)>
-                                <td><A href=open attr:class="receipt-open">"#" {r.id}</A></td>
-                                <td><A href=format!("/users/{}", r.user_id)>{r.user_name.clone()}</A></td>
-                                <td><Badge status=r.status.clone()/></td>
-                                <td class="num nowrap">{rub(r.total_kopecks)}</td>
-                                <td class="num">{num(r.tickets)}</td>
-                                <td class="opt">
+                                <td class="c-id"><A href=open attr:class="receipt-open">"#" {r.id}</A></td>
+                                <td class="c-user"><A href=format!("/users/{}", r.user_id)>{r.user_name.clone()}</A></td>
+                                <td class="c-status"><Badge status=r.status.clone()/></td>
+                                <td class="c-sum num nowrap">{rub(r.total_kopecks)}</td>
+                                <td class="c-tickets num">{num(r.tickets)}</td>
+                                <td class="opt seller-cell">
                                     {r.seller_name.clone().unwrap_or_else(|| "—".into())}
-                                    {r.seller_inn.clone().map(|inn| view! { <div class="muted small mono">{inn}</div> })}
+                                    {r.seller_inn.clone().map(|inn| view! { <div class="muted small inn">{inn}</div> })}
                                 </td>
                                 <td class="opt nowrap">{printed_time(&r.receipt_at)}</td>
                                 <td class="opt nowrap">{move || when(&created)}</td>
-                                <td><SignalBadges signals=r.signals.clone()/></td>
+                                <td class="c-signals"><SignalBadges signals=r.signals.clone()/></td>
                             </tr>
                         }
                     }).collect_view()}
@@ -511,9 +512,9 @@ fn Sellers() -> impl IntoView {
                             <tbody>
                                 {all.into_iter().map(|s| view! {
                                     <tr data-seller-inn=s.seller_inn.clone()>
-                                        <td>
+                                        <td class="seller-cell">
                                             {s.seller_name.clone().unwrap_or_else(|| "—".into())}
-                                            <div class="muted small mono">{s.seller_inn.clone()}</div>
+                                            <div class="muted small inn">{s.seller_inn.clone()}</div>
                                         </td>
                                         <td class="num"><strong>{num(s.pending)}</strong></td>
                                         <td class="num opt">{num(s.accepted)}</td>
@@ -522,7 +523,6 @@ fn Sellers() -> impl IntoView {
                                         <td class="actions-cell">
                                             <A href=format!("/receipts?tab=moderation&seller_inn={}", s.seller_inn)
                                                 attr:class="btn btn-small">{move || t("Проверить", "Review")}</A>
-                                            " "
                                             <A href=format!("/receipts?seller_inn={}", s.seller_inn)
                                                 attr:class="btn btn-small btn-ghost">{move || t("Все чеки", "All")}</A>
                                         </td>

@@ -172,7 +172,7 @@ fn Profile(user: ShopperRow) -> impl IntoView {
                 <dt>{move || t("Принятые чеки", "Accepted receipts")}</dt>
                 <dd id="user-receipts-accepted">{num(user.receipts_accepted)}</dd>
                 <dt>{move || t("Язык", "Language")}</dt>
-                <dd>{user.language.clone()}</dd>
+                <dd>{language_name(&user.language)}</dd>
                 <dt>{move || t("Впервые написал(а)", "First seen")}</dt>
                 <dd>{move || when(&created)}</dd>
                 <dt>{move || t("Регистрация", "Registered")}</dt>
@@ -390,7 +390,7 @@ fn MessageForm(id: i64, banned: bool, done: Callback<String>) -> impl IntoView {
                 {move || match photo.get() {
                     Some(info) => view! {
                         <div class="row photo-chosen" id="message-photo-chosen" data-photo=info.photo.clone()>
-                            <img class="thumb" src=info.url.clone() alt=move || t("выбранное фото", "the chosen photo")/>
+                            <img class="photo-thumb" src=info.url.clone() alt=move || t("выбранное фото", "the chosen photo")/>
                             <span class="muted small">{format!("{}×{}", info.width, info.height)}</span>
                             <button class="btn btn-small" type="button" id="message-photo-remove"
                                 on:click=move |_| photo.set(None)>{move || t("Убрать", "Remove")}</button>
@@ -913,6 +913,14 @@ fn History(detail: ShopperDetail) -> impl IntoView {
                 }}
             </div>
         </div>
+    }
+}
+
+fn language_name(code: &str) -> String {
+    match code {
+        "ru" => "русский".to_owned(),
+        "en" => "English".to_owned(),
+        other => other.to_owned(),
     }
 }
 

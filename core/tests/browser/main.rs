@@ -5,6 +5,8 @@
 
 mod harness;
 mod raffles;
+mod receipts;
+mod users;
 
 use harness::Panel;
 use promo_testkit::TestConfig;
