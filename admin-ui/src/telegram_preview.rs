@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 
-use crate::state::t;
+use crate::state::{t, when};
 
 /// A piece of formatted text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -603,10 +603,22 @@ pub fn TelegramPreview(
     #[prop(into, optional)]
     title: Signal<String>,
     #[prop(optional, into)] id: String,
+    /// When the message was sent (RFC 3339); now when absent.
+    #[prop(into, optional)]
+    at: Signal<Option<String>>,
+    /// Shown greyed in the bubble while there is neither text nor photo.
+    #[prop(into, optional)]
+    placeholder: Signal<String>,
 ) -> impl IntoView {
-    let now = {
-        let date = js_sys::Date::new_0();
-        format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+    let now = String::from(js_sys::Date::new_0().to_iso_string());
+    // The clock in the bubble is the promotion's, like every time in the panel.
+    let clock = move || {
+        let shown = when(&at.get().unwrap_or_else(|| now.clone()));
+        shown
+            .rsplit(", ")
+            .next()
+            .unwrap_or(shown.as_str())
+            .to_owned()
     };
     view! {
         <div class="tg tg-preview" id=id aria-label=move || t("Предпросмотр сообщения", "Message preview")>
@@ -621,10 +633,15 @@ pub fn TelegramPreview(
                 <div class="tg-msg" class:tg-has-photo=move || photo.get().is_some()>
                     {move || photo.get().map(|src| view! { <img class="tg-photo" src=src alt=""/> })}
                     {move || {
-                        let empty = text.get().trim().is_empty();
-                        (!empty).then(|| view! { <div class="tg-text"><MessageText text parse_mode/></div> })
+                        if !text.get().trim().is_empty() {
+                            view! { <div class="tg-text"><MessageText text parse_mode/></div> }.into_any()
+                        } else if photo.get().is_none() && !placeholder.get().is_empty() {
+                            view! { <div class="tg-text tg-placeholder">{placeholder.get()}</div> }.into_any()
+                        } else {
+                            ().into_any()
+                        }
                     }}
-                    <div class="tg-time">{now}</div>
+                    <div class="tg-time">{clock}</div>
                 </div>
                 {move || {
                     let rows = buttons.get();

@@ -304,6 +304,23 @@ fn placed(failure: Failure) -> Failure {
     }
 }
 
+/// `812 Б`, `34 КБ`, `2,4 МБ`.
+fn size_of(bytes: i64) -> String {
+    if bytes < 1024 {
+        format!("{} {}", bytes, t("Б", "B"))
+    } else if bytes < 1024 * 1024 {
+        format!("{} {}", num(bytes / 1024), t("КБ", "KB"))
+    } else {
+        let mb = format!("{:.1}", bytes as f64 / (1024.0 * 1024.0));
+        let mb = if state().lang.get() == crate::state::Lang::Ru {
+            mb.replace('.', ",")
+        } else {
+            mb
+        };
+        format!("{mb} {}", t("МБ", "MB"))
+    }
+}
+
 fn stars(recipients: i64) -> String {
     let stars = recipients as f64 * STARS_PER_MESSAGE;
     let text = format!("{stars:.1}");
@@ -469,44 +486,42 @@ fn Composer() -> impl IntoView {
     });
 
     view! {
+        // One grid: on a wide screen the preview stays beside the form; on a phone it
+        // comes right after the content it shows, before the audience.
         <form class="broadcast-layout" id="broadcast-form" on:submit=submit novalidate>
-            <div class="stack broadcast-form">
-                <MessageCard draft error touch/>
-                <PhotoCard draft error/>
-                <ButtonCard draft error touch/>
-                <AudienceCard draft error recipients counting/>
-                <ScheduleCard draft error touch recipients=Signal::derive(recipient_count)/>
-                {move || error.get()
-                    .filter(|e| !e.field.as_deref().is_some_and(|f| FIELDS.contains(&f)))
-                    .map(|e| view! { <div class="form-error" id="broadcast-error" role="alert">{e.message}</div> })}
-                <div class="row broadcast-submit">
-                    <button class="btn btn-primary" id="broadcast-send" type="submit"
-                        disabled=move || sending.get()>
-                        {move || if draft.later.get() {
-                            t("Запланировать рассылку…", "Schedule the broadcast…")
-                        } else {
-                            t("Отправить рассылку…", "Send the broadcast…")
-                        }}
-                    </button>
-                    <span class="muted small">{move || t(
-                        "Перед отправкой покажем, сколько человек её получат.",
-                        "You will see how many people get it before it goes.",
-                    )}</span>
-                </div>
-            </div>
+            <MessageCard draft error touch/>
+            <PhotoCard draft error/>
+            <ButtonCard draft error touch/>
             <aside class="broadcast-preview">
                 <div class="card">
                     <h2>{move || t("Так увидят участники", "What shoppers will see")}</h2>
                     <TelegramPreview id="broadcast-preview" text=preview_text parse_mode=preview_mode
-                        photo=preview_photo buttons=preview_buttons/>
-                    {move || (draft.text.get().trim().is_empty() && draft.photo.get().is_none()).then(|| view! {
-                        <p class="muted small">{move || t(
+                        photo=preview_photo buttons=preview_buttons
+                        placeholder=Signal::derive(move || t(
                             "Начните писать — сообщение появится здесь.",
                             "Start writing and the message appears here.",
-                        )}</p>
-                    })}
+                        ).to_owned())/>
                 </div>
             </aside>
+            <AudienceCard draft error recipients counting/>
+            <ScheduleCard draft error touch recipients=Signal::derive(recipient_count)/>
+            {move || error.get()
+                .filter(|e| !e.field.as_deref().is_some_and(|f| FIELDS.contains(&f)))
+                .map(|e| view! { <div class="form-error" id="broadcast-error" role="alert">{e.message}</div> })}
+            <div class="row broadcast-submit">
+                <button class="btn btn-primary" id="broadcast-send" type="submit"
+                    disabled=move || sending.get()>
+                    {move || if draft.later.get() {
+                        t("Запланировать рассылку…", "Schedule the broadcast…")
+                    } else {
+                        t("Отправить рассылку…", "Send the broadcast…")
+                    }}
+                </button>
+                <span class="muted small">{move || t(
+                    "Перед отправкой покажем, сколько человек её получат.",
+                    "You will see how many people get it before it goes.",
+                )}</span>
+            </div>
         </form>
         {move || confirming.get().map(|request| view! {
             <Confirm request recipients=Signal::derive(recipient_count) sending
@@ -617,7 +632,7 @@ fn MessageCard(
                         <button type="button" class="btn btn-small" id="format-underline" title=move || t("Подчёркнутый", "Underline")
                             on:click=move |_| { let (o, c) = marks("u"); wrap(o, c) }><u>"U"</u></button>
                         <button type="button" class="btn btn-small" id="format-link" title=move || t("Ссылка", "Link")
-                            on:click=move |_| { let (o, c) = marks("a"); wrap(o, c) }>"🔗"</button>
+                            on:click=move |_| { let (o, c) = marks("a"); wrap(o, c) }>{move || t("ссылка", "link")}</button>
                     </div>
                 })}
             </div>
@@ -730,7 +745,7 @@ fn PhotoCard(draft: Draft, error: RwSignal<Option<Failure>>) -> impl IntoView {
         <div class="card stack">
             <h2>{move || t("Фото", "Photo")}</h2>
             {move || draft.photo.get().map(|photo| {
-                let size = format!("{}×{} · {} КБ", photo.width, photo.height, num(photo.bytes / 1024));
+                let size = format!("{}×{} · {}", photo.width, photo.height, size_of(photo.bytes));
                 view! {
                     <div class="row chosen-photo" id="chosen-photo" data-photo=photo.photo.clone()>
                         <img src=photo.url.clone() alt="" class="thumb"/>

@@ -179,7 +179,7 @@ fn CampaignList() -> impl IntoView {
                                 <span role="columnheader">{move || t("Кампания", "Campaign")}</span>
                                 <span role="columnheader">{move || t("Статус", "Status")}</span>
                                 <span role="columnheader">{move || t("Ход отправки", "Progress")}</span>
-                                <span role="columnheader" class="visually-hidden">{move || t("Действия", "Actions")}</span>
+                                <span role="columnheader"><span class="visually-hidden">{move || t("Действия", "Actions")}</span></span>
                             </div>
                             <For each=move || rows.clone()
                                 key=|(c, live)| (c.id, c.status.clone(), *live)
@@ -198,9 +198,16 @@ fn CampaignRow(summary: CampaignSummary, live: bool) -> impl IntoView {
     // A control answers with the campaign as it now is; following starts again from
     // there (a resumed campaign needs a new stream: the old one ended with it).
     let seed = RwSignal::new(summary);
+    let steered = RwSignal::new(false);
     let error = RwSignal::new(None::<Failure>);
     move || {
         let initial = seed.get();
+        // A campaign the operator just resumed is followed whatever the list chose.
+        let live = if steered.get_untracked() {
+            worth_following(&initial)
+        } else {
+            live
+        };
         let id = initial.id;
         let kind = initial.kind.clone();
         let created = initial.created_at.clone();
@@ -225,7 +232,10 @@ fn CampaignRow(summary: CampaignSummary, live: bool) -> impl IntoView {
                 <span role="cell">{move || view! { <Badge status=c.get().status/> }}</span>
                 <span role="cell" class="campaign-progress-cell"><Counters c/></span>
                 <span role="cell" class="campaign-actions">
-                    <Controls c on_done=Callback::new(move |d: CampaignDetail| seed.set(d.campaign)) error small=true/>
+                    <Controls c on_done=Callback::new(move |d: CampaignDetail| {
+                        steered.set(true);
+                        seed.set(d.campaign);
+                    }) error small=true/>
                 </span>
                 {move || error.get().map(|e| view! {
                     <span class="form-error campaign-row-error" role="alert">{e.message}</span>
@@ -250,6 +260,14 @@ fn Counters(c: RwSignal<CampaignSummary>) -> impl IntoView {
             <div class="muted small counters">
                 {move || {
                     let c = c.get();
+                    // Recipients are chosen when sending starts, not before.
+                    if c.total == 0 && matches!(c.status.as_str(), "scheduled" | "draft") {
+                        return t(
+                            "получатели будут выбраны при запуске",
+                            "recipients are chosen when it starts",
+                        )
+                        .to_owned();
+                    }
                     let mut parts = vec![
                         format!("{} {} {} {}", t("отправлено", "sent"), num(c.sent), t("из", "of"), num(c.total)),
                     ];
@@ -260,7 +278,7 @@ fn Counters(c: RwSignal<CampaignSummary>) -> impl IntoView {
                         parts.push(format!("{} {}", t("заблокировали бота", "blocked the bot"), num(c.blocked)));
                     }
                     if c.unknown > 0 {
-                        parts.push(format!("{} {}", t("не известно", "unknown"), num(c.unknown)));
+                        parts.push(format!("{} {}", t("неизвестно", "unknown"), num(c.unknown)));
                     }
                     parts.join(" · ")
                 }}
@@ -389,7 +407,7 @@ fn DetailCard(detail: CampaignDetail, on_finish: Callback<()>) -> impl IntoView 
                 <dt>{move || t("Отправлено", "Sent")}</dt><dd id="detail-sent">{move || num(c.get().sent)}</dd>
                 <dt>{move || t("Ошибок", "Failed")}</dt><dd>{move || num(c.get().failed)}</dd>
                 <dt>{move || t("Заблокировали бота", "Blocked the bot")}</dt><dd>{move || num(c.get().blocked)}</dd>
-                <dt>{move || t("Не известно, дошло ли", "Delivery unknown")}</dt><dd>{move || num(c.get().unknown)}</dd>
+                <dt>{move || t("Неизвестно, дошло ли", "Delivery unknown")}</dt><dd>{move || num(c.get().unknown)}</dd>
                 {move || c.get().finished_at.map(|at| view! {
                     <dt>{move || t("Завершена", "Finished")}</dt><dd>{move || when(&at)}</dd>
                 })}
@@ -422,6 +440,11 @@ fn DetailCard(detail: CampaignDetail, on_finish: Callback<()>) -> impl IntoView 
     let content = info.get_value().content;
     let audience = info.get_value().audience;
     let failure = info.get_value().error;
+    let sent_at = info
+        .get_value()
+        .started_at
+        .or(info.get_value().campaign.scheduled_for)
+        .unwrap_or(info.get_value().campaign.created_at);
     view! {
         <div class="grid-2 campaign-detail" id="campaign-detail" data-campaign=id.to_string()>
             <div class="stack">
@@ -448,7 +471,7 @@ fn DetailCard(detail: CampaignDetail, on_finish: Callback<()>) -> impl IntoView 
             </div>
             <div class="card">
                 <h2>{move || t("Сообщение", "Message")}</h2>
-                <ContentPreview content/>
+                <ContentPreview content at=sent_at/>
             </div>
         </div>
     }
@@ -457,7 +480,7 @@ fn DetailCard(detail: CampaignDetail, on_finish: Callback<()>) -> impl IntoView 
 /// A campaign's stored content as the message Telegram shows; a raffle's messages are
 /// per winner, so its content is listed as it is.
 #[component]
-fn ContentPreview(content: Value) -> impl IntoView {
+fn ContentPreview(content: Value, #[prop(into)] at: Option<String>) -> impl IntoView {
     let text = content
         .get("text")
         .and_then(Value::as_str)
@@ -500,7 +523,7 @@ fn ContentPreview(content: Value) -> impl IntoView {
     let mode_label = mode.clone().unwrap_or_else(|| "—".to_owned());
     view! {
         <TelegramPreview id="campaign-preview" text=Signal::stored(text) parse_mode=Signal::stored(mode)
-            photo=Signal::stored(photo_src) buttons=Signal::stored(buttons)/>
+            photo=Signal::stored(photo_src) buttons=Signal::stored(buttons) at=Signal::stored(at)/>
         <dl class="facts small content-facts">
             <dt>{move || t("Разметка", "Formatting")}</dt><dd>{mode_label}</dd>
             {photo.map(|p| view! { <dt>{move || t("Фото", "Photo")}</dt><dd class="mono">{p}</dd> })}
