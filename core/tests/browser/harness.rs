@@ -2,8 +2,8 @@
 //! and headless Chromium driven over WebDriver (`fantoccini`) against it.
 //!
 //! One chromedriver serves the whole test process: started on first use on a free port
-//! of 127.0.0.1, in a process group of its own that is killed when the process exits
-//! (and killed by the kernel should the process die without exiting). Each test gets
+//! of 127.0.0.1, in a process group of its own that is killed when the process exits,
+//! however it exits (a watching shell notices the end of a pipe from this process). Each test gets
 //! its own WebDriver session, hence its own Chromium with a fresh profile, closed when
 //! its [`Panel`] is dropped, even by a failing test. At most [`SESSIONS`] run at once.
 
@@ -90,10 +90,12 @@ struct Driver {
 
 static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
 static DRIVER_GROUP: OnceLock<libc::pid_t> = OnceLock::new();
+static WATCH: OnceLock<Mutex<std::process::Child>> = OnceLock::new();
 
 /// Kills chromedriver's process group, and so any Chromium it started that is still
-/// there, when the test process exits normally (libtest returns from `main` or calls
-/// `exit`; statics are never dropped, so a `Drop` would not run).
+/// there, as soon as the test process exits normally (libtest returns from `main` or
+/// calls `exit`; statics are never dropped, so a `Drop` would not run). The watching
+/// shell would do it too, a moment later.
 extern "C" fn kill_driver_group() {
     if let Some(group) = DRIVER_GROUP.get() {
         // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
@@ -146,45 +148,41 @@ fn start_driver() -> Result<Driver, String> {
     let port = free_port()?;
     let log = screenshots_dir().with_file_name("chromedriver.log");
     let _ = std::fs::create_dir_all(log.parent().unwrap_or(Path::new(".")));
-    let mut command = Command::new(&program);
+    // chromedriver runs under a small shell in a process group of its own, with every
+    // Chromium it starts. The shell waits on a pipe from this process: when this
+    // process ends, however it ends (even SIGKILL, when no exit hook runs), the pipe
+    // closes and the shell kills the whole group, so no browser outlives the tests.
+    let mut command = Command::new("sh");
     command
-        .arg(format!("--port={port}"))
-        .arg(format!("--log-path={}", log.display()))
-        .arg("--log-level=WARNING")
-        .stdin(Stdio::null())
+        .arg("-c")
+        .arg(
+            "\"$1\" --port=\"$2\" --log-path=\"$3\" --log-level=WARNING \
+             </dev/null >/dev/null 2>&1 &\n\
+             read -r _ || true\n\
+             kill -9 0",
+        )
+        .arg("chromedriver-watch")
+        .arg(&program)
+        .arg(port.to_string())
+        .arg(&log)
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec only async-signal-safe calls (setpgid, prctl).
+    // SAFETY: between fork and exec only setpgid, which is async-signal-safe.
     unsafe {
         use std::os::unix::process::CommandExt;
         command.pre_exec(|| {
-            // Its own group, so the exit hook can kill it with every Chromium it started.
             libc::setpgid(0, 0);
-            // And should this process be killed outright, the kernel ends chromedriver.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
     }
-    // PR_SET_PDEATHSIG fires when the *thread* that forked exits, and libtest ends each
-    // test's thread: fork from a thread that lives as long as the process.
-    let (sent, received) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("chromedriver-parent".into())
-        .spawn(move || {
-            let child = command.spawn();
-            let _ = sent.send(child.as_ref().map(|c| c.id()).map_err(|e| e.to_string()));
-            if let Ok(mut child) = child {
-                let _ = child.wait();
-            }
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(|e| format!("cannot start a thread for chromedriver: {e}"))?;
-    let pid = received
-        .recv()
-        .map_err(|_| "chromedriver's thread ended".to_owned())?
+    let watch = command
+        .spawn()
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let pid = watch.id();
+    // Kept for the life of the process, and with it the pipe's write end (opened
+    // close-on-exec, so no other child holds it).
+    let _ = WATCH.set(Mutex::new(watch));
     let group = libc::pid_t::try_from(pid).map_err(|_| "pid out of range".to_owned())?;
     let _ = DRIVER_GROUP.set(group);
     // SAFETY: registers a plain `extern "C" fn()`.
@@ -570,9 +568,38 @@ impl Panel {
         }
     }
 
+    /// Makes the page's viewport `width` x `height`. WebDriver sizes the outer window,
+    /// which in headless Chromium is taller than the viewport (1366x900 gave a 757 px
+    /// high page), so the difference is measured and added.
     async fn resize(&self, (width, height): (u32, u32)) {
-        if let Err(e) = self.browser.set_window_size(width, height).await {
-            panic!("cannot resize the window to {width}x{height}: {e}");
+        let mut outer = (width, height);
+        for _ in 0..3 {
+            if let Err(e) = self.browser.set_window_size(outer.0, outer.1).await {
+                panic!("cannot resize the window to {}x{}: {e}", outer.0, outer.1);
+            }
+            let inner = self
+                .browser
+                .execute("return [window.innerWidth, window.innerHeight]", vec![])
+                .await
+                .ok()
+                .and_then(|v| {
+                    let size = v.as_array()?;
+                    Some((size.first()?.as_u64()?, size.get(1)?.as_u64()?))
+                });
+            let Some((inner_width, inner_height)) = inner else {
+                return;
+            };
+            if (inner_width, inner_height) == (u64::from(width), u64::from(height)) {
+                return;
+            }
+            let grow = |outer: u32, want: u32, got: u64| {
+                u32::try_from(i64::from(outer) + i64::from(want) - i64::try_from(got).unwrap_or(0))
+                    .unwrap_or(outer)
+            };
+            outer = (
+                grow(outer.0, width, inner_width),
+                grow(outer.1, height, inner_height),
+            );
         }
     }
 
