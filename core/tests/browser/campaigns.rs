@@ -322,19 +322,19 @@ async fn the_recipient_count_shown_is_exactly_who_the_chosen_audience_reaches() 
 
 #[tokio::test]
 async fn a_running_campaign_is_paused_and_resumed_from_the_pages_and_every_message_goes_once() {
-    // Five a second for forty shoppers: eight seconds of sending, time to press pause.
+    // Four a second for 48 shoppers: twelve seconds of sending, time to press pause.
     let panel = Panel::start(
         TestConfig::default()
             .with_workers()
-            .with("BROADCAST_RATE", "5"),
+            .with("BROADCAST_RATE", "4"),
     )
     .await;
     let app = &panel.app;
-    registered(app, 8_300_001, 40, "ru").await;
+    registered(app, 8_300_001, 48, "ru").await;
     panel.signed_in_as("manager").await;
     panel.goto("/broadcast").await;
     panel
-        .wait_for("#recipient-count[data-count='40'][data-busy='false']")
+        .wait_for("#recipient-count[data-count='48'][data-busy='false']")
         .await;
     panel.fill("#text", "Напоминание: розыгрыш в пятницу").await;
     panel.click("#broadcast-send").await;
@@ -345,6 +345,10 @@ async fn a_running_campaign_is_paused_and_resumed_from_the_pages_and_every_messa
     panel
         .wait_for("#detail-status[data-status='running']")
         .await;
+    app.telegram
+        .wait_for_calls("sendMessage", 1, Duration::from_secs(10))
+        .await
+        .expect("sending has started");
     panel.click("#campaign-detail .campaign-pause").await;
     panel.wait_for("#detail-status[data-status='paused']").await;
     panel.wait_for("#campaign-detail .campaign-resume").await;
@@ -358,7 +362,7 @@ async fn a_running_campaign_is_paused_and_resumed_from_the_pages_and_every_messa
         "a paused campaign sends nothing"
     );
     assert!(
-        at_pause > 0 && at_pause < 40,
+        at_pause > 0 && at_pause < 48,
         "paused midway, after {at_pause}"
     );
 
@@ -385,10 +389,10 @@ async fn a_running_campaign_is_paused_and_resumed_from_the_pages_and_every_messa
     let distinct: HashSet<i64> = chats.iter().copied().collect();
     assert_eq!(
         chats.len(),
-        40,
+        48,
         "every message once, none again after resume"
     );
-    assert_eq!(distinct, (8_300_001..=8_300_040).collect::<HashSet<_>>());
+    assert_eq!(distinct, (8_300_001..=8_300_048).collect::<HashSet<_>>());
     panel.assert_no_console_errors().await;
 }
 
@@ -652,4 +656,74 @@ async fn the_campaign_history_pages_filters_and_opens_a_campaign_with_its_error_
     panel.wait_for("#campaign-detail .campaign-resume").await;
     assert_eq!(status_of(app, waiting).await, "cancelled");
     panel.assert_no_console_errors().await;
+}
+
+#[tokio::test]
+async fn a_paid_broadcast_scheduled_in_the_promotions_zone_says_what_it_costs_and_waits_for_its_time(
+) {
+    // Yekaterinburg is UTC+5, whatever the browser's own clock says.
+    let panel =
+        Panel::start(TestConfig::default().with("PROMO_TIME_ZONE", "Asia/Yekaterinburg")).await;
+    let app = &panel.app;
+    registered(app, 8_500_001, 5, "ru").await;
+    panel.signed_in_as("manager").await;
+    panel.goto("/broadcast").await;
+    panel
+        .wait_for("#recipient-count[data-count='5'][data-busy='false']")
+        .await;
+    panel.fill("#text", "<b>Финал</b> уже в пятницу").await;
+    panel.click("#when-later").await;
+    // A time that has passed is refused next to the field.
+    set_value(&panel, "#scheduled-for", "2001-01-01T10:00").await;
+    panel.click("#broadcast-send").await;
+    panel
+        .wait_for("label:has(#scheduled-for) .field-error")
+        .await;
+    set_value(&panel, "#scheduled-for", "2099-06-01T12:00").await;
+    panel.click("#paid").await;
+    panel.wait_for_text("#paid-warning", "0,5 ⭐").await;
+    panel.click("#broadcast-send").await;
+    panel
+        .wait_for_text("#confirm-dialog", "01.06.2099, 12:00")
+        .await;
+    panel.wait_for_text("#confirm-dialog", "0,5 ⭐").await;
+    panel.click("#confirm-send").await;
+    let id = campaign_in_address(&panel).await;
+    panel
+        .wait_for_text("#detail-scheduled", "01.06.2099, 12:00")
+        .await;
+    panel
+        .wait_for("#detail-status[data-status='scheduled']")
+        .await;
+    let row = app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT scheduled_for = '2099-06-01T07:00:00Z'::TIMESTAMPTZ, paid_broadcast,
+                    content->>'parse_mode'
+             FROM campaigns WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("campaign");
+    assert!(row.get::<_, bool>(0), "12:00 in Yekaterinburg is 07:00 UTC");
+    assert!(row.get::<_, bool>(1), "paid");
+    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("HTML"));
+    panel.assert_no_console_errors().await;
+}
+
+/// Sets an input's value the way typing does (WebDriver cannot type into a
+/// `datetime-local` portably).
+async fn set_value(panel: &Panel, css: &str, value: &str) {
+    panel.wait_for(css).await;
+    panel
+        .browser
+        .execute(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1];
+             el.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![css.into(), value.into()],
+        )
+        .await
+        .expect("set the value");
 }
