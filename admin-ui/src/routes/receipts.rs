@@ -254,8 +254,7 @@ fn ReceiptList(query: Query, notice: RwSignal<Option<String>>) -> impl IntoView 
         move || error.get().is_some_and(|e| e.is_field(field)).to_string()
     };
     let close = navigate.clone();
-    let decided = Callback::new(move |(id, message): (i64, String)| {
-        let _ = id;
+    let decided = Callback::new(move |(_, message): (i64, String)| {
         notice.set(Some(message));
         list.reload();
     });

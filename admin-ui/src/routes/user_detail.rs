@@ -496,7 +496,7 @@ fn TicketsForm(id: i64, done: Callback<String>) -> impl IntoView {
                 <label class="field">
                     <span>{move || t("Сколько билетов", "How many tickets")}</span>
                     <input id="grant-amount" inputmode="numeric" bind:value=amount
-                        placeholder="5" aria-invalid=invalid_attr(error, "amount")/>
+                        placeholder="+5 / −2" aria-invalid=invalid_attr(error, "amount")/>
                     <span class="hint">{move || t("Отрицательное число — списание.", "A negative number takes tickets back.")}</span>
                     <FieldError error field="amount"/>
                 </label>

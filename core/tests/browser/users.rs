@@ -415,3 +415,20 @@ async fn a_field_error_from_the_api_is_shown_next_to_its_field() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_viewer_reads_a_user_and_a_held_receipt_but_is_offered_no_action() {
+    let panel = Panel::start(TestConfig::default()).await;
+    let (anna, _) = seed(&panel.app).await;
+    panel.signed_in_as("viewer").await;
+    panel.goto(&format!("/users/{anna}")).await;
+    panel.wait_for("#user-profile #masked-phone").await;
+    panel.wait_for("#user-receipts tr[data-receipt-id]").await;
+    panel.wait_for_none("#user-actions").await;
+    panel.wait_for_none("#reveal-phone").await;
+    panel.goto("/receipts?tab=moderation").await;
+    panel.wait_for("#receipt-detail .receipt-body").await;
+    panel.wait_for_none("#decision").await;
+    panel.screenshot("receipts-moderation-viewer").await;
+    assert_clean_console(&panel, &[]).await;
+}
