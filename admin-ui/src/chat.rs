@@ -106,6 +106,9 @@ pub fn TgBubble(
     #[prop(optional_no_strip, into)] document: Option<String>,
     #[prop(optional_no_strip, into)] contact: Option<String>,
     #[prop(optional_no_strip, into)] time: Option<String>,
+    /// The full date and time, shown on hover.
+    #[prop(optional_no_strip, into)]
+    time_title: Option<String>,
     #[prop(optional)] edited: bool,
     #[prop(optional)] buttons: Vec<Vec<TestChatInlineButton>>,
     #[prop(optional_no_strip)] on_tap: Option<Callback<String>>,
@@ -127,7 +130,7 @@ pub fn TgBubble(
                 {contact.map(|phone| view! { <div class="tg-attachment">"👤 " {phone}</div> })}
                 {text.map(|text| view! { <TgText text parse_mode/> })}
                 {(has_body || time.is_some()).then(|| view! {
-                    <div class="tg-time">
+                    <div class="tg-time" title=time_title.clone()>
                         {edited.then(|| view! { <span>{move || t("изменено", "edited")} " · "</span> })}
                         {time.clone()}
                     </div>
@@ -136,6 +139,11 @@ pub fn TgBubble(
             <TgInlineKeyboard rows=buttons on_tap busy/>
         </div>
     }
+}
+
+/// `02.12.2026, 04:48` → `04:48`: a bubble shows the time, as Telegram does.
+fn clock(full: &str) -> String {
+    full.rsplit(", ").next().unwrap_or(full).to_owned()
 }
 
 /// A test-chat message as its bubble; `shopper_photo` is the picture the operator sent
@@ -161,10 +169,11 @@ pub fn message_view(
     };
     let id = message.message_id;
     let tap = on_tap.map(|on_tap| Callback::new(move |data: String| on_tap.run((id, data))));
+    let full = when(&message.sent_at);
     view! {
         <TgBubble text=message.text parse_mode=message.parse_mode me photo=photo photo_hidden
             document=message.document contact=message.contact_phone
-            time=when(&message.sent_at) edited=message.edited buttons=message.inline_keyboard
+            time=clock(&full) time_title=full.clone() edited=message.edited buttons=message.inline_keyboard
             on_tap=tap busy message_id=Some(id)/>
     }
     .into_any()

@@ -86,6 +86,17 @@ fn telegram_id(text: &str) -> Result<Option<i64>, Failure> {
     }
 }
 
+/// The API's refusals in the operator's language where they are known (it speaks English).
+fn explain(failure: Failure) -> Failure {
+    if failure.status == 409 && failure.is_field("login") {
+        return Failure {
+            message: t("Этот логин уже занят.", "This login is taken.").to_owned(),
+            ..failure
+        };
+    }
+    failure
+}
+
 fn is_owner() -> bool {
     state()
         .session
@@ -155,10 +166,6 @@ fn AdminsBody() -> impl IntoView {
 
     view! {
         <div class="stack">
-            <NewAdminForm on_created=Callback::new(move |user: AdminUser| {
-                notice.set(Some(format!("{} {}", t("Добавлен:", "Added:"), user.login)));
-                replace(user);
-            })/>
             <div class="card">
                 <div class="card-head">
                     <h2>{move || t("Пользователи панели", "Panel users")}</h2>
@@ -265,6 +272,10 @@ fn AdminsBody() -> impl IntoView {
                     }.into_any(),
                 }}
             </div>
+            <NewAdminForm on_created=Callback::new(move |user: AdminUser| {
+                notice.set(Some(format!("{} {}", t("Добавлен:", "Added:"), user.login)));
+                replace(user);
+            })/>
         </div>
         {move || password_for.get().map(|user| view! {
             <PasswordDialog user on_close=Callback::new(move |done: Option<String>| {
@@ -335,7 +346,7 @@ fn NewAdminForm(on_created: Callback<AdminUser>) -> impl IntoView {
                     telegram.set(String::new());
                     on_created.run(user);
                 }
-                Err(failure) => error.set(Some(failure)),
+                Err(failure) => error.set(Some(explain(failure))),
             }
             busy.set(false);
         });

@@ -272,6 +272,19 @@ pub fn Audit() -> impl IntoView {
 fn AuditRow(entry: AuditEntry) -> impl IntoView {
     let lines = detail_lines(&entry.details);
     let raw = serde_json::to_string_pretty(&entry.details).unwrap_or_default();
+    // The JSON is offered when the lines leave something out: nesting or a cut value.
+    let nested = |v: &Value| matches!(v, Value::Object(_) | Value::Array(_));
+    let full = match &entry.details {
+        Value::Object(map) => {
+            map.iter().any(|(key, value)| match value {
+                Value::Object(inner) if key == "before" || key == "after" => {
+                    inner.values().any(nested)
+                }
+                other => nested(other),
+            }) || raw.chars().count() > 400
+        }
+        _ => false,
+    };
     let at = entry.at.clone();
     let action = entry.action.clone();
     let code = entry.action.clone();
@@ -300,7 +313,7 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 })}
-                {(raw != "null" && raw != "{}").then(|| view! {
+                {full.then(|| view! {
                     <details class="audit-raw">
                         <summary class="small muted">"JSON"</summary>
                         <pre class="mono">{raw}</pre>

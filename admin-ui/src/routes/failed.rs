@@ -9,7 +9,7 @@ use promo_api_types::panel::FailedWork;
 
 use super::Page;
 use crate::api::{self, Answer, Failure};
-use crate::components::{Badge, ErrorBox, Loading};
+use crate::components::{ErrorBox, Loading};
 use crate::state::{can, t, when};
 
 fn kind_label(kind: &str) -> &'static str {
@@ -124,7 +124,6 @@ pub fn Failed() -> impl IntoView {
                         <table id="failed-table" class="responsive">
                             <thead>
                                 <tr>
-                                    <th>"#"</th>
                                     <th>{move || t("Что", "What")}</th>
                                     <th>{move || t("Состояние", "State")}</th>
                                     <th>{move || t("Причина", "Reason")}</th>
@@ -140,18 +139,21 @@ pub fn Failed() -> impl IntoView {
                                     let finished = work.finished_at.clone();
                                     let status = work.status.clone();
                                     let hint_status = work.status.clone();
+                                    let badge_status = work.status.clone();
                                     let kind = work.kind.clone();
                                     let purpose = work.purpose.clone();
                                     let to_confirm = work.clone();
                                     view! {
                                         <tr data-failed=id.to_string()>
-                                            <td class="mono" data-label="#">{id}</td>
                                             <td data-label=move || t("Что", "What")>
                                                 <strong>{move || purpose_label(&purpose)}</strong>
-                                                <div class="muted small">{move || kind_label(&kind)}</div>
+                                                <div class="muted small">"#" {id} " · " {move || kind_label(&kind)}</div>
                                             </td>
                                             <td data-label=move || t("Состояние", "State")>
-                                                <Badge status=status/>
+                                                <span class=if status == "dead" { "badge badge-bad" } else { "badge badge-busy" }
+                                                    data-status=status.clone()>
+                                                    {move || if badge_status == "dead" { t("остановлено", "given up") } else { t("отказ Telegram", "refused") }}
+                                                </span>
                                                 <div class="muted small">
                                                     {move || status_hint(&hint_status)} " · "
                                                     {move || t("попыток", "attempts")} " " {work.attempts}
@@ -161,6 +163,7 @@ pub fn Failed() -> impl IntoView {
                                                 {work.reason.clone().unwrap_or_else(|| "—".to_owned())}
                                             </td>
                                             <td data-label=move || t("Кто", "Who")>
+                                                {(work.user_id.is_none() && work.submission_id.is_none()).then_some("—")}
                                                 {work.user_id.map(|user| view! {
                                                     <A href=format!("/users/{user}")>{move || t("участник", "user")} " #" {user}</A>
                                                 })}
@@ -171,7 +174,7 @@ pub fn Failed() -> impl IntoView {
                                             <td data-label=move || t("Когда", "When") class="muted small">
                                                 {move || when(&created)}
                                                 {finished.clone().map(|f| view! {
-                                                    <div>{move || t("сдались", "given up")} " " {move || when(&f)}</div>
+                                                    <div>{move || t("остановлено", "given up")} " " {move || when(&f)}</div>
                                                 })}
                                             </td>
                                             <td class="actions">

@@ -316,17 +316,60 @@ fn to_value(kind: Kind, input: &str) -> Result<Value, String> {
     }
 }
 
-/// Scrolls the field into view and puts the cursor in it.
+/// Puts the cursor in the field and scrolls the whole field (its error included) to the
+/// middle of the window, clear of the sticky save bar.
 fn focus_field(name: &str) {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    if let Some(element) = document.get_element_by_id(&format!("setting-{name}")) {
-        element.scroll_into_view_with_bool(false);
-        if let Ok(input) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(element) {
+    let name = name.to_owned();
+    leptos::task::spawn_local(async move {
+        // After the error under the field is drawn.
+        crate::chat::pause(0).await;
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        if let Some(input) = document
+            .get_element_by_id(&format!("setting-{name}"))
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+        {
             let _ = input.focus();
         }
+        let Ok(Some(field)) = document.query_selector(&format!("[data-field=\"{name}\"]")) else {
+            return;
+        };
+        // `scrollIntoView({block: "center"})`, through JS: web-sys would need a feature.
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"block".into(), &"center".into());
+        if let Ok(scroll) = js_sys::Reflect::get(&field, &"scrollIntoView".into()) {
+            if let Ok(scroll) = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(scroll) {
+                let _ = scroll.call1(&field, &options);
+            }
+        }
+    });
+}
+
+/// The API's refusals in the operator's language where they are known; the API speaks
+/// English.
+fn explain(failure: Failure) -> Failure {
+    let zone = failure.is_field("time_zone") && failure.message.starts_with("unknown time zone");
+    if zone {
+        let name = failure
+            .message
+            .trim_start_matches("unknown time zone")
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        return Failure {
+            message: format!(
+                "{} «{name}» {}",
+                t("Часовой пояс", "The time zone"),
+                t(
+                    "неизвестен: нужно название из базы IANA, например Europe/Moscow.",
+                    "is unknown: use an IANA name such as Europe/Moscow.",
+                )
+            ),
+            ..failure
+        };
     }
+    failure
 }
 
 #[derive(Clone, Copy)]
@@ -431,7 +474,7 @@ impl Form {
                     if let Some(field) = failure.field.clone() {
                         focus_field(&field);
                     }
-                    self.error.set(Some(failure));
+                    self.error.set(Some(explain(failure)));
                 }
             }
             self.busy.set(false);
@@ -523,7 +566,8 @@ pub fn Settings() -> impl IntoView {
                     })}
                     <form class="stack" id="settings-form" on:submit=submit novalidate>
                         {GROUPS.iter().map(|group| view! { <GroupCard group form/> }).collect_view()}
-                        <div class="save-bar card" id="settings-save-bar">
+                        <div id="settings-save-bar"
+                            class=move || { if unsaved() > 0 { "save-bar card dirty" } else { "save-bar card" } }>
                             <span class="grow" id="settings-unsaved">
                                 {move || match unsaved() {
                                     0 => form.saved.get().unwrap_or_else(|| t("Изменений нет", "No changes").to_owned()),
@@ -608,13 +652,15 @@ fn SettingField(field: &'static Field, form: Form) -> impl IntoView {
         Kind::Long(max) => view! {
             <textarea id=id.clone() maxlength=max.to_string() rows="3" aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))></textarea>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))></textarea>
         }
         .into_any(),
         Kind::Words => view! {
             <textarea id=id.clone() rows="5" aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))></textarea>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))></textarea>
         }
         .into_any(),
         Kind::Flag => view! {
@@ -629,19 +675,22 @@ fn SettingField(field: &'static Field, form: Form) -> impl IntoView {
         Kind::Number(min, max) => view! {
             <input type="number" id=id.clone() min=min.to_string() max=max.to_string() step="1" inputmode="numeric"
                 aria-describedby=hint_id.clone() prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))/>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))/>
         }
         .into_any(),
         Kind::Date => view! {
             <input type="date" id=id.clone() aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))/>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))/>
         }
         .into_any(),
         Kind::Zone => view! {
             <input id=id.clone() list="time-zones" autocomplete="off" spellcheck="false" aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))/>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))/>
             <datalist id="time-zones">
                 {ZONES.iter().map(|z| view! { <option value=*z></option> }).collect_view()}
             </datalist>
@@ -650,19 +699,22 @@ fn SettingField(field: &'static Field, form: Form) -> impl IntoView {
         Kind::Line(max) | Kind::Optional(max) => view! {
             <input id=id.clone() maxlength=max.to_string() aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))/>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))/>
         }
         .into_any(),
         Kind::Channel => view! {
             <input id=id.clone() maxlength="64" spellcheck="false" placeholder="@channel" aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))/>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))/>
         }
         .into_any(),
         Kind::Link => view! {
             <input type="url" id=id.clone() maxlength="200" spellcheck="false" placeholder="https://t.me/…" aria-describedby=hint_id.clone()
                 prop:value=value aria-invalid=invalid disabled=locked
-                on:input=move |e| set(event_target_value(&e))/>
+                on:input=move |e| set(event_target_value(&e))
+                on:change=move |e| set(event_target_value(&e))/>
         }
         .into_any(),
     };
@@ -677,6 +729,7 @@ fn SettingField(field: &'static Field, form: Form) -> impl IntoView {
                 {move || form.dirty(field).then(|| view! { <span class="badge badge-plain">{t("не сохранено", "unsaved")}</span> })}
             </div>
             {input}
+            <FieldError error=form.error field=name/>
             <span class="hint" id=hint_id>{move || t(hint_ru, hint_en)}</span>
             {move || differs().then(|| view! {
                 <span class="hint setting-default">
@@ -691,7 +744,6 @@ fn SettingField(field: &'static Field, form: Form) -> impl IntoView {
                     {move || t("Вернуть по умолчанию", "Reset to default")}
                 </button>
             })}
-            <FieldError error=form.error field=name/>
         </div>
     }
 }

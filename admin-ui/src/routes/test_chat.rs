@@ -504,7 +504,10 @@ fn ChatRoom() -> impl IntoView {
                     })}
                     <form class="chat-composer" on:submit=submit>
                         <label class="icon-button chat-attach" title=move || t("Отправить фото чека", "Send a receipt photo")>
-                            <span aria-hidden="true">"📎"</span>
+                            <svg viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" stroke-width="2"
+                                stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+                                <path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48"/>
+                            </svg>
                             <span class="visually-hidden">{move || t("Фото", "Photo")}</span>
                             <input type="file" id="chat-photo" class="visually-hidden" accept="image/jpeg,image/png"
                                 disabled=move || chat.busy.get() on:change=on_file/>

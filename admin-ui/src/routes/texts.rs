@@ -147,12 +147,21 @@ pub fn Texts() -> impl IntoView {
     let total =
         move || entries.with(|e| e.as_ref().and_then(|e| e.as_ref().ok()).map_or(0, Vec::len));
 
+    // Only the loading state redraws the page: an edit of one text must not redraw
+    // (and so reset) the editor.
+    let phase = Memo::new(move |_| {
+        entries.with(|e| match e {
+            None => None,
+            Some(Ok(_)) => Some(Ok(())),
+            Some(Err(failure)) => Some(Err(failure.clone())),
+        })
+    });
     view! {
         <Page ru="Тексты бота" en="Bot texts" id="texts">
-            {move || match entries.get() {
+            {move || match phase.get() {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(error)) => view! { <ErrorBox error/> }.into_any(),
-                Some(Ok(_)) => view! {
+                Some(Ok(())) => view! {
                     <div class="toolbar">
                         <label class="field grow">
                             <span>{move || t("Поиск по ключу или тексту", "Search by key or wording")}</span>
@@ -475,7 +484,7 @@ fn TextEditor(
                     <span>{move || if custom() { t("Свой текст", "Custom text") } else { t("Текст по умолчанию", "Default text") }}</span>
                     <span class="muted small">{move || format!("{} / {MAX_CHARS}", draft.with(|d| d.chars().count()))}</span>
                 </span>
-                <textarea id="text-body" node_ref=area rows="8" disabled=move || !editable()
+                <textarea id="text-body" node_ref=area rows="6" disabled=move || !editable()
                     aria-invalid=move || error.get().is_some_and(|e| e.is_field("body")).to_string()
                     prop:value=move || draft.get()
                     on:input=move |e| {
@@ -485,8 +494,25 @@ fn TextEditor(
                     }></textarea>
                 <FieldError error field="body"/>
             </label>
-            {move || error.get().filter(|e| !e.is_field("body")).map(|e| view! { <div class="form-error" role="alert">{e.message}</div> })}
-            {move || saved.get().map(|note| view! { <div class="notice" id="text-saved">{note}</div> })}
+            <div class="stack-tight">
+                <div class="row-between">
+                    <h3>{move || t("Так увидит участник", "As a shopper sees it")}</h3>
+                    <A href="/test-chat" attr:class="small">{move || t("Проверить в тестовом чате →", "Try it in the test chat →")}</A>
+                </div>
+                <div class="tg text-preview" id="text-preview" aria-busy=move || previewing.get().to_string()>
+                    {move || match preview.get() {
+                        Some(text) => view! { <TgBubble text=text/> }.into_any(),
+                        None if previewing.get() => view! { <Loading/> }.into_any(),
+                        None => view! {
+                            <div class="muted small">{t("Предпросмотр появится, когда текст пройдёт проверку.", "The preview appears once the text passes the checks.")}</div>
+                        }.into_any(),
+                    }}
+                </div>
+                <p class="hint muted small">{move || t(
+                    "Вместо подстановок показаны примеры значений.",
+                    "Placeholders are filled with sample values.",
+                )}</p>
+            </div>
             {move || editable().then(|| view! {
                 <div class="row">
                     <button type="button" class="btn btn-primary" id="text-save"
@@ -507,6 +533,8 @@ fn TextEditor(
                     })}
                 </div>
             })}
+            {move || error.get().filter(|e| !e.is_field("body")).map(|e| view! { <div class="form-error" role="alert">{e.message}</div> })}
+            {move || saved.get().map(|note| view! { <div class="notice" id="text-saved">{note}</div> })}
             {move || custom().then(|| {
                 let default = version_now().map(|v| v.default).unwrap_or_default();
                 view! {
@@ -516,25 +544,6 @@ fn TextEditor(
                     </details>
                 }
             })}
-            <div class="stack-tight">
-                <div class="row-between">
-                    <h3>{move || t("Так увидит участник", "As a shopper sees it")}</h3>
-                    <A href="/test-chat" attr:class="small">{move || t("Проверить в тестовом чате →", "Try it in the test chat →")}</A>
-                </div>
-                <div class="tg text-preview" id="text-preview" aria-busy=move || previewing.get().to_string()>
-                    {move || match preview.get() {
-                        Some(text) => view! { <TgBubble text=text/> }.into_any(),
-                        None if previewing.get() => view! { <Loading/> }.into_any(),
-                        None => view! {
-                            <div class="muted small">{t("Предпросмотр появится, когда текст пройдёт проверку.", "The preview appears once the text passes the checks.")}</div>
-                        }.into_any(),
-                    }}
-                </div>
-                <p class="hint muted small">{move || t(
-                    "Вместо подстановок показаны примеры значений.",
-                    "Placeholders are filled with sample values.",
-                )}</p>
-            </div>
         </div>
     }
     .into_any()

@@ -6,6 +6,8 @@
 mod harness;
 mod raffles;
 mod receipts;
+mod settings;
+mod test_chat;
 mod users;
 
 use harness::Panel;
