@@ -399,7 +399,7 @@ fn PrizeTable(spec: RaffleSpecView) -> impl IntoView {
         <div class="card" id="raffle-prizes">
             <h2>{move || t("Призы", "Prizes")}</h2>
             <div class="table-wrap">
-                <table>
+                <table class="cards-on-phone">
                     <thead><tr>
                         <th class="num">"#"</th>
                         <th>{move || t("Приз", "Prize")}</th>
@@ -410,16 +410,16 @@ fn PrizeTable(spec: RaffleSpecView) -> impl IntoView {
                     <tbody>
                         {spec.prizes.into_iter().map(|p| view! {
                             <tr data-prize=p.id.to_string()>
-                                <td class="num">{p.position}</td>
+                                <td class="num id-cell">"#" {p.position}</td>
                                 <td>
                                     {p.name.clone()}
                                     {p.needs_documents.then(|| view! {
                                         " " <span class="badge badge-busy">{move || t("нужны документы", "documents needed")}</span>
                                     })}
                                 </td>
-                                <td class="num">{num(p.quantity)}</td>
-                                <td class="num nowrap">{rub(p.value_rub.saturating_mul(100))}</td>
-                                <td><PhotoCell photo=p.photo.clone()/></td>
+                                <td class="num" data-label=move || t("Количество", "Quantity")>{num(p.quantity)}</td>
+                                <td class="num nowrap" data-label=move || t("Стоимость", "Value")>{rub(p.value_rub.saturating_mul(100))}</td>
+                                <td data-label=move || t("Фото", "Photo")><PhotoCell photo=p.photo.clone()/></td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -488,10 +488,8 @@ fn Winners(
     let raffle_id = raffle.id;
     view! {
         <div class="card" id="raffle-winners">
-            <div class="card-head">
-                <h2>{move || t("Победители", "Winners")}</h2>
-                <span class="muted small">{move || t("Резервные получают приз по очереди, если победитель выбывает.", "Reserves take the prize in turn when a winner drops out.")}</span>
-            </div>
+            <h2>{move || t("Победители", "Winners")}</h2>
+            <p class="muted small">{move || t("Резервные получают приз по очереди, если победитель выбывает.", "Reserves take the prize in turn when a winner drops out.")}</p>
             {groups.into_iter().map(|(name, prize, winners)| {
                 let needs_documents = prize.as_ref().is_some_and(|p| p.needs_documents);
                 let quantity = prize.as_ref().map(|p| p.quantity);
@@ -500,7 +498,7 @@ fn Winners(
                     <section class="prize-group" data-prize=prize_key>
                         <h3>{name} {quantity.map(|q| format!(" × {q}"))}</h3>
                         <div class="table-wrap">
-                            <table class="winners">
+                            <table class="winners cards-on-phone">
                                 <thead><tr>
                                     <th class="num">"#"</th>
                                     <th>{move || t("Участник", "Shopper")}</th>
@@ -546,8 +544,8 @@ fn WinnerLine(
         <tr data-winner=w.id.to_string() data-position=w.position.to_string()
             data-slot=if w.reserve { "reserve" } else { "winner" } data-claim=claim.clone()
             data-user=w.user_id.to_string()>
-            <td class="num">{w.position}</td>
-            <td>
+            <td class="num id-cell">"#" {w.position}</td>
+            <td class="who-cell">
                 <A href=user_href>{w.name.clone()}</A>
                 {w.reserve.then(|| view! { " " <span class="badge badge-plain slot-reserve">{move || t("резерв", "reserve")}</span> })}
                 <div class="muted small">
@@ -555,8 +553,8 @@ fn WinnerLine(
                     {w.phone_masked.clone()}
                 </div>
             </td>
-            <td class="num">{num(w.tickets_at_draw)}</td>
-            <td>
+            <td class="num" data-label=move || t("Билеты", "Tickets")>{num(w.tickets_at_draw)}</td>
+            <td data-label=move || t("Статус", "Status")>
                 <Badge status=claim.clone()/>
                 {deadline.filter(|_| holds_prize(&claim)).map(|d| view! {
                     <div class="muted small">{move || t("до", "until")} " " {move || when(&d)}</div>
@@ -569,7 +567,7 @@ fn WinnerLine(
                 })}
                 {w.ended_reason.clone().map(|r| view! { <div class="muted small">{r}</div> })}
             </td>
-            <td>
+            <td class="actions-cell">
                 <div class="row">
                     {can_disqualify.then(|| view! {
                         <button class="btn btn-small btn-danger act-disqualify" on:click=move |_| {

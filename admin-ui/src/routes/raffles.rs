@@ -47,6 +47,8 @@ pub fn Raffles() -> impl IntoView {
         <Page ru="Розыгрыши" en="Raffles" id="raffles" actions=actions>
             {loaded(page, move |p: RafflePage| {
                 let next = p.next_before_id;
+                // One page only: no paging buttons.
+                let paged = next.is_some() || earlier.with_untracked(|e| !e.is_empty());
                 if p.raffles.is_empty() && before.get_untracked().is_none() {
                     return view! {
                         <div class="card">
@@ -59,7 +61,7 @@ pub fn Raffles() -> impl IntoView {
                 }
                 view! {
                     <div class="table-wrap">
-                        <table id="raffle-list">
+                        <table id="raffle-list" class="cards-on-phone">
                             <thead>
                                 <tr>
                                     <th>"#"</th>
@@ -76,28 +78,30 @@ pub fn Raffles() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
-                    <div class="row-between">
-                        <button class="btn" id="raffles-prev"
-                            disabled=move || earlier.with(|e| e.is_empty())
-                            on:click=move |_| {
-                                let mut stack = earlier.get_untracked();
-                                if let Some(previous) = stack.pop() {
-                                    earlier.set(stack);
-                                    before.set(previous);
-                                }
-                            }>
-                            {move || t("← Новее", "← Newer")}
-                        </button>
-                        <button class="btn" id="raffles-next" disabled=next.is_none()
-                            on:click=move |_| {
-                                if let Some(next) = next {
-                                    earlier.update(|e| e.push(before.get_untracked()));
-                                    before.set(Some(next));
-                                }
-                            }>
-                            {move || t("Старше →", "Older →")}
-                        </button>
-                    </div>
+                    {paged.then(|| view! {
+                        <div class="row-between">
+                            <button class="btn" id="raffles-prev"
+                                disabled=move || earlier.with(|e| e.is_empty())
+                                on:click=move |_| {
+                                    let mut stack = earlier.get_untracked();
+                                    if let Some(previous) = stack.pop() {
+                                        earlier.set(stack);
+                                        before.set(previous);
+                                    }
+                                }>
+                                {move || t("← Новее", "← Newer")}
+                            </button>
+                            <button class="btn" id="raffles-next" disabled=next.is_none()
+                                on:click=move |_| {
+                                    if let Some(next) = next {
+                                        earlier.update(|e| e.push(before.get_untracked()));
+                                        before.set(Some(next));
+                                    }
+                                }>
+                                {move || t("Старше →", "Older →")}
+                            </button>
+                        </div>
+                    })}
                 }.into_any()
             })}
         </Page>
@@ -149,16 +153,16 @@ fn RaffleLine(raffle: RaffleRow) -> impl IntoView {
     };
     view! {
         <tr data-raffle=r.id.to_string() data-status=r.status.clone()>
-            <td class="num">{r.id}</td>
+            <td class="num id-cell">"#" {r.id}</td>
             <td>
                 <A href=href attr:class="raffle-title">{r.title.clone()}</A>
                 <div class="muted small">{move || kind_label(kind.as_deref())}</div>
             </td>
-            <td><RaffleBadge status=r.status.clone()/></td>
-            <td class="nowrap">{schedule}</td>
-            <td class="num">{num(r.prizes)} " / " {num(r.picks)}</td>
-            <td><ShortHash value=commitment/></td>
-            <td>{result}</td>
+            <td data-label=move || t("Статус", "Status")><RaffleBadge status=r.status.clone()/></td>
+            <td class="nowrap" data-label=move || t("Когда", "When")>{schedule}</td>
+            <td class="num" data-label=move || t("Призы / выборки", "Prizes / picks")>{num(r.prizes)} " / " {num(r.picks)}</td>
+            <td data-label=move || t("Обязательство", "Commitment")><ShortHash value=commitment/></td>
+            <td data-label=move || t("Итоги", "Result")>{result}</td>
         </tr>
     }
 }

@@ -156,7 +156,7 @@ fn WinnerList(winners: RaffleWinners) -> impl IntoView {
             } else {
                 view! {
                     <div class="table-wrap">
-                        <table id="winners-table">
+                        <table id="winners-table" class="cards-on-phone">
                             <thead><tr>
                                 <th class="num">"#"</th>
                                 <th>{move || t("Приз", "Prize")}</th>
@@ -173,19 +173,19 @@ fn WinnerList(winners: RaffleWinners) -> impl IntoView {
                                     view! {
                                         <tr data-position=w.position.to_string() data-user=w.user_id.to_string()
                                             data-slot=if w.reserve { "reserve" } else { "winner" } data-claim=w.claim_status.clone()>
-                                            <td class="num">{w.position}</td>
-                                            <td>
+                                            <td class="num id-cell">"#" {w.position}</td>
+                                            <td data-label=move || t("Приз", "Prize")>
                                                 {w.prize.clone()}
                                                 {w.reserve.then(|| view! { " " <span class="badge badge-plain">{move || t("резерв", "reserve")}</span> })}
                                             </td>
-                                            <td>
+                                            <td data-label=move || t("Участник", "Shopper")>
                                                 <A href=user>{w.name.clone()}</A>
                                                 {w.username.clone().map(|u| view! { <div class="muted small">"@" {u}</div> })}
                                             </td>
-                                            <td class="nowrap">{w.phone_masked.clone().unwrap_or_else(|| "—".to_owned())}</td>
-                                            <td class="num">{num(w.tickets_at_draw)}</td>
-                                            <td><Badge status=w.claim_status.clone()/></td>
-                                            <td class="nowrap small">{move || deadline.as_deref().map(when).unwrap_or_else(|| "—".to_owned())}</td>
+                                            <td class="nowrap" data-label=move || t("Телефон", "Phone")>{w.phone_masked.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                                            <td class="num" data-label=move || t("Билеты", "Tickets")>{num(w.tickets_at_draw)}</td>
+                                            <td data-label=move || t("Статус", "Status")><Badge status=w.claim_status.clone()/></td>
+                                            <td class="nowrap small" data-label=move || t("Срок", "Deadline")>{move || deadline.as_deref().map(when).unwrap_or_else(|| "—".to_owned())}</td>
                                         </tr>
                                     }
                                 }).collect_view()}

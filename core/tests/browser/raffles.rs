@@ -151,7 +151,7 @@ async fn picks(app: &TestApp, raffle_id: i64) -> Vec<Pick> {
         .collect()
 }
 
-/// Waits for the workers to draw raffle `raffle_id` and tell its winners.
+/// Waits for the workers to draw raffle `raffle_id`; its picks.
 async fn drawn(app: &TestApp, raffle_id: i64) -> Vec<Pick> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -168,15 +168,50 @@ async fn drawn(app: &TestApp, raffle_id: i64) -> Vec<Pick> {
             .await
             .expect("count");
         let (all, waiting): (i64, i64) = (row.get(0), row.get(1));
-        if all > 0 && waiting == 0 {
+        // Drawn is enough: a winner's `notified_at` can lag behind its message (when the
+        // outbox relay sent it first, the raffle job records it at its retry).
+        if all > 0 {
             return picks(app, raffle_id).await;
         }
-        assert!(
-            Instant::now() < deadline,
-            "raffle {raffle_id} was not drawn and notified within 30 s"
-        );
+        if Instant::now() > deadline {
+            let state = app
+                .db()
+                .await
+                .expect("db")
+                .query_one(
+                    "SELECT status, relayed_at IS NOT NULL, error, sent, total,
+                            (SELECT count(*) FROM raffle_draws d WHERE d.campaign_id = c.id)
+                     FROM campaigns c WHERE id = $1",
+                    &[&raffle_id],
+                )
+                .await
+                .expect("campaign");
+            panic!(
+                "raffle {raffle_id} was not drawn within 30 s: status {:?}, \
+                 relayed {:?}, error {:?}, sent {:?} of {:?}, draws {:?}; picks {all}, \
+                 winners not notified {waiting}",
+                state.get::<_, String>(0),
+                state.get::<_, bool>(1),
+                state.get::<_, Option<String>>(2),
+                state.get::<_, i32>(3),
+                state.get::<_, i32>(4),
+                state.get::<_, i64>(5),
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A small PNG, the kind of picture an operator uploads.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let pixels = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 9) as u8, (y * 13) as u8, 120])
+    });
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(pixels)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
+    out.into_inner()
 }
 
 async fn raffle_count(app: &TestApp) -> i64 {
@@ -253,6 +288,53 @@ async fn raffle_in_address(panel: &Panel) -> i64 {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Fails when the page is wider than a phone: at 390 px nothing may stick out sideways
+/// (wide tables scroll inside their own frame). Names the widest offenders.
+async fn fits_a_phone(panel: &Panel) {
+    panel
+        .browser
+        .set_window_size(390, 844)
+        .await
+        .expect("phone width");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let found = panel
+        .browser
+        .execute(
+            "const width = document.documentElement.clientWidth;
+             if (document.documentElement.scrollWidth <= width) { return []; }
+             return [...document.querySelectorAll('main *')]
+               .filter((e) => e.getBoundingClientRect().right > width + 1
+                           && !e.closest('.table-wrap'))
+               .slice(0, 8)
+               .map((e) => e.tagName + '#' + e.id + '.' + e.className + ' ' +
+                           Math.round(e.getBoundingClientRect().right));",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    panel
+        .browser
+        .set_window_size(crate::harness::DESKTOP.0, crate::harness::DESKTOP.1)
+        .await
+        .expect("desktop width");
+    if found.as_array().is_some_and(|a| !a.is_empty()) {
+        panel
+            .fail(&format!("the page is wider than 390 px: {found}"))
+            .await;
+    }
+}
+
+/// Scrolls the page back to its top, for a screenshot of the page's head.
+async fn scroll_to_top(panel: &Panel) {
+    let _ = panel
+        .browser
+        .execute(
+            "window.scrollTo(0, 0); document.activeElement && document.activeElement.blur();",
+            vec![],
+        )
+        .await;
 }
 
 // ------------------------------------------------------------------ downloads
@@ -371,6 +453,19 @@ async fn a_raffle_made_in_the_form_with_two_prizes_and_a_reserve_is_drawn_and_it
     panel.fill("#prize-name-0", "iPhone 16").await;
     panel.fill("#prize-quantity-0", "2").await;
     panel.fill("#prize-value-0", "90000").await;
+    // The prize's photo is uploaded as soon as it is picked.
+    let photo = std::env::temp_dir().join(format!("prize-{}.png", uuid::Uuid::new_v4()));
+    std::fs::write(&photo, png(64, 64)).expect("photo file");
+    panel
+        .wait_for("#prize-photo-0")
+        .await
+        .send_keys(&photo.display().to_string())
+        .await
+        .expect("pick the photo");
+    panel
+        .wait_for("fieldset[data-prize='0'] img.thumb[data-photo^='upload:']")
+        .await;
+    let _ = std::fs::remove_file(&photo);
     panel.click("#prize-add").await;
     panel.fill("#prize-name-1", "Кружка").await;
     panel.fill("#prize-value-1", "500").await;
@@ -381,6 +476,8 @@ async fn a_raffle_made_in_the_form_with_two_prizes_and_a_reserve_is_drawn_and_it
         .await;
     panel.wait_for_text("#win-preview", "iPhone 16").await;
     panel.wait_for_text("#raffle-picks", "3").await;
+    fits_a_phone(&panel).await;
+    scroll_to_top(&panel).await;
     panel.screenshot("raffle-new").await;
     panel.click("#raffle-submit").await;
 
@@ -434,6 +531,10 @@ async fn a_raffle_made_in_the_form_with_two_prizes_and_a_reserve_is_drawn_and_it
         .expect("raffle")
         .get(0);
     assert_eq!(panel.text("#raffle-commitment").await, commitment);
+    panel
+        .wait_for("#raffle-prizes img.thumb[src^='/api/uploads/']")
+        .await;
+    fits_a_phone(&panel).await;
     panel.screenshot("raffle-detail").await;
 
     panel.goto("/raffles").await;
@@ -447,6 +548,7 @@ async fn a_raffle_made_in_the_form_with_two_prizes_and_a_reserve_is_drawn_and_it
     panel
         .wait_for_text(&format!("tr[data-raffle='{id}']"), "Летний финал")
         .await;
+    fits_a_phone(&panel).await;
     panel.screenshot("raffles").await;
     panel.assert_no_console_errors().await;
 }
@@ -501,6 +603,15 @@ async fn disqualifying_a_winner_on_the_raffle_page_passes_the_prize_to_the_reser
             "tr[data-position='{reserve}'][data-slot='reserve'][data-claim='notified']"
         ))
         .await;
+    // The winners' part of the page, after the re-roll.
+    let _ = panel
+        .browser
+        .execute(
+            "document.getElementById('raffle-winners').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    panel.screenshot("raffle-detail-winners").await;
     let after = picks_by_position(&picks(&panel.app, id).await);
     assert_eq!(after[&first], "disqualified");
     assert_eq!(after[&reserve], "notified");
@@ -557,6 +668,7 @@ async fn the_winners_page_downloads_csv_and_xlsx_exports_whose_rows_match_the_dr
         rows(&panel, "#winners-table tr[data-position]").await,
         expected_rows(&picks)
     );
+    fits_a_phone(&panel).await;
     panel.screenshot("winners").await;
 
     panel.click("#export-csv").await;
