@@ -1,10 +1,12 @@
-//! Sandbox mode: the testkit fakes stand in for Telegram and ProverkaCheka, and a small
-//! chat page at `/sandbox` lets a newcomer talk to the bot offline.
+//! Sandbox mode: the testkit fakes stand in for Telegram and ProverkaCheka, so the bot
+//! runs offline. People talk to it in the panel's test chat (`/sandbox` leads there:
+//! the panel has the one chat renderer); scripts and tests drive it through the JSON
+//! routes under `/sandbox/api/`.
 //!
-//! The page is a thin view of the fake Telegram: what the user does becomes a real
-//! update delivered through the fake (text, contact, photo, inline-button tap), and what
-//! the page draws is the chat as the fake holds it now, so the bot's edits and deleted
-//! messages show exactly as they would in a Telegram app.
+//! Those routes are a thin layer over the fake Telegram: what the caller does becomes a
+//! real update delivered through the fake (text, contact, photo, inline-button tap), and
+//! `messages` answers the chat as the fake holds it now, the bot's edits and deleted
+//! messages applied as a Telegram app would show them.
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use anyhow::Context;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use promo_core::api_error::ApiError;
@@ -26,7 +28,10 @@ use serde_json::{json, Value};
 
 const SANDBOX_PROVERKA_TOKEN: &str = "00000.SandboxSandboxSan";
 
-/// The largest picture the page may upload: the bot's own limit for receipt files
+/// Where `/sandbox` leads: the panel's test chat.
+pub const TEST_CHAT_PATH: &str = "/test-chat";
+
+/// The largest picture `/sandbox/api/photo` takes: the bot's own limit for receipt files
 /// (`MAX_FILE_BYTES` in core's upload handling), so anything the bot would take arrives.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
@@ -104,9 +109,10 @@ fn capitalise(word: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn router(_app: App, fakes: Fakes) -> Router {
+pub fn router(app: App, fakes: Fakes) -> Router {
+    let panel = promo_core::server::panel_bundle(&app.settings).is_some();
     Router::new()
-        .route("/sandbox", get(page))
+        .route("/sandbox", get(move || page(panel)))
         .route("/sandbox/api/send", post(send))
         .route("/sandbox/api/press", post(press))
         .route(
@@ -119,13 +125,22 @@ pub fn router(_app: App, fakes: Fakes) -> Router {
         .with_state(fakes)
 }
 
-async fn page() -> Html<String> {
-    Html(
-        include_str!("sandbox.html").replace("__MAX_UPLOAD_BYTES__", &MAX_UPLOAD_BYTES.to_string()),
-    )
+/// The chat page is the panel's test chat now; without a built panel, how to get one.
+async fn page(panel: bool) -> Response {
+    if panel {
+        return Redirect::to(TEST_CHAT_PATH).into_response();
+    }
+    Html(format!(
+        "<!doctype html><html lang=\"ru\"><meta charset=\"utf-8\"><title>Sandbox</title>\
+         <p>The sandbox chat is the panel's test chat: <a href=\"{TEST_CHAT_PATH}\">{TEST_CHAT_PATH}</a>. \
+         The panel is not built here: run <code>infra/scripts/build-ui.sh</code> and start with \
+         <code>PANEL_DIR=admin-ui/dist</code> (<code>infra/scripts/run.sh</code> does both).</p>\
+         <p>Тестовый чат с ботом теперь в панели: {TEST_CHAT_PATH}.</p></html>"
+    ))
+    .into_response()
 }
 
-/// Every failure is JSON `{"error": "..."}`: the page shows the text to the user.
+/// Every failure is JSON `{"error": "..."}` with a readable message.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let code = match status {
         StatusCode::BAD_REQUEST => "bad_request",
@@ -151,7 +166,7 @@ struct SendRequest {
     contact: Option<String>,
 }
 
-/// Turns the page's input into a Telegram update and delivers it through the fake, which
+/// Turns the caller's input into a Telegram update and delivers it through the fake, which
 /// also executes a reply the webhook returned in its response body.
 async fn send(
     State(fakes): State<Fakes>,
@@ -219,7 +234,7 @@ struct PhotoQuery {
     user_id: i64,
 }
 
-/// The page uploads a picture; it becomes a Telegram photo the bot can `getFile`.
+/// An uploaded picture becomes a Telegram photo the bot can `getFile`.
 async fn send_photo(
     State(fakes): State<Fakes>,
     query: Result<Query<PhotoQuery>, QueryRejection>,
@@ -240,7 +255,7 @@ async fn send_photo(
     if body.is_empty() {
         return bad_request("the file is empty");
     }
-    // Only the header is read: decoding a 10 MB picture here would only slow the page.
+    // Only the header is read: decoding a 10 MB picture here would only slow the answer.
     let format = image::ImageReader::new(std::io::Cursor::new(&body))
         .with_guessed_format()
         .ok()

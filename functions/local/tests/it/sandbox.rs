@@ -1,6 +1,7 @@
 //! `promo serve` in sandbox mode, as a newcomer runs it: a real process with no bot
-//! token, driven through the /sandbox API the chat page uses, from registration to
-//! tickets, inline buttons, reply keyboards, uploads, the index page and a restart.
+//! token, driven through the /sandbox API, from registration to tickets, inline buttons,
+//! reply keyboards, uploads, the index page and a restart; `/sandbox` itself leads to
+//! the panel's test chat.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -83,7 +84,7 @@ fn serve(database_url: &str, env: &[(&str, &str)]) -> Served {
     Served { child, base }
 }
 
-/// The chat page's view: `{"messages": [...], "reply_keyboard": ...}`.
+/// The chat as `/sandbox/api/messages` shows it: `{"messages": [...], "reply_keyboard": ...}`.
 async fn chat_view(http: &reqwest::Client, base: &str, chat: i64) -> Value {
     http.get(format!("{base}/sandbox/api/messages?chat_id={chat}"))
         .send()
@@ -212,12 +213,14 @@ async fn a_newcomer_registers_and_earns_tickets_for_a_receipt_photo_offline() {
     assert_eq!(health["sandbox"], true);
     assert_eq!(health["status"], "ok");
 
+    // The chat page is the panel's test chat; without a built panel, /sandbox says so.
     let page = http
         .get(format!("{base}/sandbox"))
         .send()
         .await
         .expect("page");
-    assert!(page.text().await.unwrap_or_default().contains("Песочница"));
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap_or_default().contains("/test-chat"));
 
     let chat = 777_001;
     register(&http, base, chat).await;
@@ -272,6 +275,45 @@ async fn a_newcomer_registers_and_earns_tickets_for_a_receipt_photo_offline() {
         tickets, 1,
         "one promo line with the sandbox's invented receipt"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_page_leads_to_the_panels_test_chat() {
+    let database_url = create_database().await.expect("database");
+    let panel = std::env::temp_dir().join(format!("promo-panel-{}", std::process::id()));
+    std::fs::create_dir_all(&panel).expect("panel dir");
+    std::fs::write(
+        panel.join("index.html"),
+        "<!doctype html><title>panel</title>",
+    )
+    .expect("index");
+    let served = serve(
+        &database_url,
+        &[("PANEL_DIR", &panel.display().to_string())],
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = http
+        .get(format!("{}/sandbox", served.base))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 303);
+    assert_eq!(
+        page.headers().get("location").and_then(|l| l.to_str().ok()),
+        Some("/test-chat")
+    );
+    // The chat's JSON routes stay where scripts use them.
+    let messages = http
+        .get(format!("{}/sandbox/api/messages?chat_id=1", served.base))
+        .send()
+        .await
+        .expect("messages");
+    assert_eq!(messages.status(), 200);
+    served.stop();
+    let _ = std::fs::remove_dir_all(&panel);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
