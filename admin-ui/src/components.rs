@@ -392,3 +392,20 @@ pub fn MoreButton<T: Send + Sync + 'static>(
         })}
     }
 }
+
+// ---------------------------------------------------------------- dialogs
+
+/// Moves the keyboard focus to the element `id` once it is drawn (a dialog's first
+/// control), so a keyboard user lands in the dialog that just opened.
+pub fn focus_soon(id: &'static str) {
+    leptos::task::spawn_local(async move {
+        crate::chat::pause(0).await;
+        if let Some(element) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = element.focus();
+        }
+    });
+}

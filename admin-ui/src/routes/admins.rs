@@ -8,7 +8,7 @@ use promo_api_types::panel::{AdminUser, AdminUserChange, NewAdminUser, PasswordR
 
 use super::Page;
 use crate::api::{self, Answer, Failure};
-use crate::components::{Empty, ErrorBox, FieldError, FormError, Loading};
+use crate::components::{focus_soon, Empty, ErrorBox, FieldError, FormError, Loading};
 use crate::state::{state, t, when};
 
 const MIN_PASSWORD: usize = 12;
@@ -237,7 +237,10 @@ fn AdminsBody() -> impl IntoView {
                                                 <td class="actions">
                                                     <div class="row">
                                                         <button type="button" class="btn btn-small" data-action="password"
-                                                            on:click=move |_| password_for.set(Some(for_dialog.clone()))>
+                                                            on:click=move |_| {
+                                                                password_for.set(Some(for_dialog.clone()));
+                                                                focus_soon("reset-password");
+                                                            }>
                                                             {move || t("Сменить пароль", "Set password")}
                                                         </button>
                                                         {if disabled {
@@ -439,13 +442,14 @@ fn PasswordDialog(user: AdminUser, on_close: Callback<Option<String>>) -> impl I
     let general = RwSignal::new(None::<Failure>);
     Effect::new(move |_| general.set(error.get().filter(|e| !e.is_field("new_password"))));
     view! {
-        <div class="dialog-backdrop" on:click=move |_| on_close.run(None)>
+        <div class="dialog-backdrop" on:click=move |_| on_close.run(None)
+            on:keydown=move |e| if e.key() == "Escape" { on_close.run(None) }>
             <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="password-title"
                 id="password-dialog" on:click=|e| e.stop_propagation() on:submit=submit novalidate>
                 <h2 id="password-title">{move || t("Новый пароль для", "New password for")} " " {login.clone()}</h2>
                 <label class="field">
                     <span>{move || t("Пароль", "Password")}</span>
-                    <input id="reset-password" type="password" autocomplete="new-password" autofocus
+                    <input id="reset-password" type="password" autocomplete="new-password"
                         bind:value=password
                         aria-invalid=move || error.get().is_some_and(|e| e.is_field("new_password")).to_string()/>
                     <span class="hint">{move || t("Не короче 12 символов. Пользователю придётся войти заново.", "At least 12 characters. The user signs in again.")}</span>

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::Page;
 use crate::api;
 use crate::components::{paged, Empty, ErrorBox, Loading, MoreButton};
-use crate::state::{t, when};
+use crate::state::{can, t, when};
 
 /// The actions an operator is likely to look for, with their names in the panel.
 const ACTIONS: &[(&str, &str, &str)] = &[
@@ -198,6 +198,23 @@ fn detail_lines(details: &Value) -> Vec<(String, Option<String>, String)> {
 
 #[component]
 pub fn Audit() -> impl IntoView {
+    view! {
+        <Page ru="Журнал действий" en="Audit log" id="audit">
+            {move || if can("manager") {
+                view! { <AuditLog/> }.into_any()
+            } else {
+                view! {
+                    <div class="notice-plain" id="audit-denied">
+                        {move || t("Журнал доступен менеджерам и владельцам.", "The audit log is for managers and owners.")}
+                    </div>
+                }.into_any()
+            }}
+        </Page>
+    }
+}
+
+#[component]
+fn AuditLog() -> impl IntoView {
     let action = RwSignal::new(String::new());
     let target = RwSignal::new(String::new());
     // Typed filters apply when the operator stops typing or presses Enter.
@@ -227,7 +244,6 @@ pub fn Audit() -> impl IntoView {
         apply();
     };
     view! {
-        <Page ru="Журнал действий" en="Audit log" id="audit">
             <form class="toolbar card" on:submit=submit>
                 <label class="field">
                     <span>{move || t("Действие", "Action")}</span>
@@ -264,7 +280,6 @@ pub fn Audit() -> impl IntoView {
                     <MoreButton list id="audit-more"/>
                 }.into_any(),
             }}
-        </Page>
     }
 }
 

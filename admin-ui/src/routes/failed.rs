@@ -9,7 +9,7 @@ use promo_api_types::panel::FailedWork;
 
 use super::Page;
 use crate::api::{self, Answer, Failure};
-use crate::components::{ErrorBox, Loading};
+use crate::components::{focus_soon, ErrorBox, Loading};
 use crate::state::{can, t, when};
 
 fn kind_label(kind: &str) -> &'static str {
@@ -189,7 +189,10 @@ pub fn Failed() -> impl IntoView {
                                                             </button>
                                                             <button type="button" class="btn btn-small btn-danger" data-action="discard"
                                                                 disabled=move || working.get() == Some(id)
-                                                                on:click=move |_| confirm.set(Some(to_confirm.clone()))>
+                                                                on:click=move |_| {
+                                                                    confirm.set(Some(to_confirm.clone()));
+                                                                    focus_soon("discard-confirm");
+                                                                }>
                                                                 {move || t("Убрать", "Discard")}
                                                             </button>
                                                         </div>
@@ -207,7 +210,8 @@ pub fn Failed() -> impl IntoView {
             {move || confirm.get().map(|work| {
                 let id = work.id;
                 view! {
-                    <div class="dialog-backdrop" on:click=move |_| confirm.set(None)>
+                    <div class="dialog-backdrop" on:click=move |_| confirm.set(None)
+                        on:keydown=move |e| if e.key() == "Escape" { confirm.set(None) }>
                         <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="discard-title"
                             on:click=|e| e.stop_propagation()>
                             <h2 id="discard-title">{move || t("Убрать без повтора?", "Discard without a retry?")} " #" {id}</h2>

@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use super::Page;
 use crate::api::{self, Failure};
 use crate::chat::{message_view, pause, TgReplyKeyboard};
-use crate::components::{ErrorBox, FieldError, Loading};
+use crate::components::{focus_soon, ErrorBox, FieldError, Loading};
 use crate::state::{can, num, t};
 
 /// Telegram's limit on a message's text.
@@ -563,13 +563,17 @@ fn ChatRoom() -> impl IntoView {
                         <button type="button" class="btn" id="chat-refresh" disabled=move || chat.busy.get()
                             on:click=move |_| chat.reload()>{move || t("Обновить", "Refresh")}</button>
                         <button type="button" class="btn btn-danger" id="chat-reset" disabled=move || chat.busy.get()
-                            on:click=move |_| confirm_reset.set(true)>{move || t("Начать заново", "Start over")}</button>
+                            on:click=move |_| {
+                                confirm_reset.set(true);
+                                focus_soon("chat-reset-confirm");
+                            }>{move || t("Начать заново", "Start over")}</button>
                     </div>
                 </div>
             </aside>
         </div>
         {move || confirm_reset.get().then(|| view! {
-            <div class="dialog-backdrop" on:click=move |_| confirm_reset.set(false)>
+            <div class="dialog-backdrop" on:click=move |_| confirm_reset.set(false)
+                on:keydown=move |e| if e.key() == "Escape" { confirm_reset.set(false) }>
                 <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="reset-title"
                     on:click=|e| e.stop_propagation()>
                     <h2 id="reset-title">{move || t("Начать тестовый чат заново?", "Start the test chat over?")}</h2>
