@@ -161,6 +161,9 @@ pub fn status_label(status: &str) -> String {
         "declined" => Some(("отказался", "declined")),
         "disqualified" => Some(("дисквалифицирован", "disqualified")),
         "unused" => Some(("не понадобился", "unused")),
+        "dead" => Some(("не выполнено", "gave up")),
+        "retrying" => Some(("повтор", "retrying")),
+        "discarded" => Some(("отброшено", "discarded")),
         _ => None,
     };
     match pair {

@@ -144,7 +144,7 @@ async fn serve() -> anyhow::Result<()> {
         index.push(IndexEntry::new(
             "GET",
             "/sandbox",
-            "the sandbox: chat with the bot through the fake Telegram",
+            "the sandbox: leads to the panel's test chat (its JSON API under /sandbox/api)",
         ));
     }
     let mut router = local_router_with(app.clone(), index);
@@ -177,7 +177,7 @@ async fn serve() -> anyhow::Result<()> {
         println!(
             "  SANDBOX MODE:  no BOT_TOKEN set; fake Telegram and ProverkaCheka run in-process."
         );
-        println!("  try the bot:   {base}/sandbox");
+        println!("  try the bot:   {base}/test-chat (the panel's test chat)");
     }
     // Where the panel password lives, on every start (never the password itself).
     match &app.settings.panel.password {
