@@ -65,28 +65,8 @@ pub fn RaffleDetail() -> impl IntoView {
         confirm: RwSignal::new(None),
         documents: RwSignal::new(None),
     };
-    let actions = move || {
-        let row = detail.get().and_then(Result::ok).map(|d| d.raffle)?;
-        let cancellable = can("manager")
-            && row.draw_id.is_none()
-            && matches!(row.status.as_str(), "scheduled" | "paused");
-        let record = row.public_url.clone().unwrap_or(row.record_url.clone());
-        Some(view! {
-            <a class="btn" href=record target="_blank" rel="noopener" id="raffle-public-link">
-                {move || t("Публичная запись", "Public record")}
-            </a>
-            {row.draw_id.is_some().then(|| {
-                let href = format!("/winners?raffle={}", row.id);
-                view! { <A href=href attr:class="btn">{move || t("Выгрузка победителей", "Export winners")}</A> }
-            })}
-            {cancellable.then(|| view! {
-                <button class="btn btn-danger" id="raffle-cancel"
-                    on:click=move |_| ctx.confirm.set(Some(Pending::Cancel))>
-                    {move || t("Отменить розыгрыш", "Cancel the raffle")}
-                </button>
-            })}
-        })
-    };
+    // `Page` runs its actions once: the reactive part is inside, following the reloads.
+    let actions = move || view! { {move || raffle_actions(detail, ctx)} };
     view! {
         <Page ru="Розыгрыш" en="Raffle" id="raffle-detail" actions=actions>
             {move || ctx.notice.get().map(|n| view! { <div class="notice" role="status" id="raffle-notice">{n}</div> })}
@@ -97,6 +77,31 @@ pub fn RaffleDetail() -> impl IntoView {
             <DocumentsDialog ctx/>
         </Page>
     }
+}
+
+/// The page's buttons for the raffle as loaded: its public record, the winners' export
+/// once drawn, and cancelling while it waits (manager).
+fn raffle_actions(detail: LocalResource<Answer<Detail>>, ctx: Ctx) -> Option<impl IntoView> {
+    let row = detail.get().and_then(Result::ok).map(|d| d.raffle)?;
+    let cancellable = can("manager")
+        && row.draw_id.is_none()
+        && matches!(row.status.as_str(), "scheduled" | "paused");
+    let record = row.public_url.clone().unwrap_or(row.record_url.clone());
+    Some(view! {
+        <a class="btn" href=record target="_blank" rel="noopener" id="raffle-public-link">
+            {move || t("Публичная запись", "Public record")}
+        </a>
+        {row.draw_id.is_some().then(|| {
+            let href = format!("/winners?raffle={}", row.id);
+            view! { <A href=href attr:class="btn">{move || t("Выгрузка победителей", "Export winners")}</A> }
+        })}
+        {cancellable.then(|| view! {
+            <button class="btn btn-danger" id="raffle-cancel"
+                on:click=move |_| ctx.confirm.set(Some(Pending::Cancel))>
+                {move || t("Отменить розыгрыш", "Cancel the raffle")}
+            </button>
+        })}
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -251,6 +256,16 @@ fn Progress(raffle_id: i64, waiting: bool, ctx: Ctx) -> impl IntoView {
     });
     move || match campaign.get() {
         Some(Ok(c)) if waiting => view! { <LiveProgress campaign=c.campaign ctx/> }.into_any(),
+        Some(Ok(c)) if c.campaign.status == "failed" => {
+            let reason = c.error.clone().unwrap_or_default();
+            view! {
+                <div class="card" id="raffle-progress" data-status="failed">
+                    <h2>{move || t("Розыгрыш не состоялся", "The draw did not take place")}</h2>
+                    <div class="state error" role="alert">{reason}</div>
+                </div>
+            }
+            .into_any()
+        }
         Some(Ok(c)) if c.campaign.total > 0 => {
             let s = c.campaign;
             let done = s.sent + s.failed + s.blocked + s.unknown;
@@ -803,7 +818,7 @@ fn ConfirmDialog(ctx: Ctx) -> impl IntoView {
                         <h2 id="confirm-title">{title}</h2>
                         <p>{body}</p>
                         <div class="row">
-                            <button class="btn btn-primary" id="confirm-yes" autofocus disabled=move || busy.get() on:click=run>
+                            <button class=if pending == Pending::Cancel { "btn btn-danger" } else { "btn btn-primary" } id="confirm-yes" autofocus disabled=move || busy.get() on:click=run>
                                 {move || t("Да", "Yes")}
                             </button>
                             <button class="btn btn-ghost" id="confirm-no" on:click=move |_| close()>{move || t("Нет", "No")}</button>

@@ -628,6 +628,36 @@ async fn disqualifying_a_winner_on_the_raffle_page_passes_the_prize_to_the_reser
         .await
         .expect("user")
         .get(0);
+    // A winner who confirmed their claim (in the bot) is marked handed over from the page.
+    let (confirmed, _, _, _, _) = drawn_picks
+        .iter()
+        .find(|(p, _, _, reserve, _)| !reserve && *p != first)
+        .cloned()
+        .expect("another winner");
+    panel
+        .app
+        .db()
+        .await
+        .expect("db")
+        .execute(
+            "UPDATE raffle_winners SET claim_status = 'confirmed'
+             WHERE position = $1 AND draw_id = (SELECT id FROM raffle_draws WHERE campaign_id = $2)",
+            &[&(confirmed as i32), &id],
+        )
+        .await
+        .expect("confirm");
+    panel.goto(&format!("/raffles/{id}")).await;
+    panel
+        .click(&format!("tr[data-position='{confirmed}'] .act-handed-over"))
+        .await;
+    panel.click("#confirm-yes").await;
+    panel
+        .wait_for(&format!(
+            "tr[data-position='{confirmed}'][data-claim='handed_over']"
+        ))
+        .await;
+    panel.wait_for_text("#raffle-notice", "вручён").await;
+
     let deadline = Instant::now() + Duration::from_secs(15);
     while !panel
         .app
@@ -784,5 +814,83 @@ async fn a_raffle_without_prizes_or_with_a_nameless_prize_is_stopped_in_the_form
         .flatten();
     assert_eq!(invalid.as_deref(), Some("true"));
     assert_eq!(raffle_count(&panel.app).await, 0, "nothing reached the API");
+    panel.assert_no_console_errors().await;
+}
+
+#[tokio::test]
+async fn a_raffle_scheduled_in_the_form_waits_with_its_commitment_and_is_cancelled_from_its_page() {
+    let panel = Panel::start(TestConfig::default().with_workers()).await;
+    panel.signed_in_as("manager").await;
+    panel.goto("/raffles/new").await;
+    panel.fill("#raffle-title", "Промежуточный июня").await;
+    panel
+        .wait_for("#raffle-kind")
+        .await
+        .select_by_value("intermediate")
+        .await
+        .expect("kind");
+    panel.click("#raffle-burn").await;
+    panel.fill("#prize-name-0", "Сертификат").await;
+    panel.fill("#prize-value-0", "3000").await;
+    panel.click("#raffle-notify-losers").await;
+    // Ticking "tell the others" offers a lose text, previewed with its noun forms.
+    panel.wait_for_text("#lose-preview", "3 билета").await;
+    panel.click("#raffle-when-later").await;
+    // A typed time is read in the promotion's zone (Moscow): 12:00 there is 09:00 UTC.
+    panel.wait_for("#raffle-scheduled-for").await;
+    panel
+        .browser
+        .execute(
+            "const input = document.getElementById('raffle-scheduled-for');
+             input.value = '2031-06-01T12:00';
+             input.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .expect("type the time");
+    panel.click("#raffle-submit").await;
+    let id = raffle_in_address(&panel).await;
+    panel
+        .wait_for("#raffle-detail [data-status='scheduled']")
+        .await;
+    let row = panel
+        .app
+        .db()
+        .await
+        .expect("db")
+        .query_one(
+            "SELECT c.scheduled_for, r.seed_commitment, r.burn_tickets, r.notify_losers, r.kind
+             FROM campaigns c JOIN raffles r ON r.campaign_id = c.id WHERE c.id = $1",
+            &[&id],
+        )
+        .await
+        .expect("raffle");
+    let at: chrono::DateTime<chrono::Utc> = row.get(0);
+    assert_eq!(at.to_rfc3339(), "2031-06-01T09:00:00+00:00");
+    assert_eq!(
+        panel.text("#raffle-commitment").await,
+        row.get::<_, String>(1)
+    );
+    assert!(row.get::<_, bool>(2) && row.get::<_, bool>(3));
+    assert_eq!(row.get::<_, String>(4), "intermediate");
+    panel.wait_for("#draw-pending").await;
+    panel.wait_for_text("#raffle-progress", "01.06.2031").await;
+
+    panel.click("#raffle-cancel").await;
+    panel.click("#confirm-yes").await;
+    panel
+        .wait_for("#raffle-detail [data-status='cancelled']")
+        .await;
+    panel.wait_for_none("#raffle-cancel").await;
+    let status: String = panel
+        .app
+        .db()
+        .await
+        .expect("db")
+        .query_one("SELECT status FROM campaigns WHERE id = $1", &[&id])
+        .await
+        .expect("status")
+        .get(0);
+    assert_eq!(status, "cancelled");
     panel.assert_no_console_errors().await;
 }
