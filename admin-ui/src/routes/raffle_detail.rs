@@ -643,6 +643,24 @@ fn Messages(spec: RaffleSpecView) -> impl IntoView {
 
 // ------------------------------------------------------------------ dialogs
 
+/// Moves the keyboard into a dialog when it opens (`autofocus` does not apply to an
+/// element inserted after a click has focused the button).
+fn focus_on_open(open: impl Fn() -> bool + 'static, id: &'static str) {
+    Effect::new(move |_| {
+        if open() {
+            request_animation_frame(move || {
+                if let Some(element) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id(id))
+                    .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+                {
+                    let _ = element.focus();
+                }
+            });
+        }
+    });
+}
+
 /// Closes a dialog on Escape.
 fn on_escape(close: impl Fn() + 'static) -> impl Fn(leptos::ev::KeyboardEvent) {
     move |event| {
@@ -657,6 +675,10 @@ fn DisqualifyDialog(ctx: Ctx) -> impl IntoView {
     let reason = RwSignal::new(String::new());
     let error = RwSignal::new(None::<Failure>);
     let busy = RwSignal::new(false);
+    focus_on_open(
+        move || ctx.disqualify.with(Option::is_some),
+        "disqualify-reason",
+    );
     let close = move || {
         ctx.disqualify.set(None);
         reason.set(String::new());
@@ -738,7 +760,7 @@ fn DisqualifyDialog(ctx: Ctx) -> impl IntoView {
                         )}</p>
                         <label class="field">
                             <span>{move || t("Причина", "Reason")}</span>
-                            <textarea id="disqualify-reason" rows="3" maxlength="500" bind:value=reason autofocus
+                            <textarea id="disqualify-reason" rows="3" maxlength="500" bind:value=reason
                                 aria-invalid=move || error.get().is_some_and(|e| e.is_field("reason")).to_string()></textarea>
                             <FieldError error field="reason"/>
                         </label>
@@ -759,6 +781,7 @@ fn DisqualifyDialog(ctx: Ctx) -> impl IntoView {
 #[component]
 fn ConfirmDialog(ctx: Ctx) -> impl IntoView {
     let busy = RwSignal::new(false);
+    focus_on_open(move || ctx.confirm.with(Option::is_some), "confirm-yes");
     let close = move || ctx.confirm.set(None);
     let run = move |_| {
         let (Some(pending), Some(raffle_id)) = (ctx.confirm.get_untracked(), ctx.raffle_id())
@@ -818,7 +841,7 @@ fn ConfirmDialog(ctx: Ctx) -> impl IntoView {
                         <h2 id="confirm-title">{title}</h2>
                         <p>{body}</p>
                         <div class="row">
-                            <button class=if pending == Pending::Cancel { "btn btn-danger" } else { "btn btn-primary" } id="confirm-yes" autofocus disabled=move || busy.get() on:click=run>
+                            <button class=if pending == Pending::Cancel { "btn btn-danger" } else { "btn btn-primary" } id="confirm-yes" disabled=move || busy.get() on:click=run>
                                 {move || t("Да", "Yes")}
                             </button>
                             <button class="btn btn-ghost" id="confirm-no" on:click=move |_| close()>{move || t("Нет", "No")}</button>
@@ -833,6 +856,10 @@ fn ConfirmDialog(ctx: Ctx) -> impl IntoView {
 #[component]
 fn DocumentsDialog(ctx: Ctx) -> impl IntoView {
     let close = move || ctx.documents.set(None);
+    focus_on_open(
+        move || ctx.documents.with(Option::is_some),
+        "documents-close",
+    );
     move || {
         ctx.documents.get().map(|answer| {
             let body = match answer {
@@ -859,7 +886,7 @@ fn DocumentsDialog(ctx: Ctx) -> impl IntoView {
                         <p class="muted small">{move || t("Каждый просмотр записывается в журнал.", "Every view is written to the audit log.")}</p>
                         {body}
                         <div class="row">
-                            <button class="btn" autofocus on:click=move |_| close()>{move || t("Закрыть", "Close")}</button>
+                            <button class="btn" id="documents-close" on:click=move |_| close()>{move || t("Закрыть", "Close")}</button>
                         </div>
                     </div>
                 </div>

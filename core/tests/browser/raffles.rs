@@ -536,6 +536,12 @@ async fn a_raffle_made_in_the_form_with_two_prizes_and_a_reserve_is_drawn_and_it
         .await;
     fits_a_phone(&panel).await;
     panel.screenshot("raffle-detail").await;
+    // Every word follows the language switch.
+    panel.click("#lang-en").await;
+    panel.wait_for_text("#draw-verified", "Verified").await;
+    panel.wait_for_text("#raffle-winners h2", "Winners").await;
+    panel.click("#lang-ru").await;
+    panel.wait_for_text("#draw-verified", "Проверено").await;
 
     panel.goto("/raffles").await;
     let row = panel
@@ -577,6 +583,26 @@ async fn disqualifying_a_winner_on_the_raffle_page_passes_the_prize_to_the_reser
         .click(&format!("tr[data-position='{first}'] .act-disqualify"))
         .await;
     panel.wait_for("#disqualify-dialog").await;
+    // The keyboard is in the dialog, on the reason.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let focused = panel
+            .browser
+            .execute(
+                "return document.activeElement && document.activeElement.id;",
+                vec![],
+            )
+            .await
+            .expect("focus");
+        if focused == json!("disqualify-reason") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the focus is on {focused}, not the reason"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Too short a reason is refused in the dialog itself.
     panel.fill("#disqualify-reason", "x").await;
     panel.click("#disqualify-submit").await;
