@@ -421,7 +421,7 @@ fn PrizeLine(
                 })}
                 {message("value_rub")}
             </label>
-            <div class="field">
+            <div class="field prize-photo">
                 <span>{move || t("Фото", "Photo")}</span>
                 <PhotoPicker photo=row.photo id=Signal::derive(move || format!("prize-photo-{}", index.get()))/>
                 {message("photo")}

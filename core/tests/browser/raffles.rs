@@ -477,6 +477,14 @@ async fn a_raffle_made_in_the_form_with_two_prizes_and_a_reserve_is_drawn_and_it
     panel.wait_for_text("#win-preview", "iPhone 16").await;
     panel.wait_for_text("#raffle-picks", "3").await;
     fits_a_phone(&panel).await;
+    let _ = panel
+        .browser
+        .execute(
+            "document.getElementById('win-message').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    panel.screenshot("raffle-new-messages").await;
     scroll_to_top(&panel).await;
     panel.screenshot("raffle-new").await;
     panel.click("#raffle-submit").await;
