@@ -848,7 +848,34 @@ async fn a_raffle_without_prizes_or_with_a_nameless_prize_is_stopped_in_the_form
         .flatten();
     assert_eq!(invalid.as_deref(), Some("true"));
     assert_eq!(raffle_count(&panel.app).await, 0, "nothing reached the API");
-    panel.assert_no_console_errors().await;
+
+    // What only the API refuses (a control character in the title) is shown by its field.
+    panel.fill("#prize-name-0", "Кружка").await;
+    panel
+        .browser
+        .execute(
+            "const input = document.getElementById('raffle-title');
+             input.value = 'Без\\u0007призов';
+             input.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await
+        .expect("type the title");
+    panel.click("#raffle-submit").await;
+    panel
+        .wait_for_text(
+            "label:has(#raffle-title) .field-error",
+            "control characters",
+        )
+        .await;
+    assert_eq!(raffle_count(&panel.app).await, 0);
+    let errors: Vec<_> = panel
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|e| !(e.source == "network" && e.message.contains("/api/raffles ")))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
 }
 
 #[tokio::test]
