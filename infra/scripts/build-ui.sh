@@ -27,13 +27,33 @@ dist=$ui/dist
 target_dir=${CARGO_TARGET_DIR:-target}
 started_at=$(date +%s%N)
 
+# One build at a time (the run command, the test command and a developer may start one
+# together): a second waits, then usually finds the bundle up to date.
+mkdir -p "$target_dir"
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$target_dir/.build-ui.lock"
+    if ! flock -n 9; then
+        say "waiting for another build of the panel to finish"
+        flock 9
+    fi
+fi
+
+# One build at a time: two at once (two test runs, a test run and a developer) would
+# share the staging folder and could leave dist/ half written while tests read it.
+mkdir -p "$target_dir"
+exec 9>"$target_dir/.build-ui.lock"
+if ! flock -n 9; then
+    say "another panel build is running; waiting for it"
+    flock 9
+fi
+
 # Everything the bundle is made from. The workspace manifest is in because the
 # ui-release profile lives there; the mode is in so that a --dev bundle is never taken
 # for a release one.
 inputs_hash() {
     local paths=() path
     for path in "$ui/Cargo.toml" "$ui/src" "$ui/static" api-types/Cargo.toml api-types/src \
-        Cargo.lock Cargo.toml infra/scripts/build-ui.sh; do
+        Cargo.lock Cargo.toml .cargo/config.toml infra/scripts/build-ui.sh; do
         [ -e "$path" ] && paths+=("$path")
     done
     {
@@ -93,8 +113,8 @@ wasm=$target_dir/wasm32-unknown-unknown/$profile_dir/promo_admin_ui.wasm
 
 # Built next to dist/ and swapped in at the end, so a server reading dist/ meanwhile
 # never sees half a bundle.
-next=$target_dir/promo-admin-ui-dist.next
-rm -rf "$next"
+next=$(mktemp -d "$target_dir/promo-admin-ui-dist.XXXXXX")
+trap 'rm -rf "$next"' EXIT
 mkdir -p "$next/pkg"
 cp -R "$ui/static/." "$next/"
 # It warns that the stripped module has no target_features section: harmless here, the
@@ -124,11 +144,12 @@ else
 fi
 
 printf '%s\n' "$stamp" >"$next/.stamp"
-old=$target_dir/promo-admin-ui-dist.old
-rm -rf "$old"
+chmod 755 "$next"
+old=$next.old
 if [ -d "$dist" ]; then mv "$dist" "$old"; fi
 mv "$next" "$dist"
 rm -rf "$old"
+trap - EXIT
 
 size_line() {
     local file=$1
