@@ -3,6 +3,7 @@
 //! of each page, desktop and phone width, go to `target/screenshots/`.
 //! Run only these with `cargo test -p promo-core --test browser`.
 
+mod dashboard;
 mod campaigns;
 mod harness;
 mod raffles;
