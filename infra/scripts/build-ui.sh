@@ -72,6 +72,7 @@ fi
 [ -f "$ui/static/index.html" ] || die "$ui/static/index.html is missing: nothing to bundle"
 
 ensure_rust
+[ "$mode" = dev ] || ensure_wasm_opt
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     say "adding the Rust target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown

@@ -163,9 +163,26 @@ ensure_panel_bundle() {
 
 # Headless Chromium and its WebDriver for the browser tests (core/tests/browser).
 ensure_chromium() {
+    # The emoji font: the bot's texts and buttons are full of emoji, and without it the
+    # screenshots show empty boxes where a shopper's phone shows pictures.
     if command -v chromedriver >/dev/null 2>&1 \
-        && { [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1; }; then
+        && { [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1; } \
+        && { ! can_install || [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; }; then
         return 0
     fi
-    apt_install chromium chromium-driver
+    apt_install chromium chromium-driver fonts-noto-color-emoji
+}
+
+# wasm-opt shrinks the panel's bundle by a third. Optional: without a working one
+# (npm's binaryen; Debian's v108 writes broken modules) build-ui.sh leaves the bundle
+# unoptimised. Installed from npm when npm is there and we may install.
+ensure_wasm_opt() {
+    local version
+    version=$(wasm-opt --version 2>/dev/null | sed -n 's/.*version \([0-9][0-9]*\).*/\1/p')
+    [ "${version:-0}" -ge 110 ] && return 0
+    if command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        say "installing wasm-opt (npm package binaryen) to shrink the panel's bundle"
+        npm install -g --silent binaryen >/dev/null 2>&1 \
+            || say "npm could not install binaryen: the panel's bundle stays unoptimised"
+    fi
 }

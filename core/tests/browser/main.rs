@@ -3,8 +3,8 @@
 //! of each page, desktop and phone width, go to `target/screenshots/`.
 //! Run only these with `cargo test -p promo-core --test browser`.
 
-mod dashboard;
 mod campaigns;
+mod dashboard;
 mod harness;
 mod raffles;
 mod receipts;

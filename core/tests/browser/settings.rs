@@ -184,7 +184,9 @@ async fn an_owner_adds_a_manager_who_then_does_not_see_the_admins_page() {
     panel.fill("#new-admin-login", "kate").await;
     panel.fill("#new-admin-password", PASSWORD).await;
     panel.click("#new-admin-submit").await;
-    panel.wait_for_text("#new-admin .field-error", "занят").await;
+    panel
+        .wait_for_text("#new-admin .field-error", "занят")
+        .await;
     panel.screenshot("admins").await;
     assert_no_other_console_errors(&panel, &["/api/admins"]).await;
 
