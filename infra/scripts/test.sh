@@ -50,5 +50,9 @@ cargo check --quiet -p promo-api-types --target wasm32-unknown-unknown
 # The browser tests (core/tests/browser) drive the bundle built above.
 say "cargo test"
 cargo test --workspace --exclude promo-admin-ui
+# The panel's pure helpers (Telegram formatting, placeholders) on the host; its pages are
+# tested in the browser above (core/tests/browser).
+say "cargo test -p promo-admin-ui --lib"
+cargo test --quiet -p promo-admin-ui --lib
 # The README's run command as a user types it: starts, answers, stops, starts again.
 infra/scripts/smoke.sh
