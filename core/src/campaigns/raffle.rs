@@ -36,6 +36,8 @@ pub const ALGORITHM_V1: &str = "weighted-sequential-without-replacement/chacha20
 const SEND_ATTEMPTS: u32 = 3;
 /// Longest `retry_after` honoured in place; a longer one leaves the winner for the retry.
 const MAX_IN_PLACE_WAIT: Duration = Duration::from_secs(10);
+/// How long to wait before looking again at a winner's message another sender holds.
+const OTHER_SENDER_WAIT: Duration = Duration::from_millis(500);
 
 /// What drawing and notifying winners needs.
 #[derive(Clone)]
@@ -854,8 +856,13 @@ async fn notify_winners(app: &Raffles, draw_id: i64) -> anyhow::Result<(usize, u
         let mut delivery = Delivery::Later;
         for _ in 0..SEND_ATTEMPTS {
             delivery = app.sender.deliver(outbox_id, MAX_IN_PLACE_WAIT).await?;
-            if delivery != Delivery::Later {
-                break;
+            match delivery {
+                Delivery::Later => {}
+                // The outbox relay holds this very message right now: its send takes
+                // moments, so look again shortly instead of leaving the winner unmarked
+                // (and the operator's counter short) until the job's next run.
+                Delivery::NotOurs => tokio::time::sleep(OTHER_SENDER_WAIT).await,
+                _ => break,
             }
         }
         match delivery {
