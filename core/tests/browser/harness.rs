@@ -553,7 +553,18 @@ impl Panel {
 
     /// Fails the test when the console has an error.
     pub async fn assert_no_console_errors(&self) {
-        let errors = self.console_errors().await;
+        self.assert_no_console_errors_except(&[]).await;
+    }
+
+    /// [`Panel::assert_no_console_errors`], but a failed request whose log line
+    /// contains one of `allowed` (a refusal the test provokes on purpose) is no error.
+    pub async fn assert_no_console_errors_except(&self, allowed: &[&str]) {
+        let errors: Vec<LogEntry> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|e| !(e.source == "network" && allowed.iter().any(|a| e.message.contains(a))))
+            .collect();
         if !errors.is_empty() {
             let listed: Vec<String> = errors
                 .iter()

@@ -207,28 +207,6 @@ async fn choose(panel: &Panel, css: &str, value: &str) {
         .expect("choose");
 }
 
-/// Fails on any console error except the signed-out session probe of the login page
-/// (a 401 Chromium logs before the sign-in) and those `allowed` (a refused request the
-/// test makes on purpose).
-async fn assert_clean_console(panel: &Panel, allowed: &[&str]) {
-    let errors: Vec<_> = panel
-        .console_errors()
-        .await
-        .into_iter()
-        .filter(|e| {
-            !(e.source == "network"
-                && e.message.contains("/api/auth/session")
-                && e.message.contains("401"))
-        })
-        .filter(|e| {
-            !allowed
-                .iter()
-                .any(|a| e.source == "network" && e.message.contains(a))
-        })
-        .collect();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
-}
-
 #[tokio::test]
 async fn a_pending_receipt_is_rejected_with_a_reason_and_the_shopper_is_told_at_the_fake_bot_api() {
     let panel = Panel::start(TestConfig::default().with_workers()).await;
@@ -305,7 +283,7 @@ async fn a_pending_receipt_is_rejected_with_a_reason_and_the_shopper_is_told_at_
             seeded.held_too
         ))
         .await;
-    assert_clean_console(&panel, &[]).await;
+    panel.assert_no_console_errors().await;
 }
 
 #[tokio::test]
@@ -378,5 +356,5 @@ async fn receipts_are_filtered_and_opened_the_sellers_queue_leads_to_their_recei
     );
     assert_eq!(tickets_of(&panel.app, seeded.boris).await, 2, "its tickets");
     panel.wait_for_none("#queue li:nth-child(2)").await;
-    assert_clean_console(&panel, &[]).await;
+    panel.assert_no_console_errors().await;
 }

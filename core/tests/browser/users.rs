@@ -156,28 +156,6 @@ fn picture_file() -> std::path::PathBuf {
     path
 }
 
-/// Fails on any console error except the signed-out session probe of the login page
-/// (a 401 Chromium logs before the sign-in) and those `allowed` (a refused request the
-/// test makes on purpose).
-async fn assert_clean_console(panel: &Panel, allowed: &[&str]) {
-    let errors: Vec<_> = panel
-        .console_errors()
-        .await
-        .into_iter()
-        .filter(|e| {
-            !(e.source == "network"
-                && e.message.contains("/api/auth/session")
-                && e.message.contains("401"))
-        })
-        .filter(|e| {
-            !allowed
-                .iter()
-                .any(|a| e.source == "network" && e.message.contains(a))
-        })
-        .collect();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
-}
-
 #[tokio::test]
 async fn a_manager_finds_a_user_by_search_sees_their_full_phone_and_blocks_them_with_a_reason() {
     let panel = Panel::start(TestConfig::default()).await;
@@ -272,7 +250,7 @@ async fn a_manager_finds_a_user_by_search_sees_their_full_phone_and_blocks_them_
     // The list shows what the API says now.
     panel.goto("/users?status=banned").await;
     panel.wait_for("#users-empty").await;
-    assert_clean_console(&panel, &[]).await;
+    panel.assert_no_console_errors().await;
 }
 
 #[tokio::test]
@@ -332,7 +310,7 @@ async fn a_message_sent_from_the_user_page_arrives_at_the_fake_bot_api_with_and_
     // Both are in the shopper's campaigns once the page is read again.
     panel.goto(&format!("/users/{anna}")).await;
     panel.wait_for("#user-campaigns li:nth-child(2)").await;
-    assert_clean_console(&panel, &[]).await;
+    panel.assert_no_console_errors().await;
 }
 
 #[tokio::test]
@@ -372,7 +350,7 @@ async fn granting_tickets_with_a_reason_changes_the_total_and_tells_the_shopper(
         "{:?}",
         told[0].params
     );
-    assert_clean_console(&panel, &[]).await;
+    panel.assert_no_console_errors().await;
 }
 
 #[tokio::test]
@@ -409,11 +387,11 @@ async fn a_field_error_from_the_api_is_shown_next_to_its_field() {
         .get(0);
     assert_eq!(submissions, 0);
     // The refused request is the only console complaint (Chromium logs every 4xx).
-    assert_clean_console(
-        &panel,
-        &["/receipts - Failed to load resource: the server responded with a status of 400"],
-    )
-    .await;
+    panel
+        .assert_no_console_errors_except(&[
+            "/receipts - Failed to load resource: the server responded with a status of 400",
+        ])
+        .await;
 }
 
 #[tokio::test]
@@ -430,5 +408,5 @@ async fn a_viewer_reads_a_user_and_a_held_receipt_but_is_offered_no_action() {
     panel.wait_for("#receipt-detail .receipt-body").await;
     panel.wait_for_none("#decision").await;
     panel.screenshot("receipts-moderation-viewer").await;
-    assert_clean_console(&panel, &[]).await;
+    panel.assert_no_console_errors().await;
 }
