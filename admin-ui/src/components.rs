@@ -42,11 +42,19 @@ pub fn ErrorBox(error: Failure) -> impl IntoView {
 /// The message of a failed request, shown under a form unless it names a field the
 /// form shows itself.
 #[component]
-pub fn FormError(error: RwSignal<Option<Failure>>) -> impl IntoView {
+pub fn FormError(
+    #[prop(into)] error: Signal<Option<Failure>>,
+    /// The fields the form shows their own errors at (with [`FieldError`]).
+    #[prop(optional)]
+    shown_at: &'static [&'static str],
+) -> impl IntoView {
     move || {
-        error.get().map(|e| {
-            view! { <div class="form-error" role="alert">{e.message}</div> }
-        })
+        error
+            .get()
+            .filter(|e| !shown_at.iter().any(|f| e.is_field(f)))
+            .map(|e| {
+                view! { <div class="form-error" role="alert">{e.message}</div> }
+            })
     }
 }
 

@@ -299,14 +299,6 @@ fn NewAdminForm(on_created: Callback<AdminUser>) -> impl IntoView {
     let telegram = RwSignal::new(String::new());
     let error = RwSignal::new(None::<Failure>);
     let busy = RwSignal::new(false);
-    let fields = ["login", "password", "role", "telegram_id"];
-    let general = Signal::derive(move || {
-        error
-            .get()
-            .filter(|e| !fields.iter().any(|f| e.is_field(f)))
-    });
-    let general_error = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| general_error.set(general.get()));
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -392,7 +384,7 @@ fn NewAdminForm(on_created: Callback<AdminUser>) -> impl IntoView {
                     <FieldError error field="telegram_id"/>
                 </label>
             </div>
-            <FormError error=general_error/>
+            <FormError error shown_at=&["login", "password", "role", "telegram_id"]/>
             <div class="row">
                 <button type="submit" class="btn btn-primary" id="new-admin-submit" disabled=move || busy.get()>
                     {move || if busy.get() { t("Добавляем…", "Adding…") } else { t("Добавить", "Add") }}
@@ -439,8 +431,6 @@ fn PasswordDialog(user: AdminUser, on_close: Callback<Option<String>>) -> impl I
             }
         });
     };
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| general.set(error.get().filter(|e| !e.is_field("new_password"))));
     view! {
         <div class="dialog-backdrop" on:click=move |_| on_close.run(None)
             on:keydown=move |e| if e.key() == "Escape" { on_close.run(None) }>
@@ -455,7 +445,7 @@ fn PasswordDialog(user: AdminUser, on_close: Callback<Option<String>>) -> impl I
                     <span class="hint">{move || t("Не короче 12 символов. Пользователю придётся войти заново.", "At least 12 characters. The user signs in again.")}</span>
                     <FieldError error field="new_password"/>
                 </label>
-                <FormError error=general/>
+                <FormError error shown_at=&["new_password"]/>
                 <div class="row">
                     <button type="submit" class="btn btn-primary" id="reset-password-submit" disabled=move || busy.get()>
                         {move || t("Задать пароль", "Set password")}

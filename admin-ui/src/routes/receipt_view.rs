@@ -282,8 +282,6 @@ fn Decision(id: i64, decided: Callback<(i64, String)>, reread: Callback<()>) -> 
             }
         });
     };
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| general.set(error.get().filter(|e| !e.is_field("reason"))));
     view! {
         <form class="stack decision" id="decision" on:submit=move |e| { e.prevent_default(); decide(true) } novalidate>
             <label class="field">
@@ -293,7 +291,7 @@ fn Decision(id: i64, decided: Callback<(i64, String)>, reread: Callback<()>) -> 
                     aria-invalid=move || error.get().is_some_and(|e| e.is_field("reason")).to_string()></textarea>
                 <FieldError error field="reason"/>
             </label>
-            <FormError error=general/>
+            <FormError error shown_at=&["reason"]/>
             <div class="row">
                 <button class="btn btn-primary" id="approve" type="submit" disabled=move || busy.get()>
                     {move || t("Принять", "Approve")}

@@ -539,14 +539,12 @@ pub fn Settings() -> impl IntoView {
         form.save();
     };
     // A field error the form does not show next to a field goes under the form.
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| {
-        let error = form.error.get();
-        let named = error
-            .as_ref()
-            .and_then(|e| e.field.as_deref())
-            .is_some_and(|f| every_field().any(|field| field.name == f));
-        general.set(error.filter(|_| !named));
+    let general = Signal::derive(move || {
+        form.error.get().filter(|e| {
+            !e.field
+                .as_deref()
+                .is_some_and(|f| every_field().any(|field| field.name == f))
+        })
     });
 
     view! {

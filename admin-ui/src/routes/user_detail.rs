@@ -360,14 +360,6 @@ fn MessageForm(id: i64, banned: bool, done: Callback<String>) -> impl IntoView {
             }
         });
     };
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| {
-        general.set(
-            error
-                .get()
-                .filter(|e| !e.is_field("text") && !e.is_field("photo")),
-        )
-    });
     view! {
         <form class="stack" id="message-form" on:submit=submit novalidate>
             {banned.then(|| view! {
@@ -410,7 +402,7 @@ fn MessageForm(id: i64, banned: bool, done: Callback<String>) -> impl IntoView {
                 })}
                 <FieldError error field="photo"/>
             </div>
-            <FormError error=general/>
+            <FormError error shown_at=&["text", "photo"]/>
             <div class="row">
                 <button class="btn btn-primary" id="message-submit" type="submit"
                     disabled=move || busy.get() || uploading.get() || banned>
@@ -482,14 +474,6 @@ fn TicketsForm(id: i64, done: Callback<String>) -> impl IntoView {
             }
         });
     };
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| {
-        general.set(
-            error
-                .get()
-                .filter(|e| !e.is_field("amount") && !e.is_field("reason")),
-        )
-    });
     view! {
         <form class="stack" id="tickets-form" on:submit=submit novalidate>
             <div class="form-grid">
@@ -512,7 +496,7 @@ fn TicketsForm(id: i64, done: Callback<String>) -> impl IntoView {
                     <span>{move || t("Сообщить участнику в Telegram", "Tell the user in Telegram")}</span>
                 </label>
             </div>
-            <FormError error=general/>
+            <FormError error shown_at=&["amount", "reason"]/>
             <div class="row">
                 <button class="btn btn-primary" id="grant-submit" type="submit" disabled=move || busy.get()>
                     {move || if busy.get() { t("Начисляем…", "Granting…") } else { t("Начислить", "Grant") }}
@@ -611,14 +595,6 @@ fn ReceiptForm(id: i64, status: String, done: Callback<String>) -> impl IntoView
             }
         });
     };
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| {
-        general.set(error.get().filter(|e| {
-            !e.field
-                .as_deref()
-                .is_some_and(|f| RECEIPT_FIELDS.contains(&f))
-        }))
-    });
     let input = move |dom_id: &'static str,
                       field: &'static str,
                       ru: &'static str,
@@ -669,7 +645,7 @@ fn ReceiptForm(id: i64, status: String, done: Callback<String>) -> impl IntoView
                     <FieldError error field="reason"/>
                 </label>
             </div>
-            <FormError error=general/>
+            <FormError error shown_at=RECEIPT_FIELDS/>
             <div class="row">
                 <button class="btn btn-primary" id="receipt-submit" type="submit"
                     disabled=move || busy.get() || !registered>
@@ -731,15 +707,13 @@ fn BlockForm(id: i64, banned: bool, done: Callback<String>) -> impl IntoView {
             }
         });
     };
-    let general = RwSignal::new(None::<Failure>);
-    Effect::new(move |_| general.set(error.get().filter(|e| !e.is_field("reason"))));
     if banned {
         return view! {
             <div class="stack" id="unblock-form">
                 <p>{move || t(
                     "Участник заблокирован. После разблокировки он снова получает рассылки и участвует в розыгрышах.",
                     "The user is blocked. Unblocked, they receive broadcasts and take part in draws again.")}</p>
-                <FormError error=general/>
+                <FormError error shown_at=&["reason"]/>
                 <div class="row">
                     <button class="btn btn-primary" id="unblock-submit" type="button"
                         disabled=move || busy.get() on:click=unblock>
@@ -761,7 +735,7 @@ fn BlockForm(id: i64, banned: bool, done: Callback<String>) -> impl IntoView {
                     aria-invalid=invalid_attr(error, "reason")></textarea>
                 <FieldError error field="reason"/>
             </label>
-            <FormError error=general/>
+            <FormError error shown_at=&["reason"]/>
             <div class="row">
                 <button class="btn btn-danger" id="block-submit" type="submit" disabled=move || busy.get()>
                     {move || if busy.get() { t("Блокируем…", "Blocking…") } else { t("Заблокировать", "Block") }}
