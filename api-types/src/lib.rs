@@ -30,3 +30,4 @@ pub struct ApiError {
 }
 
 pub mod panel;
+pub mod template;

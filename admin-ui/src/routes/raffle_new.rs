@@ -911,64 +911,15 @@ fn template_problem(text: &str, with_photo: bool) -> Option<String> {
     None
 }
 
-/// The text as one recipient would get it (core's `render_template`).
+/// The text as one recipient would get it: the bot's own filling.
 fn fill(template: &str, name: &str, prize: &str, tickets: i64) -> String {
     let tickets_text = tickets.to_string();
-    let args = [
-        ("name", name),
-        ("prize", prize),
-        ("tickets", tickets_text.as_str()),
-    ];
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            out.push_str(&rest[open..]);
-            return out;
-        };
-        let inner = &after[..close];
-        if inner.contains('{') {
-            out.push('{');
-            rest = after;
-            continue;
-        }
-        match substitute(inner, &args) {
-            Some(value) => out.push_str(&value),
-            None => {
-                out.push('{');
-                out.push_str(inner);
-                out.push('}');
-            }
-        }
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn substitute(inner: &str, args: &[(&str, &str)]) -> Option<String> {
-    let mut parts = inner.split('|');
-    let name = parts.next()?;
-    let forms: Vec<&str> = parts.collect();
-    let value = args.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)?;
-    let count = value.trim().parse::<i64>().ok();
-    let form = match forms.as_slice() {
-        [] => return Some(value.to_owned()),
-        [one, other] => {
-            if count.map(i64::unsigned_abs) == Some(1) {
-                one
-            } else {
-                other
-            }
-        }
-        [one, few, many] => match count.map(i64::unsigned_abs).map(|n| (n % 10, n % 100)) {
-            Some((1, tens)) if tens != 11 => one,
-            Some((2..=4, tens)) if !(12..=14).contains(&tens) => few,
-            _ => many,
-        },
-        _ => return None,
-    };
-    Some(format!("{value} {form}"))
+    promo_api_types::template::fill(
+        template,
+        &[
+            ("name", name),
+            ("prize", prize),
+            ("tickets", tickets_text.as_str()),
+        ],
+    )
 }
