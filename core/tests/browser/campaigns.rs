@@ -674,12 +674,12 @@ async fn a_paid_broadcast_scheduled_in_the_promotions_zone_says_what_it_costs_an
     panel.fill("#text", "<b>Финал</b> уже в пятницу").await;
     panel.click("#when-later").await;
     // A time that has passed is refused next to the field.
-    set_value(&panel, "#scheduled-for", "2001-01-01T10:00").await;
+    panel.set_value("#scheduled-for", "2001-01-01T10:00").await;
     panel.click("#broadcast-send").await;
     panel
         .wait_for("label:has(#scheduled-for) .field-error")
         .await;
-    set_value(&panel, "#scheduled-for", "2099-06-01T12:00").await;
+    panel.set_value("#scheduled-for", "2099-06-01T12:00").await;
     panel.click("#paid").await;
     panel.wait_for_text("#paid-warning", "0,5 ⭐").await;
     panel.click("#broadcast-send").await;
@@ -711,19 +711,4 @@ async fn a_paid_broadcast_scheduled_in_the_promotions_zone_says_what_it_costs_an
     assert!(row.get::<_, bool>(1), "paid");
     assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("HTML"));
     panel.assert_no_console_errors().await;
-}
-
-/// Sets an input's value the way typing does (WebDriver cannot type into a
-/// `datetime-local` portably).
-async fn set_value(panel: &Panel, css: &str, value: &str) {
-    panel.wait_for(css).await;
-    panel
-        .browser
-        .execute(
-            "const el = document.querySelector(arguments[0]); el.value = arguments[1];
-             el.dispatchEvent(new Event('input', {bubbles: true}));",
-            vec![css.into(), value.into()],
-        )
-        .await
-        .expect("set the value");
 }

@@ -464,6 +464,33 @@ impl Panel {
         }
     }
 
+    /// Sets an input's value the way typing does, for inputs WebDriver cannot type
+    /// into portably (`datetime-local`).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.dispatch_value(css, value, "input").await;
+    }
+
+    /// Picks `value` in the `<select>` matching `css`, as a click on the option does.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.dispatch_value(css, value, "change").await;
+    }
+
+    async fn dispatch_value(&self, css: &str, value: &str, event: &str) {
+        self.wait_for(css).await;
+        if let Err(e) = self
+            .browser
+            .execute(
+                "const el = document.querySelector(arguments[0]); el.value = arguments[1];
+                 el.dispatchEvent(new Event(arguments[2], {bubbles: true}));",
+                vec![css.into(), value.into(), event.into()],
+            )
+            .await
+        {
+            self.fail(&format!("cannot set `{css}` to {value:?}: {e}"))
+                .await;
+        }
+    }
+
     /// The text of the first element matching `css`, once there is one.
     pub async fn text(&self, css: &str) -> String {
         let element = self.wait_for(css).await;

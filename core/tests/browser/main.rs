@@ -8,6 +8,7 @@ mod dashboard;
 mod harness;
 mod raffles;
 mod receipts;
+mod seed;
 mod settings;
 mod test_chat;
 mod users;

@@ -16,6 +16,7 @@ use promo_testkit::{TestApp, TestConfig};
 use serde_json::{json, Value};
 
 use crate::harness::Panel;
+use crate::seed::give_tickets;
 
 // ------------------------------------------------------------------ seeding
 
@@ -45,19 +46,6 @@ async fn shopper(app: &TestApp, telegram_id: i64, name: &str, phone: &str) -> i6
         .await
         .expect("shopper")
         .get(0)
-}
-
-async fn give_tickets(app: &TestApp, user_id: i64, amount: i32) {
-    app.db()
-        .await
-        .expect("db")
-        .execute(
-            "INSERT INTO tickets (bot_id, user_id, amount, source, reason)
-             VALUES ($1, $2, $3, 'manual', 'seed')",
-            &[&app.app.bot_id, &user_id, &amount],
-        )
-        .await
-        .expect("tickets");
 }
 
 /// Six shoppers holding 1 to 6 tickets: more than the five picks of the raffles here.

@@ -193,20 +193,6 @@ async fn tickets_of(app: &TestApp, user: i64) -> i64 {
         .get(0)
 }
 
-/// Picks `value` in the `<select>` matching `css`, as a click on the option does.
-async fn choose(panel: &Panel, css: &str, value: &str) {
-    panel.wait_for(css).await;
-    panel
-        .browser
-        .execute(
-            "const el = document.querySelector(arguments[0]); el.value = arguments[1];
-             el.dispatchEvent(new Event('change', {bubbles: true}));",
-            vec![css.into(), value.into()],
-        )
-        .await
-        .expect("choose");
-}
-
 #[tokio::test]
 async fn a_pending_receipt_is_rejected_with_a_reason_and_the_shopper_is_told_at_the_fake_bot_api() {
     let panel = Panel::start(TestConfig::default().with_workers()).await;
@@ -298,7 +284,7 @@ async fn receipts_are_filtered_and_opened_the_sellers_queue_leads_to_their_recei
         .await;
     panel.screenshot("receipts").await;
 
-    choose(&panel, "#filter-status", "accepted").await;
+    panel.choose("#filter-status", "accepted").await;
     panel.click("#filter-submit").await;
     panel
         .wait_for_none("#receipts-table tr[data-status='pending']")

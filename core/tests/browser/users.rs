@@ -7,6 +7,7 @@ use std::time::Duration;
 use promo_testkit::{TestApp, TestConfig};
 
 use crate::harness::Panel;
+use crate::seed::give_tickets;
 
 /// A registered shopper with a sealed phone; returns its id.
 async fn registered_shopper(
@@ -106,19 +107,6 @@ async fn seed(app: &TestApp) -> (i64, i64) {
     (anna, vera)
 }
 
-async fn give_tickets(app: &TestApp, user_id: i64, amount: i32) {
-    app.db()
-        .await
-        .expect("db")
-        .execute(
-            "INSERT INTO tickets (bot_id, user_id, amount, source, reason)
-             VALUES ($1, $2, $3, 'manual', 'seed')",
-            &[&app.app.bot_id, &user_id, &amount],
-        )
-        .await
-        .expect("tickets");
-}
-
 async fn status_of(app: &TestApp, user_id: i64) -> String {
     app.db()
         .await
@@ -127,21 +115,6 @@ async fn status_of(app: &TestApp, user_id: i64) -> String {
         .await
         .expect("user")
         .get(0)
-}
-
-/// Sets an input's value the way typing does (for inputs WebDriver cannot type into
-/// portably, like `datetime-local`).
-async fn set_value(panel: &Panel, css: &str, value: &str) {
-    panel.wait_for(css).await;
-    panel
-        .browser
-        .execute(
-            "const el = document.querySelector(arguments[0]); el.value = arguments[1];
-             el.dispatchEvent(new Event('input', {bubbles: true}));",
-            vec![css.into(), value.into()],
-        )
-        .await
-        .expect("set the value");
 }
 
 /// A small real PNG on disk, for the file picker.
@@ -365,7 +338,7 @@ async fn a_field_error_from_the_api_is_shown_next_to_its_field() {
     panel.fill("#receipt-fn", "12345").await;
     panel.fill("#receipt-fd", "11").await;
     panel.fill("#receipt-fp", "1234567890").await;
-    set_value(&panel, "#receipt-date", "2024-09-17T18:01").await;
+    panel.set_value("#receipt-date", "2024-09-17T18:01").await;
     panel.fill("#receipt-sum", "500.00").await;
     panel
         .fill("#receipt-reason", "Чек порван, продиктован в поддержку")
